@@ -1,0 +1,364 @@
+"""The base every learned encoder shares: device, training, transform, pickling.
+
+A concrete encoder says which objective it minimises, how to build its
+network from a dictionary and how to compute exact codes; everything else
+(minibatches, the dictionary step, early stopping, batching of transform,
+moving between devices, pickling without a GPU) lives here once.
+"""
+
+import io
+import math
+import numbers
+import time
+
+import numpy as np
+import torch
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
+from ._torch_utils import resolve_device, to_numpy, to_tensor, torch_dtype
+from ._training import (
+    ArmijoDescent,
+    NoImprovementStopper,
+    cosine_learning_rate,
+    make_optimizer,
+    minibatch_epoch,
+    set_learning_rate,
+)
+from ._validation import check_dictionary
+
+# Elements per transform batch (inputs plus codes): bounds transform's memory
+# while keeping matrix products large enough to run near the machine's rate.
+_TRANSFORM_BATCH_ELEMENTS = 2**23
+
+# Attributes holding torch objects: pickled together as one torch blob so that
+# shared parameters stay shared and CUDA tensors load on a machine without one.
+_TORCH_STATE = ("network_", "_optimizer", "_dictionary_update")
+
+
+class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Shared machinery of the learned sparse encoders (not public)."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "dictionary": ["array-like", None],
+        "fit_dictionary": ["boolean", StrOptions({"auto"})],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd", "armijo"})],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ----------------------------------------------------------------- hooks
+    def _objective_per_sample(self, X, code, dictionary):
+        """Per-sample objective (torch), differentiable in ``code``."""
+        raise NotImplementedError
+
+    def _objective_numpy(self, X, code, dictionary):
+        """Per-sample objective in float64 numpy (for ``score``)."""
+        raise NotImplementedError
+
+    def _build_network(self, dictionary):
+        """A fresh network initialized from ``dictionary`` (a tensor)."""
+        raise NotImplementedError
+
+    def _exact_codes(self, X, dictionary, init):
+        """Exact codes of ``X`` (tensors), the targets of ``objective="regression"``."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------- scikit-learn
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train the network (and, when asked, the dictionary) on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        self._initialize(X)
+        self._train(X, n_epochs=self.max_iter, anneal=True)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """One pass of minibatch training over ``X``.
+
+        The first call initializes the dictionary and the network from ``X``;
+        later calls continue training them (with a constant learning rate).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The updated encoder.
+        """
+        first_call = not hasattr(self, "network_")
+        X = validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
+        if first_call:
+            self._initialize(X)
+        self._train(X, n_epochs=1, anneal=False)
+        return self
+
+    def transform(self, X):
+        """Sparse codes of ``X`` computed by the trained network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals, one per row.
+
+        Returns
+        -------
+        code : ndarray of shape (n_samples, n_components)
+            The codes, in the dtype of ``X`` (float32 or float64).
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return self._encode(X)
+
+    def inverse_transform(self, X):
+        """Signals reconstructed from codes: ``X @ components_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Codes, one per row.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features)
+            The reconstructed signals, in the dtype of the codes.
+        """
+        check_is_fitted(self)
+        code = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+        if code.shape[1] != self.components_.shape[0]:
+            raise ValueError(
+                f"X has {code.shape[1]} columns, but this encoder has "
+                f"{self.components_.shape[0]} components."
+            )
+        return code @ self.components_.astype(code.dtype, copy=False)
+
+    def score(self, X, y=None):
+        """Minus the mean objective of the network's codes of ``X``.
+
+        Higher is better, so model selection (``GridSearchCV``) needs no scorer.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals, one per row.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        score : float
+            Minus the mean objective.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        code = self._encode(X)
+        return -float(self._objective_numpy(X, code, self.components_).mean())
+
+    # ------------------------------------------------------------- training
+    def _initialize(self, X):
+        """Fresh dictionary, network, optimizer and history for the data ``X``."""
+        device = resolve_device(self.device)
+        dtype = torch_dtype(X.dtype)
+        self._rng = check_random_state(self.random_state)
+        if self.dictionary is None:
+            n_components = self.n_components or X.shape[1]
+            dictionary = init_dictionary_from_samples(X, n_components, self._rng)
+        else:
+            dictionary = check_dictionary(
+                self.dictionary,
+                n_features=X.shape[1],
+                n_components=self.n_components,
+                dtype=X.dtype,
+            )
+        if self.fit_dictionary == "auto":
+            self._fit_dictionary = self.dictionary is None
+        else:
+            self._fit_dictionary = bool(self.fit_dictionary)
+        self.components_ = dictionary
+        self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
+        parameters = list(self.network_.parameters())
+        if self.solver == "armijo":
+            self._optimizer = ArmijoDescent(parameters, self.learning_rate)
+        else:
+            self._optimizer = make_optimizer(self.solver, parameters, self.learning_rate)
+        self._dictionary_update = None
+        if self._fit_dictionary:
+            self._dictionary_update = OnlineDictionaryUpdate(
+                *dictionary.shape, dtype=dtype, device=device
+            )
+        self.loss_curve_ = []
+        self.n_iter_ = 0
+
+    def _train(self, X, *, n_epochs, anneal):
+        """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop."""
+        device = resolve_device(self.device)
+        self._move_to(device)
+        dtype = self._network_dtype()
+        X_tensor = to_tensor(X, device=device, dtype=dtype)
+        dictionary = to_tensor(self.components_, device=device, dtype=dtype)
+        targets = None
+        if self.objective == "regression" and not self._fit_dictionary:
+            targets = self._exact_codes(X_tensor, dictionary, init=None)
+        stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
+        for epoch in range(n_epochs):
+            if anneal and not isinstance(self._optimizer, ArmijoDescent):
+                rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
+                set_learning_rate(self._optimizer, rate)
+            start = time.perf_counter()
+            loss = self._train_epoch(X_tensor, dictionary, targets)
+            if not math.isfinite(loss):
+                raise ValueError(
+                    f"Training diverged (the loss became {loss}) at epoch "
+                    f"{self.n_iter_ + 1}; lower the 'learning_rate' parameter "
+                    f"(now {self.learning_rate})."
+                )
+            self.loss_curve_.append(loss)
+            self.n_iter_ += 1
+            if self.verbose:
+                print(
+                    f"[{type(self).__name__}] epoch {self.n_iter_}: loss {loss:.6g}, "
+                    f"{time.perf_counter() - start:.2f} s"
+                )
+            if anneal and stopper.update(loss):
+                if self.verbose:
+                    print(
+                        f"[{type(self).__name__}] no relative improvement of "
+                        f"{self.tol} in {self.n_iter_no_change} epochs: stopping."
+                    )
+                break
+        self.components_ = to_numpy(dictionary, self.components_.dtype)
+
+    def _train_epoch(self, X, dictionary, targets):
+        """One epoch (one step for Armijo); returns the mean training loss."""
+        network = self.network_
+        last_code = {}
+
+        def loss_of(rows):
+            X_rows = X if rows is None else X[rows]
+            code = network(X_rows)
+            last_code["value"] = code.detach()
+            if self.objective != "regression":
+                return self._objective_per_sample(X_rows, code, dictionary).mean()
+            if targets is None:  # the dictionary moves: exact codes for the current one
+                target = self._exact_codes(X_rows, dictionary, init=code.detach())
+            else:
+                target = targets if rows is None else targets[rows]
+            return (code - target).pow(2).sum(dim=1).mean()
+
+        def dictionary_step(rows):
+            X_rows = X if rows is None else X[rows]
+            self._dictionary_update.step(dictionary, X_rows, last_code["value"])
+            network.set_dictionary(dictionary)
+
+        after_step = dictionary_step if self._fit_dictionary else None
+        if isinstance(self._optimizer, ArmijoDescent):
+            loss = self._optimizer.step(lambda: loss_of(None))
+            if after_step is not None:
+                with torch.no_grad():
+                    last_code["value"] = network(X)
+                after_step(None)
+            return loss
+        return minibatch_epoch(
+            loss_of,
+            X.shape[0],
+            batch_size=self.batch_size,
+            optimizer=self._optimizer,
+            rng=self._rng,
+            device=X.device,
+            after_step=after_step,
+        )
+
+    # ------------------------------------------------------------ inference
+    def _network_dtype(self):
+        return next(self.network_.parameters()).dtype
+
+    def _move_to(self, device):
+        """Put the network and the training state on ``device`` (no-op if there)."""
+        if next(self.network_.parameters()).device == device:
+            return
+        self.network_.to(device)
+        if isinstance(self._optimizer, torch.optim.Optimizer):
+            # load_state_dict moves the optimizer's state next to its parameters.
+            self._optimizer.load_state_dict(self._optimizer.state_dict())
+        if self._dictionary_update is not None:
+            self._dictionary_update.to(device)
+
+    def _encode(self, X):
+        """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype."""
+        device = resolve_device(self.device)
+        self._move_to(device)
+        dtype = self._network_dtype()
+        n_components = self.components_.shape[0]
+        batch_size = max(1, _TRANSFORM_BATCH_ELEMENTS // (n_components + X.shape[1]))
+        code = np.empty((X.shape[0], n_components), dtype=X.dtype)
+        with torch.inference_mode():
+            for start in range(0, X.shape[0], batch_size):
+                batch = to_tensor(X[start : start + batch_size], device=device, dtype=dtype)
+                code[start : start + batch_size] = to_numpy(self.network_(batch), X.dtype)
+        return code
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        # A copy: object.__getstate__ may return the live __dict__ itself.
+        state = dict(super().__getstate__())
+        torch_state = {key: state.pop(key) for key in _TORCH_STATE if key in state}
+        if torch_state:
+            buffer = io.BytesIO()
+            torch.save(torch_state, buffer)
+            state["_torch_blob"] = buffer.getvalue()
+        return state
+
+    def __setstate__(self, state):
+        blob = state.pop("_torch_blob", None)
+        if blob is not None:
+            # Loaded on the CPU: the next fit or transform moves it to `device`.
+            state.update(torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False))
+        super().__setstate__(state)

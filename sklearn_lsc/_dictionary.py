@@ -1,0 +1,79 @@
+"""Dictionary initialization and the online dictionary step of Mairal et al.
+
+The dictionary step never computes codes: it takes codes from the caller (the
+encoder network), so dictionary learning runs without any iterative solver.
+"""
+
+import numpy as np
+import torch
+
+
+def init_dictionary_from_samples(X, n_components, random_state):
+    """``n_components`` distinct nonzero rows of ``X``, normalized to unit norm.
+
+    Rows of zero norm cannot be atoms; when ``X`` has fewer usable rows than
+    ``n_components``, the remaining atoms are random Gaussian directions.
+    Returns a new float array of ``X``'s dtype.
+    """
+    norms = np.linalg.norm(X, axis=1)
+    usable = np.flatnonzero(norms > 0)
+    n_from_rows = min(n_components, usable.size)
+    chosen = random_state.choice(usable, size=n_from_rows, replace=False)
+    atoms = [X[chosen] / norms[chosen, None]]
+    if n_from_rows < n_components:
+        extra = random_state.standard_normal((n_components - n_from_rows, X.shape[1]))
+        atoms.append(extra / np.linalg.norm(extra, axis=1, keepdims=True))
+    return np.concatenate(atoms).astype(X.dtype, copy=False)
+
+
+class OnlineDictionaryUpdate:
+    """Online dictionary learning step (Mairal, Bach, Ponce & Sapiro 2009).
+
+    Keeps the sufficient statistics ``A = sum Z^T Z`` and ``B = sum X^T Z``
+    with forgetting and updates the atoms by one pass of block-coordinate
+    descent, projecting each atom onto the unit ball.
+
+    Parameters
+    ----------
+    n_components, n_features : int
+    forgetting_factor : float or None
+        Weight of the past statistics at each step. None uses Mairal's
+        schedule (the one of scikit-learn's ``MiniBatchDictionaryLearning``),
+        which forgets quickly at first and less and less later.
+    dtype, device : torch dtype and device of the statistics.
+    """
+
+    def __init__(self, n_components, n_features, *, forgetting_factor=None, dtype, device):
+        self.forgetting_factor = forgetting_factor
+        self.A = torch.zeros(n_components, n_components, dtype=dtype, device=device)
+        self.B = torch.zeros(n_features, n_components, dtype=dtype, device=device)
+        self.n_steps = 0
+
+    def _beta(self, batch_size):
+        if self.forgetting_factor is not None:
+            return self.forgetting_factor
+        step = self.n_steps + 1
+        theta = step * batch_size if step < batch_size else batch_size**2 + step - batch_size
+        return (theta + 1 - batch_size) / (theta + 1)
+
+    def to(self, device):
+        self.A, self.B = self.A.to(device), self.B.to(device)
+        return self
+
+    @torch.no_grad()
+    def step(self, dictionary, X, code):
+        """Accumulate ``(X, code)`` and update ``dictionary`` in place."""
+        batch_size = X.shape[0]
+        beta = self._beta(batch_size)
+        self.A.mul_(beta).addmm_(code.T, code, alpha=1.0 / batch_size)
+        self.B.mul_(beta).addmm_(X.T, code, alpha=1.0 / batch_size)
+        self.n_steps += 1
+        diag = torch.diagonal(self.A).tolist()
+        for k, a_kk in enumerate(diag):
+            if a_kk <= 1e-12:
+                continue  # an atom no code has used yet: nothing to learn from
+            # u = d_k + (B_k - D^T A_k) / A_kk, then projection onto the unit ball.
+            update = (self.B[:, k] - self.A[k] @ dictionary) / a_kk
+            atom = dictionary[k] + update
+            dictionary[k] = atom / torch.linalg.vector_norm(atom).clamp_min(1.0)
+        return dictionary

@@ -1,0 +1,73 @@
+"""Moving data between numpy and torch, and resolving devices."""
+
+import numbers
+
+import numpy as np
+import torch
+
+_TORCH_DTYPES = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
+
+
+def torch_dtype(numpy_dtype):
+    """The torch floating dtype matching a numpy float32/float64 dtype."""
+    return _TORCH_DTYPES[np.dtype(numpy_dtype)]
+
+
+def resolve_device(device, *, param_name="device"):
+    """Validate ``device`` and return the matching :class:`torch.device`.
+
+    Accepts ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a :class:`torch.device`.
+    Asking for a GPU that this machine does not have raises a ``ValueError``
+    naming the parameter, instead of a torch error deep inside a fit.
+    """
+    if isinstance(device, torch.device):
+        resolved = device
+    elif isinstance(device, str):
+        try:
+            resolved = torch.device(device)
+        except (RuntimeError, ValueError):
+            raise ValueError(
+                f"The '{param_name}' parameter must be 'cpu', 'cuda', 'cuda:N' or a "
+                f"torch.device; got {device!r}."
+            ) from None
+    else:
+        raise TypeError(
+            f"The '{param_name}' parameter must be a str or a torch.device; got "
+            f"{type(device).__name__}."
+        )
+    if resolved.type == "cpu":
+        return torch.device("cpu")
+    if resolved.type != "cuda":
+        raise ValueError(
+            f"The '{param_name}' parameter must be 'cpu', 'cuda', 'cuda:N' or a "
+            f"torch.device; got {device!r}."
+        )
+    if not torch.cuda.is_available():
+        raise ValueError(
+            f"The '{param_name}' parameter asks for {device!r}, but CUDA is not "
+            "available on this machine. Use device='cpu'."
+        )
+    index = resolved.index if resolved.index is not None else torch.cuda.current_device()
+    if not isinstance(index, numbers.Integral) or index >= torch.cuda.device_count():
+        raise ValueError(
+            f"The '{param_name}' parameter asks for {device!r}, but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s)."
+        )
+    return torch.device("cuda", index)
+
+
+def to_tensor(array, *, device, dtype):
+    """Copy a numpy array into a new tensor on ``device``.
+
+    Always a copy: the caller's array is never shared with (and so never
+    modified through) the tensor, and read-only inputs (memory maps) work.
+    """
+    tensor = torch.tensor(np.asarray(array), dtype=dtype)
+    if device.type == "cuda":
+        tensor = tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
+def to_numpy(tensor, dtype):
+    """Copy a tensor back to a numpy array of ``dtype`` on the host."""
+    return tensor.detach().to("cpu").numpy().astype(dtype, copy=False)

@@ -1,0 +1,106 @@
+"""The training loop: minibatch epochs, optimizers, Armijo line search, stopping.
+
+Nothing here knows about estimators or objectives: a loss is a callable that
+maps a tensor of row indices to a scalar (the mean loss over those rows).
+"""
+
+import math
+
+import torch
+
+# Armijo sufficient-decrease constant and step-size factors.
+_ARMIJO_C = 1e-4
+_ARMIJO_SHRINK = 0.5
+_ARMIJO_GROW = 2.0
+_ARMIJO_MAX_BACKTRACKS = 30
+
+
+def make_optimizer(solver, parameters, learning_rate):
+    """The torch optimizer of a minibatch ``solver``; None for ``"armijo"``."""
+    parameters = list(parameters)
+    if solver == "adam":
+        return torch.optim.Adam(parameters, lr=learning_rate)
+    if solver == "sgd":
+        return torch.optim.SGD(parameters, lr=learning_rate, momentum=0.9, nesterov=True)
+    return None
+
+
+def cosine_learning_rate(base_rate, epoch, n_epochs):
+    """Cosine annealing from ``base_rate`` (epoch 0) towards zero (last epoch)."""
+    return 0.5 * base_rate * (1.0 + math.cos(math.pi * epoch / n_epochs))
+
+
+def set_learning_rate(optimizer, learning_rate):
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+
+
+def minibatch_epoch(loss_of_rows, n_samples, *, batch_size, optimizer, rng, device, after_step):
+    """One pass over shuffled minibatches; returns the mean loss over the rows.
+
+    ``after_step(rows)`` runs after each optimizer step (the dictionary step).
+    """
+    order = torch.from_numpy(rng.permutation(n_samples)).to(device)
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    for start in range(0, n_samples, batch_size):
+        rows = order[start : start + batch_size]
+        loss = loss_of_rows(rows)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.detach() * rows.shape[0]
+        if after_step is not None:
+            after_step(rows)
+    return float(total) / n_samples
+
+
+class ArmijoDescent:
+    """Full-batch gradient descent with Armijo backtracking (the paper's solver).
+
+    Each step starts from the last accepted step size times two and halves it
+    until ``f(p - t g) <= f(p) - c t ||g||^2``.
+    """
+
+    def __init__(self, parameters, initial_step):
+        self.parameters = list(parameters)
+        self.step_size = initial_step
+
+    def step(self, loss_fn):
+        """Take one descent step on ``loss_fn()``; returns the loss it reached."""
+        loss = loss_fn()
+        grads = torch.autograd.grad(loss, self.parameters)
+        grad_norm2 = float(sum(g.pow(2).sum() for g in grads))
+        start = [p.detach().clone() for p in self.parameters]
+        step = self.step_size * _ARMIJO_GROW
+        with torch.no_grad():
+            for _ in range(_ARMIJO_MAX_BACKTRACKS):
+                for p, p0, g in zip(self.parameters, start, grads, strict=True):
+                    p.copy_(p0 - step * g)
+                new_loss = float(loss_fn())
+                if new_loss <= float(loss) - _ARMIJO_C * step * grad_norm2:
+                    self.step_size = step
+                    return new_loss
+                step *= _ARMIJO_SHRINK
+            # No decrease found (a flat or non-smooth point): stay where we were.
+            for p, p0 in zip(self.parameters, start, strict=True):
+                p.copy_(p0)
+        return float(loss)
+
+
+class NoImprovementStopper:
+    """Stop after ``patience`` epochs without a relative improvement of ``tol``."""
+
+    def __init__(self, tol, patience):
+        self.tol = tol
+        self.patience = patience
+        self.best = math.inf
+        self.epochs_without_improvement = 0
+
+    def update(self, loss):
+        """Record one epoch's loss; True when training should stop."""
+        if math.isinf(self.best) or loss < self.best - self.tol * abs(self.best):
+            self.epochs_without_improvement = 0
+        else:
+            self.epochs_without_improvement += 1
+        self.best = min(self.best, loss)
+        return self.epochs_without_improvement >= self.patience

@@ -1,0 +1,29 @@
+"""scikit-learn's estimator checks on every public estimator, found automatically."""
+
+import inspect
+
+from sklearn.base import BaseEstimator
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import sklearn_lsc
+
+
+def _public_estimators():
+    """One small, fast instance of every estimator class that sklearn_lsc exports."""
+    classes = [
+        obj
+        for name in sklearn_lsc.__all__
+        if inspect.isclass(obj := getattr(sklearn_lsc, name)) and issubclass(obj, BaseEstimator)
+    ]
+    # Few epochs keep the many fits of the checks quick; the checks test the
+    # contract, not the quality of the codes.
+    return [cls(max_iter=5) for cls in classes]
+
+
+def test_every_public_estimator_is_checked():
+    assert {type(est).__name__ for est in _public_estimators()} >= {"LearnedLassoEncoder"}
+
+
+@parametrize_with_checks(_public_estimators())
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

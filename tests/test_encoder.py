@@ -1,0 +1,387 @@
+"""LearnedLassoEncoder: training, dictionaries, the scikit-learn contract, bad input."""
+
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import Normalizer
+
+import sklearn_lsc._base
+from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
+from sklearn_lsc import solvers as solvers_module
+from sklearn_lsc._demo import demo_problem, load_normalized_digits
+
+ARCHITECTURES = ["lista", "lcod"]
+
+
+@pytest.fixture(scope="module")
+def digits_problem():
+    X_train, X_test, dictionary = demo_problem(n_components=64)
+    return X_train[:600], X_test, dictionary
+
+
+def random_data(seed=0, n_samples=120, n_features=8, dtype=np.float64):
+    return np.random.default_rng(seed).standard_normal((n_samples, n_features)).astype(dtype)
+
+
+def relative_gap(X, code, dictionary, alpha):
+    optimum = lasso_objective(
+        X, sparse_encode(X, dictionary, alpha=alpha, tol=1e-10, max_iter=5000), dictionary, alpha
+    )
+    return (lasso_objective(X, code, dictionary, alpha) - optimum) / optimum
+
+
+# ----------------------------------------------------------------- training
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_training_beats_the_untrained_network_and_fista(digits_problem, architecture):
+    X_train, X_test, D = digits_problem
+    params = dict(alpha=0.1, dictionary=D, architecture=architecture, random_state=0)
+    untrained = LearnedLassoEncoder(**params, learning_rate=1e-12, max_iter=1).fit(X_train)
+    trained = LearnedLassoEncoder(**params, max_iter=30).fit(X_train)
+    fista = sparse_encode(X_test, D, alpha=0.1, max_iter=5, tol=0.0)
+    trained_gap = relative_gap(X_test, trained.transform(X_test), D, 0.1)
+    assert trained_gap < 0.5 * relative_gap(X_test, fista, D, 0.1)
+    assert trained_gap < 0.5 * relative_gap(X_test, untrained.transform(X_test), D, 0.1)
+    assert trained.loss_curve_[-1] < trained.loss_curve_[0]
+    assert trained.n_iter_ == len(trained.loss_curve_) <= 30
+
+
+def forbid_exact_solvers(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("an exact solver ran")
+
+    for name in ("_solve", "ista", "cod", "sparse_encode"):
+        monkeypatch.setattr(solvers_module, name, refuse)
+
+
+@pytest.mark.parametrize("solver", ["adam", "armijo"])
+@pytest.mark.parametrize("dictionary", ["given", "learned"])
+def test_lasso_objective_never_runs_an_exact_solver(monkeypatch, solver, dictionary):
+    X = random_data()
+    forbid_exact_solvers(monkeypatch)
+    D = None if dictionary == "learned" else np.eye(8)
+    encoder = LearnedLassoEncoder(
+        n_components=8, alpha=0.1, dictionary=D, solver=solver, max_iter=3, random_state=0
+    )
+    encoder.fit(X).partial_fit(X)
+    assert encoder.n_iter_ == 4
+
+
+def test_regression_objective_regresses_exact_codes(digits_problem):
+    X_train, X_test, D = digits_problem
+    exact = sparse_encode(X_test, D, alpha=0.1)
+    params = dict(alpha=0.1, dictionary=D, objective="regression", random_state=0)
+    untrained = LearnedLassoEncoder(**params, learning_rate=1e-12, max_iter=1).fit(X_train)
+    trained = LearnedLassoEncoder(**params, max_iter=20).fit(X_train)
+
+    def error(encoder):
+        return np.sum((encoder.transform(X_test) - exact) ** 2)
+
+    assert error(trained) < 0.5 * error(untrained)
+
+
+def test_regression_with_a_learned_dictionary_uses_the_current_dictionary(monkeypatch):
+    X = random_data(1)
+    calls = []
+    original = solvers_module._solve
+
+    def spy(X, dictionary, *args):
+        calls.append(dictionary.clone())
+        return original(X, dictionary, *args)
+
+    monkeypatch.setattr(solvers_module, "_solve", spy)
+    encoder = LearnedLassoEncoder(
+        n_components=6, alpha=0.1, objective="regression", max_iter=2, random_state=0
+    )
+    encoder.fit(X)
+    assert len(calls) == 4  # 120 rows in batches of 100: two targets per epoch
+    assert not torch.equal(calls[0], calls[-1])  # the dictionary moved in between
+
+
+def test_armijo_decreases_the_loss_at_every_epoch():
+    X = random_data(2)
+    encoder = LearnedLassoEncoder(
+        alpha=0.2, dictionary=np.eye(8)[:6] + 0.1, solver="armijo", max_iter=15, tol=0.0
+    ).fit(X)
+    curve = np.array(encoder.loss_curve_)
+    assert len(curve) == 15
+    assert np.all(np.diff(curve) <= 0) and curve[-1] < curve[0]
+
+
+def test_sgd_trains():
+    X = random_data(3)
+    encoder = LearnedLassoEncoder(
+        alpha=0.2, solver="sgd", learning_rate=1e-2, max_iter=20, random_state=0
+    ).fit(X)
+    assert encoder.loss_curve_[-1] < encoder.loss_curve_[0]
+
+
+def test_early_stopping_stops_before_max_iter():
+    X = random_data(4)
+    encoder = LearnedLassoEncoder(
+        alpha=0.2, max_iter=500, tol=0.5, n_iter_no_change=3, random_state=0
+    ).fit(X)
+    # The first epoch sets the reference; none after it improves by 50%.
+    assert encoder.n_iter_ == 1 + 3
+
+
+def test_divergence_raises_a_value_error_naming_learning_rate():
+    X = random_data(5)
+    encoder = LearnedLassoEncoder(alpha=0.1, solver="sgd", learning_rate=1e12, max_iter=5)
+    with pytest.raises(ValueError, match="learning_rate"):
+        encoder.fit(X)
+
+
+# ------------------------------------------------------------- dictionaries
+def test_given_dictionary_is_kept_as_given():
+    X = random_data(6)
+    D = 3.0 * np.random.default_rng(0).standard_normal((5, 8))  # not normalized
+    encoder = LearnedLassoEncoder(alpha=0.1, dictionary=D, max_iter=2).fit(X)
+    np.testing.assert_array_equal(encoder.components_, D)
+    assert encoder.components_ is not D
+
+
+def test_dictionary_is_learned_without_a_given_one(digits_problem):
+    X_train, X_test, _ = digits_problem
+    params = dict(n_components=32, alpha=0.1, architecture="lista", max_iter=20, random_state=0)
+    fixed = LearnedLassoEncoder(**params, fit_dictionary=False).fit(X_train)
+    learned = LearnedLassoEncoder(**params).fit(X_train)
+    # Same initial atoms (a random sample of normalized training rows) ...
+    rows = {
+        tuple(np.round(row, 5))
+        for row in X_train / np.maximum(np.linalg.norm(X_train, axis=1, keepdims=True), 1e-12)
+    }
+    assert all(tuple(np.round(atom, 5)) in rows for atom in fixed.components_)
+    # ... adapted into atoms in the unit ball that code held-out data better.
+    assert np.all(np.linalg.norm(learned.components_, axis=1) <= 1 + 1e-5)
+    assert not np.allclose(learned.components_, fixed.components_)
+    assert learned.score(X_test) > fixed.score(X_test)
+
+
+def test_fit_dictionary_true_adapts_a_given_dictionary():
+    X = random_data(7)
+    D = np.random.default_rng(1).standard_normal((6, 8))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    encoder = LearnedLassoEncoder(alpha=0.1, dictionary=D, fit_dictionary=True, max_iter=3)
+    assert not np.allclose(encoder.fit(X).components_, D)
+
+
+def test_more_atoms_than_usable_rows():
+    X = random_data(8, n_samples=5)
+    X[0] = 0.0
+    encoder = LearnedLassoEncoder(n_components=10, alpha=0.1, max_iter=2, random_state=0)
+    D = encoder.fit(X).components_
+    assert D.shape == (10, 8) and np.all(np.isfinite(D))
+
+
+# ------------------------------------------------------ the sklearn contract
+def test_partial_fit_initializes_then_continues():
+    X = random_data(9)
+    encoder = LearnedLassoEncoder(alpha=0.1, random_state=0)
+    encoder.partial_fit(X[:60])
+    first_network = encoder.network_
+    encoder.partial_fit(X[60:])
+    assert encoder.network_ is first_network
+    assert encoder.n_iter_ == 2 and len(encoder.loss_curve_) == 2
+    with pytest.raises(ValueError, match="features"):
+        encoder.partial_fit(X[:, :5])
+
+
+def test_partial_fit_epochs_reach_what_fit_reaches():
+    X = random_data(10)
+    params = dict(alpha=0.2, random_state=0, dictionary=np.eye(8))
+    fitted = LearnedLassoEncoder(**params, max_iter=10, tol=0.0).fit(X)
+    streamed = LearnedLassoEncoder(**params)
+    for _ in range(10):
+        streamed.partial_fit(X)
+    assert streamed.score(X) == pytest.approx(fitted.score(X), rel=0.05)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_dtype_is_preserved(dtype, architecture):
+    X = random_data(11, dtype=dtype)
+    encoder = LearnedLassoEncoder(alpha=0.1, architecture=architecture, max_iter=2).fit(X)
+    assert encoder.transform(X).dtype == dtype
+    assert encoder.components_.dtype == dtype
+    other = np.float64 if dtype == np.float32 else np.float32
+    assert encoder.transform(X.astype(other)).dtype == other
+    assert encoder.inverse_transform(encoder.transform(X)).dtype == dtype
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_float32_and_float64_fits_agree(architecture):
+    X = random_data(12)
+    params = dict(alpha=0.1, dictionary=np.eye(8), max_iter=5, random_state=0)
+    params["architecture"] = architecture
+    fit64 = LearnedLassoEncoder(**params).fit(X)
+    fit32 = LearnedLassoEncoder(**params).fit(X.astype(np.float32))
+    assert fit32.score(X) == pytest.approx(fit64.score(X), rel=1e-6)
+    # Adam's steps are nearly sign(gradient) * learning_rate, so where the
+    # gradient is near zero the two precisions can step apart by up to
+    # learning_rate per step: 10 steps of 1e-3 here.
+    np.testing.assert_allclose(fit32.transform(X), fit64.transform(X), atol=1e-2)
+
+
+def test_transform_in_batches_equals_one_batch(monkeypatch):
+    X = random_data(13, n_samples=300)
+    encoder = LearnedLassoEncoder(alpha=0.1, max_iter=2, random_state=0).fit(X)
+    whole = encoder.transform(X)
+    monkeypatch.setattr(sklearn_lsc._base, "_TRANSFORM_BATCH_ELEMENTS", 7 * 16)
+    np.testing.assert_allclose(encoder.transform(X), whole, rtol=1e-12, atol=1e-12)
+
+
+def test_inverse_transform_score_and_feature_names():
+    X = random_data(14)
+    encoder = LearnedLassoEncoder(n_components=5, alpha=0.1, max_iter=2, random_state=0).fit(X)
+    code = encoder.transform(X)
+    np.testing.assert_allclose(encoder.inverse_transform(code), code @ encoder.components_)
+    assert encoder.score(X) == pytest.approx(-lasso_objective(X, code, encoder.components_, 0.1))
+    names = encoder.get_feature_names_out()
+    assert list(names) == [f"learnedlassoencoder{i}" for i in range(5)]
+    with pytest.raises(ValueError, match="components"):
+        encoder.inverse_transform(code[:, :3])
+
+
+def test_zero_rows_are_coded_as_zero_and_inputs_are_untouched():
+    X = random_data(15)
+    X[[0, 7]] = 0.0
+    D = np.random.default_rng(2).standard_normal((6, 8))
+    X_before, D_before = X.copy(), D.copy()
+    for architecture in ARCHITECTURES:
+        encoder = LearnedLassoEncoder(
+            alpha=0.1, dictionary=D, fit_dictionary=True, architecture=architecture, max_iter=3
+        )
+        code = encoder.fit(X).transform(X)
+        assert np.all(code[[0, 7]] == 0) and np.all(np.isfinite(code))
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(D, D_before)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_pickle_and_joblib_round_trips_give_identical_codes(tmp_path, architecture):
+    X = random_data(16)
+    encoder = LearnedLassoEncoder(alpha=0.1, architecture=architecture, max_iter=3).fit(X)
+    expected = encoder.transform(X)
+    restored = pickle.loads(pickle.dumps(encoder))
+    np.testing.assert_array_equal(restored.transform(X), expected)
+    joblib.dump(encoder, tmp_path / "encoder.joblib")
+    np.testing.assert_array_equal(joblib.load(tmp_path / "encoder.joblib").transform(X), expected)
+    # Training state survives too: both continue identically.
+    encoder.partial_fit(X)
+    restored.partial_fit(X)
+    np.testing.assert_allclose(restored.transform(X), encoder.transform(X), atol=1e-12)
+
+
+def test_pickle_keeps_the_fitted_estimator_intact():
+    X = random_data(17)
+    encoder = LearnedLassoEncoder(alpha=0.1, max_iter=2).fit(X)
+    pickle.dump(encoder, io.BytesIO())
+    assert hasattr(encoder, "network_")
+    encoder.transform(X)
+
+
+def test_pipeline_and_grid_search_on_digits():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    X, y = digits.data[:500], digits.target[:500]
+    pipeline = make_pipeline(
+        Normalizer(),
+        LearnedLassoEncoder(n_components=64, alpha=0.05, max_iter=5, random_state=0),
+        LogisticRegression(max_iter=2000),
+    )
+    assert pipeline.fit(X[:400], y[:400]).score(X[400:], y[400:]) > 0.8
+
+    search = GridSearchCV(
+        LearnedLassoEncoder(n_components=32, max_iter=3, random_state=0),
+        {"alpha": [0.05, 0.2], "n_layers": [1, 3]},
+        cv=2,
+    )
+    search.fit(load_normalized_digits()[:300])
+    assert set(search.best_params_) == {"alpha", "n_layers"}
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_clone_gives_an_unfitted_copy_with_the_same_parameters():
+    encoder = LearnedLassoEncoder(alpha=0.3, n_layers=2).fit(random_data(18))
+    copy = clone(encoder)
+    assert copy.get_params() == encoder.get_params()
+    assert not hasattr(copy, "network_")
+
+
+def test_verbose_reports_epochs(capsys):
+    LearnedLassoEncoder(alpha=0.1, max_iter=3, verbose=1).fit(random_data(19))
+    out = capsys.readouterr().out
+    assert out.count("epoch") == 3 and "loss" in out
+
+
+# ------------------------------------------------------------------- devices
+@pytest.mark.parametrize(
+    "device, error", [("tpu", ValueError), ("cuda:x", ValueError), (3, TypeError)]
+)
+def test_bad_device_is_refused_naming_it(device, error):
+    with pytest.raises(error, match="device"):
+        LearnedLassoEncoder(device=device, max_iter=1).fit(random_data(20))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_gpu_without_cuda_is_refused_at_fit():
+    encoder = LearnedLassoEncoder(device="cuda", max_iter=1)
+    with pytest.raises(ValueError, match="device"):
+        encoder.fit(random_data(21))
+
+
+def test_torch_device_objects_are_accepted():
+    X = random_data(22)
+    encoder = LearnedLassoEncoder(device=torch.device("cpu"), max_iter=1).fit(X)
+    assert encoder.transform(X).shape == (120, 8)
+
+
+# ----------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.array([[np.nan, 1.0], [1.0, 2.0]]), "NaN"),
+        (np.array([[np.inf, 1.0], [1.0, 2.0]]), "infinity"),
+        (np.ones(4), "2D array"),
+    ],
+)
+def test_bad_X_is_refused(X, match):
+    with pytest.raises(ValueError, match=match):
+        LearnedLassoEncoder(max_iter=1).fit(X)
+
+
+def test_wrong_n_features_at_transform_is_refused():
+    encoder = LearnedLassoEncoder(max_iter=1).fit(random_data(23))
+    with pytest.raises(ValueError, match="features"):
+        encoder.transform(random_data(23, n_features=5))
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"dictionary": np.ones((4, 5))}, "dictionary"),
+        ({"dictionary": np.full((4, 8), np.nan)}, "NaN"),
+        ({"dictionary": np.vstack([np.eye(8)[:3], np.zeros(8)])}, "zero norm"),
+        ({"dictionary": np.eye(8), "n_components": 5}, "dictionary"),
+        ({"alpha": -0.1}, "alpha"),
+        ({"n_layers": 0}, "n_layers"),
+        ({"architecture": "lstm"}, "architecture"),
+        ({"objective": "hinge"}, "objective"),
+        ({"solver": "lbfgs"}, "solver"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"fit_dictionary": "yes"}, "fit_dictionary"),
+    ],
+)
+def test_bad_parameters_are_refused_naming_them(params, match):
+    with pytest.raises(ValueError, match=match):
+        LearnedLassoEncoder(max_iter=1, **params).fit(random_data(24))
