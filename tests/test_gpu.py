@@ -1,0 +1,63 @@
+"""device="cuda": run where a GPU is present, skipped cleanly elsewhere."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def data(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((300, 12)).astype(np.float32), rng.standard_normal((20, 12))
+
+
+@pytest.mark.parametrize("algorithm", ["ista", "fista", "cod"])
+def test_sparse_encode_on_gpu_matches_cpu(algorithm):
+    X, D = data()
+    kwargs = dict(alpha=0.3, algorithm=algorithm, max_iter=3000)
+    gpu = sparse_encode(X, D, device="cuda", **kwargs)
+    cpu = sparse_encode(X, D, device="cpu", **kwargs)
+    assert gpu.dtype == np.float32
+    assert lasso_objective(X, gpu, D, 0.3) == pytest.approx(lasso_objective(X, cpu, D, 0.3), 1e-5)
+
+
+@pytest.mark.parametrize("architecture", ["lista", "lcod"])
+def test_encoder_fits_and_transforms_on_gpu(architecture):
+    X, _ = data(1)
+    encoder = LearnedLassoEncoder(alpha=0.1, architecture=architecture, max_iter=5, device="cuda")
+    code = encoder.fit(X).transform(X)
+    assert code.dtype == np.float32 and isinstance(code, np.ndarray)
+    assert next(encoder.network_.parameters()).is_cuda
+    assert encoder.loss_curve_[-1] < encoder.loss_curve_[0]
+    cpu_code = encoder.set_params(device="cpu").transform(X)
+    np.testing.assert_allclose(cpu_code, code, atol=1e-4)
+
+
+def test_gpu_fitted_encoder_loads_on_a_machine_without_cuda(tmp_path):
+    X, _ = data(2)
+    encoder = LearnedLassoEncoder(alpha=0.1, max_iter=3, device="cuda").fit(X)
+    path = tmp_path / "encoder.pkl"
+    path.write_bytes(pickle.dumps(encoder))
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "code.npy", encoder.transform(X))
+    script = f"""
+import pickle, numpy as np, torch
+assert not torch.cuda.is_available()
+encoder = pickle.loads(open({str(path)!r}, "rb").read())
+try:
+    encoder.transform(np.load({str(tmp_path / "X.npy")!r}))
+    raise SystemExit("transform on a missing GPU did not raise")
+except ValueError as error:
+    assert "device" in str(error)
+code = encoder.set_params(device="cpu").transform(np.load({str(tmp_path / "X.npy")!r}))
+np.testing.assert_allclose(code, np.load({str(tmp_path / "code.npy")!r}), atol=1e-4)
+"""
+    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env)
