@@ -1,8 +1,14 @@
 """Learned sparse coding: scikit-learn estimators built on unrolled networks."""
 
 from .encoders import LearnedLassoEncoder
-from .solvers import lasso_objective, sparse_encode
+from .solvers import hilasso_objective, lasso_objective, sparse_encode
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["LearnedLassoEncoder", "lasso_objective", "sparse_encode", "__version__"]
+__all__ = [
+    "LearnedLassoEncoder",
+    "hilasso_objective",
+    "lasso_objective",
+    "sparse_encode",
+    "__version__",
+]
