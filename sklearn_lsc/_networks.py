@@ -12,8 +12,8 @@ given accuracy with fewer layers than with weights shared across layers).
 import torch
 from torch import nn
 
-from ._prox import soft_threshold
-from .solvers import cod_operators, ista_operators
+from ._prox import group_norms, hilasso_prox, soft_threshold
+from .solvers import bcofb_operators, cod_operators, ista_operators
 
 
 class LISTA(nn.Module):
@@ -104,6 +104,116 @@ class LCoD(nn.Module):
             B = B + change * self.S[layer].index_select(0, selected.squeeze(1))
             code = code.scatter(1, selected, new_value)
         return soft_threshold(B, self.theta[self.n_layers])
+
+
+class StructuredISTA(nn.Module):
+    """Learned ISTA with the HiLasso prox (Sprechmann et al. 2012).
+
+    Layer ``t`` computes ``Z <- prox_{t_t, s_t}(Z + (X - Z D) W_t)``: the soft
+    threshold with per-coefficient thresholds ``t_t``, then the group shrink
+    with per-group thresholds ``s_t``. Weights are coupled to the dictionary
+    as in :class:`LISTA`. Untrained it equals ``n_layers`` iterations of ISTA
+    on the HiLasso objective started from zero.
+
+    Parameters
+    ----------
+    dictionary : Tensor of shape (n_components, n_features)
+    alpha : float
+    group_index : LongTensor of shape (n_components,)
+        The group of each atom.
+    group_penalties : Tensor of shape (n_groups,)
+        ``group_alpha * group_weights``.
+    n_layers : int
+    """
+
+    def __init__(self, dictionary, alpha, group_index, group_penalties, n_layers):
+        super().__init__()
+        W, _, step = ista_operators(dictionary)
+        self.register_buffer("dictionary", dictionary.detach().clone())
+        self.register_buffer("group_index", group_index.detach().clone())
+        self.W = nn.Parameter(W.expand(n_layers, -1, -1).clone())
+        self.t = nn.Parameter(
+            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype)
+        )
+        self.s = nn.Parameter((group_penalties * step).to(W.dtype).expand(n_layers, -1).clone())
+
+    @property
+    def n_layers(self):
+        return self.t.shape[0]
+
+    def set_dictionary(self, dictionary):
+        """Follow a dictionary update: the layers' residuals use the new atoms."""
+        self.dictionary.copy_(dictionary)
+
+    def forward(self, X):
+        code = hilasso_prox(X @ self.W[0], self.t[0], self.group_index, self.s[0])
+        for layer in range(1, self.n_layers):
+            residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
+            code = hilasso_prox(
+                torch.addmm(code, residual, self.W[layer]),
+                self.t[layer],
+                self.group_index,
+                self.s[layer],
+            )
+        return code
+
+
+class LBCoFB(nn.Module):
+    """Learned block-coordinate forward-backward (Sprechmann et al. 2012).
+
+    Each layer computes ``Zt = prox_{t, s}(B)``, selects per sample the group
+    ``r`` where ``Zt`` moves most (l2 norm of the change), and updates
+    ``B += (Zt_r - Z_r) S``, ``Z_r = Zt_r``; the output is ``prox_{t, s}(B)``.
+    The selected group's change is a masked row vector, so the update is one
+    batched product, with no loop over samples or groups. Untrained it equals
+    ``n_layers`` block updates of BCoFB followed by the final prox.
+
+    Parameters
+    ----------
+    dictionary : Tensor of shape (n_components, n_features)
+    alpha : float
+    groups : list of LongTensor
+        The atoms of each group (a partition).
+    group_penalties : Tensor of shape (n_groups,)
+        ``group_alpha * group_weights``.
+    n_layers : int
+    """
+
+    def __init__(self, dictionary, alpha, groups, group_penalties, n_layers):
+        super().__init__()
+        W, S, step = bcofb_operators(dictionary, groups)
+        group_index = torch.empty(W.shape[1], dtype=torch.long, device=W.device)
+        for position, group in enumerate(groups):
+            group_index[group] = position
+        self.register_buffer("group_index", group_index)
+        self.W = nn.Parameter(W.clone())
+        self.S = nn.Parameter(S.expand(n_layers, -1, -1).clone())
+        self.t = nn.Parameter(
+            torch.full((n_layers + 1, W.shape[1]), float(alpha * step), dtype=W.dtype)
+        )
+        self.s = nn.Parameter(
+            (group_penalties * step).to(W.dtype).expand(n_layers + 1, -1).clone()
+        )
+
+    @property
+    def n_layers(self):
+        return self.S.shape[0]
+
+    def set_dictionary(self, dictionary):
+        """Nothing to do: LBCoFB's learned ``W`` and ``S`` do not read the atoms."""
+
+    def forward(self, X):
+        n_groups = self.s.shape[1]
+        B = X @ self.W
+        code = torch.zeros_like(B)
+        for layer in range(self.n_layers):
+            change = hilasso_prox(B, self.t[layer], self.group_index, self.s[layer]) - code
+            norms = group_norms(change, self.group_index, n_groups)
+            selected = norms.argmax(dim=1, keepdim=True)
+            change = change * (self.group_index == selected)
+            B = B + change @ self.S[layer]
+            code = code + change
+        return hilasso_prox(B, self.t[-1], self.group_index, self.s[-1])
 
 
 NETWORKS = {"lista": LISTA, "lcod": LCoD}

@@ -62,3 +62,45 @@ def lasso_kkt_violation(X, Z, D, alpha):
     off_support = np.maximum(np.abs(G) - alpha, 0.0)[~active]
     worst = max(on_support.max(initial=0.0), off_support.max(initial=0.0))
     return worst / alpha
+
+
+def hilasso_prox_reference(v, t, groups, s):
+    """Soft threshold by ``t``, then shrink group g by ``max(0, 1 - s_g / ||z_g||)``."""
+    z = soft(v, t)
+    for group, threshold in zip(groups, s, strict=True):
+        norm = np.linalg.norm(z[group])
+        z[group] *= max(0.0, 1.0 - threshold / norm) if norm > 0 else 0.0
+    return z
+
+
+def structured_ista_reference(X, D, alpha, groups, penalties, n_iter):
+    """``n_iter`` ISTA steps on the HiLasso objective from zero, per row."""
+    L = np.linalg.eigvalsh(D @ D.T).max()
+    codes = []
+    for x in X:
+        z = np.zeros(D.shape[0])
+        for _ in range(n_iter):
+            z = hilasso_prox_reference(
+                z - (z @ D - x) @ D.T / L, alpha / L, groups, np.asarray(penalties) / L
+            )
+        codes.append(z)
+    return np.array(codes)
+
+
+def bcofb_reference(X, D, alpha, groups, penalties, n_updates):
+    """Algorithm 2 of Sprechmann et al.: ``n_updates`` greedy block updates, per row."""
+    mu = max(np.linalg.eigvalsh(D[g] @ D[g].T).max() for g in groups)
+    S = np.eye(D.shape[0]) - D @ D.T / mu
+    t, s = alpha / mu, np.asarray(penalties) / mu
+    codes = []
+    for x in X:
+        z = np.zeros(D.shape[0])
+        B = x @ D.T / mu
+        for _ in range(n_updates):
+            z_tilde = hilasso_prox_reference(B, t, groups, s)
+            r = int(np.argmax([np.linalg.norm(z_tilde[g] - z[g]) for g in groups]))
+            change = z_tilde[groups[r]] - z[groups[r]]
+            B = B + change @ S[groups[r]]
+            z[groups[r]] = z_tilde[groups[r]]
+        codes.append(hilasso_prox_reference(B, t, groups, s))
+    return np.array(codes)

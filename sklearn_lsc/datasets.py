@@ -1,0 +1,118 @@
+"""Synthetic data with known sparse structure."""
+
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+__all__ = ["make_group_sparse_signals"]
+
+
+@validate_params(
+    {
+        "n_samples": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_features": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_groups": [Interval(numbers.Integral, 1, None, closed="left")],
+        "group_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_active_groups": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_nonzero_per_group": [Interval(numbers.Integral, 1, None, closed="left")],
+        "noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def make_group_sparse_signals(
+    n_samples=1000,
+    n_features=64,
+    n_groups=8,
+    group_size=16,
+    n_active_groups=2,
+    n_nonzero_per_group=4,
+    noise=0.01,
+    random_state=None,
+):
+    """Signals that are group-sparse under a random dictionary.
+
+    Each signal combines ``n_nonzero_per_group`` random atoms from each of
+    ``n_active_groups`` random groups, with standard normal coefficients, plus
+    Gaussian noise of standard deviation ``noise`` (the setting of Figure 3 of
+    Sprechmann et al. 2012). Groups are contiguous blocks of ``group_size``
+    atoms.
+
+    Parameters
+    ----------
+    n_samples : int, default=1000
+        Number of signals.
+
+    n_features : int, default=64
+        Dimension of the signals.
+
+    n_groups : int, default=8
+        Number of groups of atoms.
+
+    group_size : int, default=16
+        Atoms per group.
+
+    n_active_groups : int, default=2
+        Groups active in each signal (at most ``n_groups``).
+
+    n_nonzero_per_group : int, default=4
+        Nonzero coefficients in each active group (at most ``group_size``).
+
+    noise : float, default=0.01
+        Standard deviation of the additive Gaussian noise.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the dictionary, the supports, the coefficients and the noise.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The signals.
+
+    dictionary : ndarray of shape (n_groups * group_size, n_features)
+        The dictionary, atoms of unit norm; group ``g`` is atoms
+        ``g * group_size`` to ``(g + 1) * group_size - 1``.
+
+    code : ndarray of shape (n_samples, n_groups * group_size)
+        The true codes: ``X = code @ dictionary + noise``.
+
+    active_groups : ndarray of shape (n_samples, n_groups)
+        1 where a group is active in a signal, else 0.
+
+    Examples
+    --------
+    >>> from sklearn_lsc.datasets import make_group_sparse_signals
+    >>> X, dictionary, code, active = make_group_sparse_signals(
+    ...     n_samples=5, random_state=0
+    ... )
+    >>> X.shape, dictionary.shape, code.shape, active.sum(axis=1).tolist()
+    ((5, 64), (128, 64), (5, 128), [2, 2, 2, 2, 2])
+    """
+    if n_active_groups > n_groups:
+        raise ValueError(
+            f"The 'n_active_groups' parameter ({n_active_groups}) exceeds n_groups ({n_groups})."
+        )
+    if n_nonzero_per_group > group_size:
+        raise ValueError(
+            f"The 'n_nonzero_per_group' parameter ({n_nonzero_per_group}) exceeds "
+            f"group_size ({group_size})."
+        )
+    rng = check_random_state(random_state)
+    n_components = n_groups * group_size
+    dictionary = rng.standard_normal((n_components, n_features))
+    dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
+
+    # Random subsets without loops: the first k of a random permutation per row.
+    groups = np.argsort(rng.random_sample((n_samples, n_groups)), axis=1)[:, :n_active_groups]
+    within = np.argsort(rng.random_sample((n_samples, n_active_groups, group_size)), axis=2)
+    atoms = groups[:, :, None] * group_size + within[:, :, :n_nonzero_per_group]
+    atoms = atoms.reshape(n_samples, -1)
+
+    code = np.zeros((n_samples, n_components))
+    np.put_along_axis(code, atoms, rng.standard_normal(atoms.shape), axis=1)
+    active_groups = np.zeros((n_samples, n_groups), dtype=np.int64)
+    np.put_along_axis(active_groups, groups, 1, axis=1)
+    X = code @ dictionary + noise * rng.standard_normal((n_samples, n_features))
+    return X, dictionary, code, active_groups

@@ -1,0 +1,51 @@
+"""Synthetic group-sparse signals."""
+
+import numpy as np
+import pytest
+
+from sklearn_lsc.datasets import make_group_sparse_signals
+
+
+def test_signals_are_group_sparse_under_the_dictionary():
+    X, D, code, active = make_group_sparse_signals(
+        n_samples=200,
+        n_features=64,
+        n_groups=8,
+        group_size=16,
+        n_active_groups=2,
+        n_nonzero_per_group=4,
+        noise=0.01,
+        random_state=0,
+    )
+    assert X.shape == (200, 64) and D.shape == (128, 64) and code.shape == (200, 128)
+    np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1.0)
+    blocks = code.reshape(200, 8, 16)
+    np.testing.assert_array_equal((blocks != 0).any(axis=2), active.astype(bool))
+    assert np.all(active.sum(axis=1) == 2)
+    assert np.all((blocks != 0).sum(axis=2)[active == 1] == 4)
+    assert np.all((blocks != 0).sum(axis=2)[active == 0] == 0)
+    noise = X - code @ D
+    assert 0.005 < noise.std() < 0.02
+
+
+def test_same_seed_same_data_and_noise_free_signals_are_exact():
+    first = make_group_sparse_signals(n_samples=10, noise=0.0, random_state=3)
+    second = make_group_sparse_signals(n_samples=10, noise=0.0, random_state=3)
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
+    X, D, code, _ = first
+    np.testing.assert_allclose(X, code @ D)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_active_groups": 9}, "n_active_groups"),
+        ({"n_nonzero_per_group": 17}, "n_nonzero_per_group"),
+        ({"noise": -1.0}, "noise"),
+        ({"n_groups": 0}, "n_groups"),
+    ],
+)
+def test_bad_parameters_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_group_sparse_signals(**kwargs)

@@ -1,0 +1,91 @@
+"""Untrained structured networks equal their algorithms, run by hand in numpy."""
+
+import numpy as np
+import pytest
+import torch
+from _reference import bcofb_reference, structured_ista_reference
+
+from sklearn_lsc import sparse_encode
+from sklearn_lsc._groups import group_index
+from sklearn_lsc._networks import LBCoFB, StructuredISTA
+
+GROUPS = [np.arange(0, 4), np.arange(4, 10), np.arange(10, 12), np.arange(12, 16)]
+PENALTIES = np.array([0.3, 0.5, 0.2, 0.4])
+
+
+def problem(seed=0, n_samples=10, n_components=16, n_features=9):
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_components, n_features)) * rng.uniform(0.5, 1.5, (n_components, 1))
+    return rng.standard_normal((n_samples, n_features)), D
+
+
+def structured_ista(D, n_layers):
+    index = torch.as_tensor(group_index(GROUPS, D.shape[0]))
+    return StructuredISTA(torch.tensor(D), 0.2, index, torch.tensor(PENALTIES), n_layers)
+
+
+def lbcofb(D, n_layers):
+    groups = [torch.as_tensor(g) for g in GROUPS]
+    return LBCoFB(torch.tensor(D), 0.2, groups, torch.tensor(PENALTIES), n_layers)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 6])
+def test_untrained_structured_ista_equals_hilasso_ista(n_layers):
+    X, D = problem()
+    with torch.no_grad():
+        code = structured_ista(D, n_layers)(torch.tensor(X)).numpy()
+    expected = structured_ista_reference(X, D, 0.2, GROUPS, PENALTIES, n_layers)
+    np.testing.assert_allclose(code, expected, atol=1e-12)
+    assert (code == 0).any() and (code != 0).any()
+
+
+@pytest.mark.parametrize("n_layers", [1, 3, 8])
+def test_untrained_lbcofb_equals_bcofb_block_updates(n_layers):
+    X, D = problem(1)
+    with torch.no_grad():
+        code = lbcofb(D, n_layers)(torch.tensor(X)).numpy()
+    expected = bcofb_reference(X, D, 0.2, GROUPS, PENALTIES, n_layers)
+    np.testing.assert_allclose(code, expected, atol=1e-12)
+
+
+def test_lbcofb_with_n_groups_layers_is_one_solver_iteration():
+    X, D = problem(2)
+    with torch.no_grad():
+        code = lbcofb(D, len(GROUPS))(torch.tensor(X)).numpy()
+    # group_alpha * group_weights = PENALTIES with group_alpha = 1.
+    solver = sparse_encode(
+        X,
+        D,
+        alpha=0.2,
+        algorithm="bcofb",
+        groups=GROUPS,
+        group_alpha=1.0,
+        group_weights=PENALTIES,
+        max_iter=1,
+        tol=0.0,
+    )
+    np.testing.assert_allclose(code, solver, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [structured_ista, lbcofb])
+def test_gradients_reach_every_parameter_and_are_finite(make):
+    X, D = problem(3)
+    X[0] = 0.0  # an all-zero code: the group norm's gradient must stay finite
+    network = make(D, 3)
+    X_tensor = torch.tensor(X)
+    code = network(X_tensor)
+    loss = 0.5 * (X_tensor - code @ torch.tensor(D)).pow(2).sum() + code.abs().sum()
+    loss.backward()
+    for name, parameter in network.named_parameters():
+        assert torch.isfinite(parameter.grad).all(), name
+        assert parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("make", [structured_ista, lbcofb])
+def test_rows_are_coded_independently_of_the_batch(make):
+    X, D = problem(4)
+    network = make(D, 4)
+    with torch.no_grad():
+        whole = network(torch.tensor(X))
+        one_by_one = torch.cat([network(torch.tensor(X[i : i + 1])) for i in range(len(X))])
+    torch.testing.assert_close(whole, one_by_one)
