@@ -141,7 +141,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return self
 
     def transform(self, X):
-        """Sparse codes of ``X`` computed by the trained network.
+        """Compute the sparse codes of ``X`` with the trained network.
 
         Parameters
         ----------
@@ -158,7 +158,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return self._encode(X)
 
     def inverse_transform(self, X):
-        """Signals reconstructed from codes: ``X @ components_``.
+        """Reconstruct signals from codes: ``X @ components_``.
 
         Parameters
         ----------
@@ -180,7 +180,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return code @ self.components_.astype(code.dtype, copy=False)
 
     def score(self, X, y=None):
-        """Minus the mean objective of the network's codes of ``X``.
+        """Return minus the mean objective of the network's codes of ``X``.
 
         Higher is better, so model selection (``GridSearchCV``) needs no scorer.
 

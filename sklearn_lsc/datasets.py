@@ -32,7 +32,7 @@ def make_group_sparse_signals(
     noise=0.01,
     random_state=None,
 ):
-    """Signals that are group-sparse under a random dictionary.
+    """Generate signals that are group-sparse under a random dictionary.
 
     Each signal combines ``n_nonzero_per_group`` random atoms from each of
     ``n_active_groups`` random groups, with standard normal coefficients, plus

@@ -218,7 +218,7 @@ def sparse_encode(
     group_weights=None,
     device="cpu",
 ):
-    """Exact sparse codes of the rows of ``X``, all samples solved at once.
+    """Compute exact sparse codes of the rows of ``X``, all samples at once.
 
     Solves, for each row ``x`` of ``X``, the Lasso problem::
 
@@ -280,7 +280,7 @@ def sparse_encode(
     --------
     lasso_objective : The Lasso objective these codes minimise.
     hilasso_objective : The HiLasso objective, with groups.
-    sklearn.decomposition.sparse_encode : scikit-learn's (per-sample) solvers.
+    sklearn.decomposition.sparse_encode : Scikit-learn's per-sample solvers.
 
     References
     ----------
@@ -400,7 +400,7 @@ def _check_objective_inputs(X, code, dictionary):
     prefer_skip_nested_validation=True,
 )
 def lasso_objective(X, code, dictionary, alpha):
-    """Mean Lasso objective of codes ``code`` for signals ``X``.
+    """Compute the mean Lasso objective of codes ``code`` for signals ``X``.
 
     The mean over samples of ``0.5 * ||x - z D||_2^2 + alpha * ||z||_1``,
     computed in float64.
@@ -454,7 +454,7 @@ def lasso_objective(X, code, dictionary, alpha):
     prefer_skip_nested_validation=True,
 )
 def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_weights=None):
-    """Mean HiLasso (sparse-group Lasso) objective of codes ``code`` for ``X``.
+    """Compute the mean HiLasso (sparse-group Lasso) objective of ``code`` for ``X``.
 
     The mean over samples of ``0.5 * ||x - z D||_2^2 + alpha * ||z||_1 +
     group_alpha * sum_g w_g * ||z_g||_2``, computed in float64.
