@@ -74,12 +74,3 @@ def group_index(groups, n_components):
     for position, group in enumerate(groups):
         index[group] = position
     return index
-
-
-def padded_members(groups, pad):
-    """The groups' atoms as a rectangular array, short groups padded with ``pad``."""
-    width = max(len(group) for group in groups)
-    members = np.full((len(groups), width), pad, dtype=np.int64)
-    for position, group in enumerate(groups):
-        members[position, : len(group)] = group
-    return members

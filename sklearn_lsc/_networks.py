@@ -172,20 +172,17 @@ class LBCoFB(nn.Module):
     ----------
     dictionary : Tensor of shape (n_components, n_features)
     alpha : float
-    groups : list of LongTensor
-        The atoms of each group (a partition).
+    group_index : LongTensor of shape (n_components,)
+        The group of each atom.
     group_penalties : Tensor of shape (n_groups,)
         ``group_alpha * group_weights``.
     n_layers : int
     """
 
-    def __init__(self, dictionary, alpha, groups, group_penalties, n_layers):
+    def __init__(self, dictionary, alpha, group_index, group_penalties, n_layers):
         super().__init__()
-        W, S, step = bcofb_operators(dictionary, groups)
-        group_index = torch.empty(W.shape[1], dtype=torch.long, device=W.device)
-        for position, group in enumerate(groups):
-            group_index[group] = position
-        self.register_buffer("group_index", group_index)
+        W, S, step = bcofb_operators(dictionary, group_index, group_penalties.shape[-1])
+        self.register_buffer("group_index", group_index.detach().clone())
         self.W = nn.Parameter(W.clone())
         self.S = nn.Parameter(S.expand(n_layers, -1, -1).clone())
         self.t = nn.Parameter(

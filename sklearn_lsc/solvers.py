@@ -138,19 +138,21 @@ def cod(X, dictionary, alpha, *, max_iter, tol, init=None):
     return soft_threshold(B, threshold), n_iter
 
 
-def bcofb_operators(dictionary, groups):
+def bcofb_operators(dictionary, group_index, n_groups):
     """``W = D^T / mu``, ``S = I - G / mu`` and the step ``1 / mu`` of BCoFB.
 
     ``mu`` is the largest block Lipschitz constant: the largest eigenvalue of
-    the Gram matrices ``D_g D_g^T`` of the groups.
+    the Gram matrices ``D_g D_g^T`` of the groups (``group_index`` gives the
+    group of each atom).
     """
     gram = dictionary @ dictionary.T
-    mu = max(torch.linalg.eigvalsh(gram[group][:, group])[-1] for group in groups)
+    members = [torch.nonzero(group_index == g).squeeze(1) for g in range(n_groups)]
+    mu = max(torch.linalg.eigvalsh(gram[group][:, group])[-1] for group in members)
     eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
     return dictionary.T / mu, eye - gram / mu, 1.0 / mu
 
 
-def bcofb(X, dictionary, penalty, groups, *, max_iter, tol, init=None):
+def bcofb(X, dictionary, penalty, *, max_iter, tol, init=None):
     """Batched block-coordinate forward-backward (Sprechmann et al., Algorithm 2).
 
     Each sample updates, at each step, the group whose proximal step moves
@@ -162,10 +164,9 @@ def bcofb(X, dictionary, penalty, groups, *, max_iter, tol, init=None):
     masked to that group: memory stays ``O(n_samples n_components)`` whatever
     the group sizes (this is the reference solver, not the fast network).
     """
-    torch_groups = [torch.as_tensor(group, device=X.device) for group in groups]
-    W, S, step = bcofb_operators(dictionary, torch_groups)
     group_index = penalty.group_index
     n_groups = penalty.n_groups
+    W, S, step = bcofb_operators(dictionary, group_index, n_groups)
     code = torch.zeros(X.shape[0], W.shape[1], dtype=X.dtype, device=X.device)
     if init is not None:
         code = init.clone()
@@ -351,12 +352,11 @@ def sparse_encode(
             max_iter,
             tol,
             tensor(init),
-            groups=parsed_groups,
         )
     return to_numpy(code, X.dtype)
 
 
-def _solve(X, dictionary, penalty, algorithm, max_iter, tol, init, groups=None):
+def _solve(X, dictionary, penalty, algorithm, max_iter, tol, init):
     """Dispatch to one algorithm on validated tensors; returns ``(code, n_iter)``.
 
     ``penalty`` is a :class:`Penalty` (a float means the Lasso's ``alpha``).
@@ -367,7 +367,7 @@ def _solve(X, dictionary, penalty, algorithm, max_iter, tol, init, groups=None):
     if algorithm == "cod":
         return cod(X, dictionary, penalty.alpha, **options)
     if algorithm == "bcofb":
-        return bcofb(X, dictionary, penalty, groups, **options)
+        return bcofb(X, dictionary, penalty, **options)
     return ista(X, dictionary, penalty, accelerated=algorithm == "fista", **options)
 
 

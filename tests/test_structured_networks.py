@@ -25,8 +25,8 @@ def structured_ista(D, n_layers):
 
 
 def lbcofb(D, n_layers):
-    groups = [torch.as_tensor(g) for g in GROUPS]
-    return LBCoFB(torch.tensor(D), 0.2, groups, torch.tensor(PENALTIES), n_layers)
+    index = torch.as_tensor(group_index(GROUPS, D.shape[0]))
+    return LBCoFB(torch.tensor(D), 0.2, index, torch.tensor(PENALTIES), n_layers)
 
 
 @pytest.mark.parametrize("n_layers", [1, 2, 6])
