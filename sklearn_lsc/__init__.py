@@ -1,11 +1,12 @@
 """Learned sparse coding: scikit-learn estimators built on unrolled networks."""
 
-from .encoders import LearnedLassoEncoder
+from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 from .solvers import hilasso_objective, lasso_objective, sparse_encode
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "LearnedHiLassoEncoder",
     "LearnedLassoEncoder",
     "hilasso_objective",
     "lasso_objective",

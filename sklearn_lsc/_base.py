@@ -35,9 +35,11 @@ from ._training import (
 )
 from ._validation import check_dictionary
 
-# Elements per transform batch (inputs plus codes): bounds transform's memory
-# while keeping matrix products large enough to run near the machine's rate.
-_TRANSFORM_BATCH_ELEMENTS = 2**23
+# Elements per transform batch (inputs plus codes). On the CPU a batch whose
+# intermediates stay in cache is fastest (2**19: 1.3x faster than 2**23 for
+# 10,000 signals through a 3-layer LBCoFB); a GPU wants large batches, bounded
+# only to cap device memory.
+_TRANSFORM_BATCH_ELEMENTS = {"cpu": 2**19, "cuda": 2**23}
 
 # Attributes holding torch objects: pickled together as one torch blob so that
 # shared parameters stay shared and CUDA tensors load on a machine without one.
@@ -68,6 +70,21 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _objective_per_sample(self, X, code, dictionary):
         """Per-sample objective (torch), differentiable in ``code``."""
         raise NotImplementedError
+
+    def _training_objective(self, device, dtype):
+        """The per-sample training loss ``loss(X, code, dictionary, y)`` (torch).
+
+        ``y`` holds the training rows' targets from :meth:`_check_training_y`
+        (None when there are none). By default: the objective, ignoring ``y``.
+        """
+        return lambda X, code, dictionary, y: self._objective_per_sample(X, code, dictionary)
+
+    def _check_training_y(self, y, n_samples, n_components):
+        """Validated training targets as an array, or None when ``y`` is not used."""
+        return None
+
+    def _check_structure(self, n_components):
+        """Validate and store what depends on the number of atoms (groups)."""
 
     def _objective_numpy(self, X, code, dictionary):
         """Per-sample objective in float64 numpy (for ``score``)."""
@@ -109,8 +126,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             The fitted encoder.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        y = self._check_training_y(y, X.shape[0], self._n_components_for(X))
         self._initialize(X)
-        self._train(X, n_epochs=self.max_iter, anneal=True)
+        self._train(X, y, n_epochs=self.max_iter, anneal=True)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -135,9 +153,11 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         first_call = not hasattr(self, "network_")
         X = validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
+        n_components = self._n_components_for(X) if first_call else self.components_.shape[0]
+        y = self._check_training_y(y, X.shape[0], n_components)
         if first_call:
             self._initialize(X)
-        self._train(X, n_epochs=1, anneal=False)
+        self._train(X, y, n_epochs=1, anneal=False)
         return self
 
     def transform(self, X):
@@ -203,6 +223,14 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return -float(self._objective_numpy(X, code, self.components_).mean())
 
     # ------------------------------------------------------------- training
+    def _n_components_for(self, X):
+        """The number of atoms a fit on ``X`` will have (before any validation)."""
+        if self.n_components is not None:
+            return self.n_components
+        if self.dictionary is not None:
+            return np.shape(self.dictionary)[0]
+        return X.shape[1]
+
     def _initialize(self, X):
         """Fresh dictionary, network, optimizer and history for the data ``X``."""
         device = resolve_device(self.device)
@@ -222,6 +250,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self._fit_dictionary = self.dictionary is None
         else:
             self._fit_dictionary = bool(self.fit_dictionary)
+        self._check_structure(dictionary.shape[0])
         self.components_ = dictionary
         self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
         parameters = list(self.network_.parameters())
@@ -237,23 +266,25 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.loss_curve_ = []
         self.n_iter_ = 0
 
-    def _train(self, X, *, n_epochs, anneal):
+    def _train(self, X, y, *, n_epochs, anneal):
         """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop."""
         device = resolve_device(self.device)
         self._move_to(device)
         dtype = self._network_dtype()
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
+        y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
         targets = None
         if self.objective == "regression" and not self._fit_dictionary:
             targets = self._exact_codes(X_tensor, dictionary, init=None)
+        objective = self._training_objective(device, dtype)
         stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
         for epoch in range(n_epochs):
             if anneal and not isinstance(self._optimizer, ArmijoDescent):
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
                 set_learning_rate(self._optimizer, rate)
             start = time.perf_counter()
-            loss = self._train_epoch(X_tensor, dictionary, targets)
+            loss = self._train_epoch(X_tensor, y_tensor, dictionary, objective, targets)
             if not math.isfinite(loss):
                 raise ValueError(
                     f"Training diverged (the loss became {loss}) at epoch "
@@ -276,7 +307,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 break
         self.components_ = to_numpy(dictionary, self.components_.dtype)
 
-    def _train_epoch(self, X, dictionary, targets):
+    def _train_epoch(self, X, y, dictionary, objective, targets):
         """One epoch (one step for Armijo); returns the mean training loss."""
         network = self.network_
         last_code = {}
@@ -286,7 +317,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             code = network(X_rows)
             last_code["value"] = code.detach()
             if self.objective != "regression":
-                return self._objective_per_sample(X_rows, code, dictionary).mean()
+                y_rows = y if (y is None or rows is None) else y[rows]
+                return objective(X_rows, code, dictionary, y_rows).mean()
             if targets is None:  # the dictionary moves: exact codes for the current one
                 target = self._exact_codes(X_rows, dictionary, init=code.detach())
             else:
@@ -337,7 +369,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self._move_to(device)
         dtype = self._network_dtype()
         n_components = self.components_.shape[0]
-        batch_size = max(1, _TRANSFORM_BATCH_ELEMENTS // (n_components + X.shape[1]))
+        elements = _TRANSFORM_BATCH_ELEMENTS[device.type]
+        batch_size = max(1, elements // (n_components + X.shape[1]))
         code = np.empty((X.shape[0], n_components), dtype=X.dtype)
         with torch.inference_mode():
             for start in range(0, X.shape[0], batch_size):

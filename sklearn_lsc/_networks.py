@@ -12,7 +12,13 @@ given accuracy with fewer layers than with weights shared across layers).
 import torch
 from torch import nn
 
-from ._prox import group_norms, hilasso_prox, soft_threshold
+from ._prox import (
+    contiguous_group_size,
+    group_norms,
+    hilasso_prox,
+    keep_group,
+    soft_threshold,
+)
 from .solvers import bcofb_operators, cod_operators, ista_operators
 
 
@@ -26,7 +32,8 @@ class LISTA(nn.Module):
     small training sets it generalizes much better than a free ``S_t`` (on
     the digits demo, 2.4% against 5.4% held-out gap for 5 layers), and it
     costs ``2 n_features n_components`` per sample and layer, no more than a
-    ``n_components`` square product when atoms outnumber features by half.
+    free ``S_t`` (``n_components ** 2``) once atoms number at least twice
+    the features.
 
     Untrained (``W_t = D^T / L``, ``theta_t = alpha / L``) it equals
     ``n_layers`` iterations of ISTA started from zero.
@@ -136,6 +143,7 @@ class StructuredISTA(nn.Module):
             torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype)
         )
         self.s = nn.Parameter((group_penalties * step).to(W.dtype).expand(n_layers, -1).clone())
+        self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
 
     @property
     def n_layers(self):
@@ -146,14 +154,16 @@ class StructuredISTA(nn.Module):
         self.dictionary.copy_(dictionary)
 
     def forward(self, X):
-        code = hilasso_prox(X @ self.W[0], self.t[0], self.group_index, self.s[0])
+        group_index, group_size = self.group_index, self.group_size
+        code = hilasso_prox(X @ self.W[0], self.t[0], group_index, self.s[0], group_size)
         for layer in range(1, self.n_layers):
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
             code = hilasso_prox(
                 torch.addmm(code, residual, self.W[layer]),
                 self.t[layer],
-                self.group_index,
+                group_index,
                 self.s[layer],
+                group_size,
             )
         return code
 
@@ -162,11 +172,21 @@ class LBCoFB(nn.Module):
     """Learned block-coordinate forward-backward (Sprechmann et al. 2012).
 
     Each layer computes ``Zt = prox_{t, s}(B)``, selects per sample the group
-    ``r`` where ``Zt`` moves most (l2 norm of the change), and updates
-    ``B += (Zt_r - Z_r) S``, ``Z_r = Zt_r``; the output is ``prox_{t, s}(B)``.
-    The selected group's change is a masked row vector, so the update is one
-    batched product, with no loop over samples or groups. Untrained it equals
-    ``n_layers`` block updates of BCoFB followed by the final prox.
+    ``r`` where ``Zt`` moves most (l2 norm of the change), sets ``Z_r = Zt_r``
+    and updates ``B``; the output is ``prox_{t, s}(B)``. The selected group's
+    change is a masked row vector, so a layer is a few batched products, with
+    no loop over samples or groups.
+
+    ``B`` is updated as ``B = Z + (X - Z D) W_t``, i.e. the paper's
+    ``B += (Zt_r - Z_r) S_t`` with ``S_t = I - D W_t``: the update matrix is
+    coupled to the dictionary as in :class:`LISTA`. With free ``S_t`` a
+    3-layer network overfits 2500 training signals (0.2% train, 6.7%
+    held-out relative gap on the structured benchmark); coupled it reaches
+    1.3% held-out, at the same cost per layer there (twice as many atoms as
+    features).
+
+    Untrained (``W_t = D^T / mu``) it equals ``n_layers`` block updates of
+    BCoFB followed by the final prox.
 
     Parameters
     ----------
@@ -181,36 +201,43 @@ class LBCoFB(nn.Module):
 
     def __init__(self, dictionary, alpha, group_index, group_penalties, n_layers):
         super().__init__()
-        W, S, step = bcofb_operators(dictionary, group_index, group_penalties.shape[-1])
+        W, _, step = bcofb_operators(dictionary, group_index, group_penalties.shape[-1])
+        self.register_buffer("dictionary", dictionary.detach().clone())
         self.register_buffer("group_index", group_index.detach().clone())
-        self.W = nn.Parameter(W.clone())
-        self.S = nn.Parameter(S.expand(n_layers, -1, -1).clone())
+        self.W = nn.Parameter(W.expand(n_layers + 1, -1, -1).clone())
         self.t = nn.Parameter(
             torch.full((n_layers + 1, W.shape[1]), float(alpha * step), dtype=W.dtype)
         )
         self.s = nn.Parameter(
             (group_penalties * step).to(W.dtype).expand(n_layers + 1, -1).clone()
         )
+        self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
 
     @property
     def n_layers(self):
-        return self.S.shape[0]
+        return self.t.shape[0] - 1
 
     def set_dictionary(self, dictionary):
-        """Nothing to do: LBCoFB's learned ``W`` and ``S`` do not read the atoms."""
+        """Follow a dictionary update: the layers' residuals use the new atoms."""
+        self.dictionary.copy_(dictionary)
 
     def forward(self, X):
         n_groups = self.s.shape[1]
-        B = X @ self.W
+        group_index, group_size = self.group_index, self.group_size
+        B = X @ self.W[0]
         code = torch.zeros_like(B)
         for layer in range(self.n_layers):
-            change = hilasso_prox(B, self.t[layer], self.group_index, self.s[layer]) - code
-            norms = group_norms(change, self.group_index, n_groups)
-            selected = norms.argmax(dim=1, keepdim=True)
-            change = change * (self.group_index == selected)
-            B = B + change @ self.S[layer]
-            code = code + change
-        return hilasso_prox(B, self.t[-1], self.group_index, self.s[-1])
+            change = hilasso_prox(B, self.t[layer], group_index, self.s[layer], group_size) - code
+            selected = group_norms(change, group_index, n_groups, group_size).argmax(1, True)
+            code = code + keep_group(change, group_index, selected, group_size)
+            residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
+            B = torch.addmm(code, residual, self.W[layer + 1])
+        return hilasso_prox(B, self.t[-1], group_index, self.s[-1], group_size)
 
 
+# Networks for the Lasso, built as ``cls(dictionary, alpha, n_layers)``.
 NETWORKS = {"lista": LISTA, "lcod": LCoD}
+
+# Networks with the HiLasso prox, built as
+# ``cls(dictionary, alpha, group_index, group_penalties, n_layers)``.
+STRUCTURED_NETWORKS = {"bcofb": LBCoFB, "ista": StructuredISTA}

@@ -20,15 +20,15 @@ def lasso_objective_numpy(X, code, dictionary, alpha):
     return 0.5 * np.einsum("ij,ij->i", residual, residual) + alpha * np.abs(code).sum(axis=1)
 
 
-def hilasso_loss(X, code, dictionary, alpha, group_index, group_penalties):
+def hilasso_loss(X, code, dictionary, alpha, group_index, group_penalties, group_size=None):
     """Per-sample HiLasso objective (torch).
 
     ``0.5 ||x - z D||^2 + alpha ||z||_1 + sum_g group_penalties_g ||z_g||_2``,
     ``group_penalties = group_alpha * group_weights``, of shape ``(n_groups,)``
     or, for per-sample weights (the discriminative objective),
-    ``(n_samples, n_groups)``.
+    ``(n_samples, n_groups)``. ``group_size``: see :mod:`._prox`.
     """
-    norms = group_norms(code, group_index, group_penalties.shape[-1])
+    norms = group_norms(code, group_index, group_penalties.shape[-1], group_size)
     return lasso_loss(X, code, dictionary, alpha) + (norms * group_penalties).sum(dim=1)
 
 

@@ -13,7 +13,13 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from ._groups import check_group_weights, check_groups, group_index
 from ._objectives import hilasso_objective_numpy, lasso_objective_numpy
-from ._prox import group_norms, group_shrink, soft_threshold
+from ._prox import (
+    contiguous_group_size,
+    group_norms,
+    group_shrink,
+    keep_group,
+    soft_threshold,
+)
 from ._torch_utils import resolve_device, to_numpy, to_tensor, torch_dtype
 from ._validation import check_code, check_dictionary
 
@@ -67,6 +73,9 @@ class Penalty:
         self.alpha = alpha
         self.group_index = group_index
         self.group_penalties = group_penalties
+        self.group_size = None
+        if group_index is not None:
+            self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
 
     @property
     def n_groups(self):
@@ -77,7 +86,7 @@ class Penalty:
         code = soft_threshold(values, self.alpha * step)
         if self.group_index is None:
             return code
-        return group_shrink(code, self.group_index, self.group_penalties * step)
+        return group_shrink(code, self.group_index, self.group_penalties * step, self.group_size)
 
 
 def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True):
@@ -164,7 +173,7 @@ def bcofb(X, dictionary, penalty, *, max_iter, tol, init=None):
     masked to that group: memory stays ``O(n_samples n_components)`` whatever
     the group sizes (this is the reference solver, not the fast network).
     """
-    group_index = penalty.group_index
+    group_index, group_size = penalty.group_index, penalty.group_size
     n_groups = penalty.n_groups
     W, S, step = bcofb_operators(dictionary, group_index, n_groups)
     code = torch.zeros(X.shape[0], W.shape[1], dtype=X.dtype, device=X.device)
@@ -175,11 +184,12 @@ def bcofb(X, dictionary, penalty, *, max_iter, tol, init=None):
     for n_iter in range(1, max_iter + 1):
         for _ in range(n_groups):
             change = penalty.prox(B, step) - code
-            selected = group_norms(change, group_index, n_groups).argmax(dim=1, keepdim=True)
-            change *= group_index == selected
+            norms = group_norms(change, group_index, n_groups, group_size)
+            change = keep_group(change, group_index, norms.argmax(dim=1, keepdim=True), group_size)
             B.addmm_(change, S)
             code += change
-        pending = group_norms(penalty.prox(B, step) - code, group_index, n_groups).amax(dim=1)
+        pending = penalty.prox(B, step) - code
+        pending = group_norms(pending, group_index, n_groups, group_size).amax(dim=1)
         scale = torch.linalg.vector_norm(code, dim=1).clamp_min(_TINY)
         if float((pending / scale).max()) < tol:
             break

@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
+from sklearn_lsc import (
+    LearnedHiLassoEncoder,
+    LearnedLassoEncoder,
+    hilasso_objective,
+    lasso_objective,
+    sparse_encode,
+)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -38,6 +44,37 @@ def test_encoder_fits_and_transforms_on_gpu(architecture):
     assert encoder.loss_curve_[-1] < encoder.loss_curve_[0]
     cpu_code = encoder.set_params(device="cpu").transform(X)
     np.testing.assert_allclose(cpu_code, code, atol=1e-4)
+
+
+@pytest.mark.parametrize("algorithm", ["fista", "bcofb"])
+def test_hilasso_sparse_encode_on_gpu_matches_cpu(algorithm):
+    X, D = data(3)
+    kwargs = dict(alpha=0.1, groups=5, group_alpha=0.2, algorithm=algorithm, max_iter=3000)
+    gpu = sparse_encode(X, D, device="cuda", **kwargs)
+    cpu = sparse_encode(X, D, device="cpu", **kwargs)
+    problem = dict(alpha=0.1, groups=5, group_alpha=0.2)
+    assert hilasso_objective(X, gpu, D, **problem) == pytest.approx(
+        hilasso_objective(X, cpu, D, **problem), 1e-5
+    )
+
+
+@pytest.mark.parametrize("architecture", ["bcofb", "ista", "lcod"])
+@pytest.mark.parametrize("objective", ["hilasso", "discriminative", "regression"])
+def test_hilasso_encoder_fits_and_transforms_on_gpu(architecture, objective):
+    X, _ = data(4)
+    y = np.eye(4)[np.arange(300) % 4]
+    encoder = LearnedHiLassoEncoder(
+        n_components=16, groups=4, alpha=0.05, group_alpha=0.1, architecture=architecture,
+        objective=objective, max_iter=5, device="cuda",
+    )  # fmt: skip
+    code = encoder.fit(X, y).transform(X)
+    assert code.dtype == np.float32
+    assert next(encoder.network_.parameters()).is_cuda
+    assert encoder.loss_curve_[-1] < encoder.loss_curve_[0]
+    energies = encoder.group_energies(X)
+    cpu = encoder.set_params(device="cpu")
+    np.testing.assert_allclose(cpu.transform(X), code, atol=1e-4)
+    np.testing.assert_allclose(cpu.group_energies(X), energies, atol=1e-4)
 
 
 def test_gpu_fitted_encoder_loads_on_a_machine_without_cuda(tmp_path):

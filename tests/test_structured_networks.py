@@ -10,6 +10,8 @@ from sklearn_lsc._groups import group_index
 from sklearn_lsc._networks import LBCoFB, StructuredISTA
 
 GROUPS = [np.arange(0, 4), np.arange(4, 10), np.arange(10, 12), np.arange(12, 16)]
+# Equal contiguous blocks take the networks' reshape fast path.
+EQUAL_GROUPS = [np.arange(4 * g, 4 * g + 4) for g in range(4)]
 PENALTIES = np.array([0.3, 0.5, 0.2, 0.4])
 
 
@@ -19,32 +21,38 @@ def problem(seed=0, n_samples=10, n_components=16, n_features=9):
     return rng.standard_normal((n_samples, n_features)), D
 
 
-def structured_ista(D, n_layers):
-    index = torch.as_tensor(group_index(GROUPS, D.shape[0]))
+def structured_ista(D, n_layers, groups=GROUPS):
+    index = torch.as_tensor(group_index(groups, D.shape[0]))
     return StructuredISTA(torch.tensor(D), 0.2, index, torch.tensor(PENALTIES), n_layers)
 
 
-def lbcofb(D, n_layers):
-    index = torch.as_tensor(group_index(GROUPS, D.shape[0]))
+def lbcofb(D, n_layers, groups=GROUPS):
+    index = torch.as_tensor(group_index(groups, D.shape[0]))
     return LBCoFB(torch.tensor(D), 0.2, index, torch.tensor(PENALTIES), n_layers)
 
 
+@pytest.mark.parametrize("groups", [GROUPS, EQUAL_GROUPS], ids=["unequal", "equal"])
 @pytest.mark.parametrize("n_layers", [1, 2, 6])
-def test_untrained_structured_ista_equals_hilasso_ista(n_layers):
+def test_untrained_structured_ista_equals_hilasso_ista(n_layers, groups):
     X, D = problem()
+    network = structured_ista(D, n_layers, groups)
+    assert network.group_size == (4 if groups is EQUAL_GROUPS else None)
     with torch.no_grad():
-        code = structured_ista(D, n_layers)(torch.tensor(X)).numpy()
-    expected = structured_ista_reference(X, D, 0.2, GROUPS, PENALTIES, n_layers)
+        code = network(torch.tensor(X)).numpy()
+    expected = structured_ista_reference(X, D, 0.2, groups, PENALTIES, n_layers)
     np.testing.assert_allclose(code, expected, atol=1e-12)
     assert (code == 0).any() and (code != 0).any()
 
 
+@pytest.mark.parametrize("groups", [GROUPS, EQUAL_GROUPS], ids=["unequal", "equal"])
 @pytest.mark.parametrize("n_layers", [1, 3, 8])
-def test_untrained_lbcofb_equals_bcofb_block_updates(n_layers):
+def test_untrained_lbcofb_equals_bcofb_block_updates(n_layers, groups):
     X, D = problem(1)
+    network = lbcofb(D, n_layers, groups)
+    assert network.group_size == (4 if groups is EQUAL_GROUPS else None)
     with torch.no_grad():
-        code = lbcofb(D, n_layers)(torch.tensor(X)).numpy()
-    expected = bcofb_reference(X, D, 0.2, GROUPS, PENALTIES, n_layers)
+        code = network(torch.tensor(X)).numpy()
+    expected = bcofb_reference(X, D, 0.2, groups, PENALTIES, n_layers)
     np.testing.assert_allclose(code, expected, atol=1e-12)
 
 
