@@ -1,6 +1,7 @@
 """Learned sparse coding: scikit-learn estimators built on unrolled networks."""
 
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
+from .online import OnlineSparseModeler
 from .solvers import hilasso_objective, lasso_objective, sparse_encode
 
 __version__ = "0.1.0.dev0"
@@ -8,6 +9,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "LearnedHiLassoEncoder",
     "LearnedLassoEncoder",
+    "OnlineSparseModeler",
     "hilasso_objective",
     "lasso_objective",
     "sparse_encode",

@@ -1,5 +1,6 @@
 """Moving data between numpy and torch, and resolving devices."""
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -54,6 +55,30 @@ def resolve_device(device, *, param_name="device"):
             f"{torch.cuda.device_count()} CUDA device(s)."
         )
     return torch.device("cuda", index)
+
+
+# Below this many multiply-adds per matrix product, torch's CPU threads cost
+# more in synchronisation than they save (one online step on the texture
+# stream, products of 100 x 64 x 64: 15% faster on one thread than on two).
+_SMALL_PRODUCT = 2**20
+
+
+@contextlib.contextmanager
+def threads_for_products(size, device):
+    """Run torch on one CPU thread inside the block when products are small.
+
+    ``size`` is the multiply-adds of the block's typical matrix product. The
+    previous thread count is restored on exit. No effect on a GPU.
+    """
+    previous = torch.get_num_threads()
+    if device.type != "cpu" or size >= _SMALL_PRODUCT or previous == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def to_tensor(array, *, device, dtype):

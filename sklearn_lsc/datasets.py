@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-__all__ = ["make_group_sparse_signals"]
+__all__ = ["load_texture_patches", "make_group_sparse_signals"]
 
 
 @validate_params(
@@ -116,3 +116,80 @@ def make_group_sparse_signals(
     np.put_along_axis(active_groups, groups, 1, axis=1)
     X = code @ dictionary + noise * rng.standard_normal((n_samples, n_features))
     return X, dictionary, code, active_groups
+
+
+@validate_params(
+    {
+        "textures": ["array-like", str],
+        "n_patches": [Interval(numbers.Integral, 1, None, closed="left")],
+        "patch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_texture_patches(
+    textures=("brick", "grass", "gravel"), n_patches=10_000, patch_size=8, random_state=None
+):
+    """Load randomly located patches of texture images, one texture after another.
+
+    The images are the grayscale textures bundled with scikit-image (no
+    download; scikit-image is an optional dependency, in the ``examples``
+    extra). Patches come in blocks, ``n_patches`` from each texture in the
+    order given: a stream whose character changes at each block (the setting
+    of Figure 2 of Sprechmann et al. 2012, with Brodatz textures there).
+
+    Parameters
+    ----------
+    textures : str or sequence of str, default=("brick", "grass", "gravel")
+        Names of grayscale images of ``skimage.data``.
+
+    n_patches : int, default=10_000
+        Patches per texture.
+
+    patch_size : int, default=8
+        Side of the square patches, in pixels.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the patch locations.
+
+    Returns
+    -------
+    X : ndarray of shape (n_textures * n_patches, patch_size ** 2)
+        The patches, flattened, intensities in [0, 1] (not centred).
+
+    texture : ndarray of shape (n_textures * n_patches,)
+        The index in ``textures`` of each patch's image.
+
+    Examples
+    --------
+    >>> from sklearn_lsc.datasets import load_texture_patches
+    >>> X, texture = load_texture_patches(n_patches=5, random_state=0)
+    >>> X.shape, texture.tolist()
+    ((15, 64), [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2])
+    """
+    try:
+        from skimage import data
+    except ImportError:
+        raise ImportError(
+            "load_texture_patches needs scikit-image: pip install scikit-image "
+            '(or pip install "sklearn-lsc[examples]").'
+        ) from None
+    from sklearn.feature_extraction.image import extract_patches_2d
+
+    names = [textures] if isinstance(textures, str) else list(textures)
+    rng = check_random_state(random_state)
+    blocks = []
+    for name in names:
+        known = isinstance(name, str) and name in data.__all__
+        image = getattr(data, name) if known else None
+        if not callable(image) or "download" in name or "filename" in name:
+            raise ValueError(f"The 'textures' parameter names no image of skimage.data: {name!r}.")
+        pixels = np.asarray(image(), dtype=np.float64)
+        if pixels.ndim != 2:
+            raise ValueError(f"The 'textures' parameter names {name!r}, which is not grayscale.")
+        patches = extract_patches_2d(
+            pixels / 255.0, (patch_size, patch_size), max_patches=n_patches, random_state=rng
+        )
+        blocks.append(patches.reshape(n_patches, -1))
+    texture = np.repeat(np.arange(len(names)), n_patches)
+    return np.concatenate(blocks), texture

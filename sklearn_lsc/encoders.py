@@ -10,21 +10,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import solvers
 from ._base import BaseLearnedEncoder
-from ._groups import check_group_weights, check_groups, group_index
+from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
-from ._objectives import (
-    hilasso_loss,
-    hilasso_objective_numpy,
-    lasso_loss,
-    lasso_objective_numpy,
-)
-from ._prox import contiguous_group_size
+from ._objectives import lasso_loss, lasso_objective_numpy
+from ._structure import TARGET_MAX_ITER, TARGET_TOL, GroupObjectiveMixin
 
 __all__ = ["LearnedHiLassoEncoder", "LearnedLassoEncoder"]
-
-# Exact codes used as regression targets are solved to this accuracy.
-_TARGET_TOL = 1e-6
-_TARGET_MAX_ITER = 1000
 
 
 class LearnedLassoEncoder(BaseLearnedEncoder):
@@ -208,12 +199,12 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     def _exact_codes(self, X, dictionary, init):
         with torch.no_grad():
             code, _ = solvers._solve(
-                X, dictionary, self.alpha, "fista", _TARGET_MAX_ITER, _TARGET_TOL, init
+                X, dictionary, self.alpha, "fista", TARGET_MAX_ITER, TARGET_TOL, init
             )
         return code
 
 
-class LearnedHiLassoEncoder(BaseLearnedEncoder):
+class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     """Fast approximate structured (HiLasso) codes from a trained unrolled network.
 
     A network with the shape of ``n_layers`` iterations of block-coordinate
@@ -490,14 +481,8 @@ class LearnedHiLassoEncoder(BaseLearnedEncoder):
             groups = [[atom] for atom in range(n_components)]
         return check_groups(groups, n_components)
 
-    def _check_structure(self, n_components):
-        self.groups_ = self._parsed_groups(n_components)
-        weights = check_group_weights(self.group_weights, len(self.groups_))
-        self._group_index = group_index(self.groups_, n_components)
-        self._group_size = contiguous_group_size(
-            torch.as_tensor(self._group_index), len(self.groups_)
-        )
-        self._group_penalties = self.group_alpha * weights
+    def _architecture_name(self):
+        return self.architecture
 
     def _check_training_y(self, y, n_samples, n_components):
         if self.objective != "discriminative":
@@ -520,45 +505,3 @@ class LearnedHiLassoEncoder(BaseLearnedEncoder):
                 "a group is known active)."
             )
         return y
-
-    def _group_tensors(self, device, dtype):
-        index = torch.as_tensor(self._group_index, device=device)
-        penalties = torch.as_tensor(self._group_penalties, device=device, dtype=dtype)
-        return index, penalties
-
-    def _objective_per_sample(self, X, code, dictionary):
-        index, penalties = self._group_tensors(X.device, X.dtype)
-        return hilasso_loss(X, code, dictionary, self.alpha, index, penalties, self._group_size)
-
-    def _training_objective(self, device, dtype):
-        index, penalties = self._group_tensors(device, dtype)
-        alpha, group_size = self.alpha, self._group_size
-
-        def loss(X, code, dictionary, y):
-            # Known-active groups get the opposite sign: a reward for energy there.
-            sample_penalties = penalties if y is None else penalties * (1.0 - 2.0 * y)
-            return hilasso_loss(X, code, dictionary, alpha, index, sample_penalties, group_size)
-
-        return loss
-
-    def _objective_numpy(self, X, code, dictionary):
-        return hilasso_objective_numpy(
-            X, code, dictionary, self.alpha, self.groups_, self._group_penalties
-        )
-
-    def _build_network(self, dictionary):
-        if self.architecture in NETWORKS:
-            return NETWORKS[self.architecture](dictionary, self.alpha, self.n_layers)
-        index, penalties = self._group_tensors(dictionary.device, dictionary.dtype)
-        return STRUCTURED_NETWORKS[self.architecture](
-            dictionary, self.alpha, index, penalties, self.n_layers
-        )
-
-    def _exact_codes(self, X, dictionary, init):
-        index, penalties = self._group_tensors(X.device, X.dtype)
-        penalty = solvers.Penalty(self.alpha, index, penalties)
-        with torch.no_grad():
-            code, _ = solvers._solve(
-                X, dictionary, penalty, "fista", _TARGET_MAX_ITER, _TARGET_TOL, init
-            )
-        return code

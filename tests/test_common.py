@@ -15,13 +15,21 @@ def _public_estimators():
         for name in sklearn_lsc.__all__
         if inspect.isclass(obj := getattr(sklearn_lsc, name)) and issubclass(obj, BaseEstimator)
     ]
-    # Few epochs keep the many fits of the checks quick; the checks test the
-    # contract, not the quality of the codes.
-    return [cls(max_iter=5) for cls in classes]
+    # Few epochs (or small stream steps) keep the many fits of the checks
+    # quick; the checks test the contract, not the quality of the codes.
+    fast = {"max_iter": 5, "window_size": 20, "step_size": 10}
+    return [
+        cls(**{key: value for key, value in fast.items() if key in cls().get_params()})
+        for cls in classes
+    ]
 
 
 def test_every_public_estimator_is_checked():
-    assert {type(est).__name__ for est in _public_estimators()} >= {"LearnedLassoEncoder"}
+    assert {type(est).__name__ for est in _public_estimators()} >= {
+        "LearnedLassoEncoder",
+        "LearnedHiLassoEncoder",
+        "OnlineSparseModeler",
+    }
 
 
 @parametrize_with_checks(_public_estimators())

@@ -49,3 +49,28 @@ def test_same_seed_same_data_and_noise_free_signals_are_exact():
 def test_bad_parameters_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_group_sparse_signals(**kwargs)
+
+
+def test_texture_patches_come_in_blocks_from_the_named_images():
+    skimage_data = pytest.importorskip("skimage.data")
+    from sklearn_lsc.datasets import load_texture_patches
+
+    X, texture = load_texture_patches(("grass", "brick"), n_patches=50, random_state=0)
+    assert X.shape == (100, 64) and texture.tolist() == [0] * 50 + [1] * 50
+    assert 0.0 <= X.min() and X.max() <= 1.0
+    # Every patch is a window of its image.
+    grass = skimage_data.grass() / 255.0
+    windows = np.lib.stride_tricks.sliding_window_view(grass, (8, 8)).reshape(-1, 64)
+    first = X[0]
+    assert np.any(np.all(np.isclose(windows, first), axis=1))
+    again, _ = load_texture_patches(("grass", "brick"), n_patches=50, random_state=0)
+    np.testing.assert_array_equal(X, again)
+
+
+@pytest.mark.parametrize("textures", ["nope", "data_dir", "download_all", "astronaut"])
+def test_bad_texture_names_are_refused(textures):
+    pytest.importorskip("skimage")
+    from sklearn_lsc.datasets import load_texture_patches
+
+    with pytest.raises(ValueError, match="textures"):
+        load_texture_patches(textures, n_patches=2)

@@ -11,6 +11,7 @@ import torch
 from sklearn_lsc import (
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
+    OnlineSparseModeler,
     hilasso_objective,
     lasso_objective,
     sparse_encode,
@@ -75,6 +76,27 @@ def test_hilasso_encoder_fits_and_transforms_on_gpu(architecture, objective):
     cpu = encoder.set_params(device="cpu")
     np.testing.assert_allclose(cpu.transform(X), code, atol=1e-4)
     np.testing.assert_allclose(cpu.group_energies(X), energies, atol=1e-4)
+
+
+@pytest.mark.parametrize("groups", [None, 4])
+def test_online_modeler_streams_on_gpu_and_continues_on_cpu(groups):
+    X, _ = data(5)
+    params = dict(n_components=16, alpha=0.1, groups=groups, group_alpha=0.1, random_state=0)
+    gpu = OnlineSparseModeler(**params, window_size=100, step_size=20, device="cuda")
+    cpu = OnlineSparseModeler(**params, window_size=100, step_size=20)
+    for start in range(0, 300, 37):
+        gpu.partial_fit(X[start : start + 37])
+        cpu.partial_fit(X[start : start + 37])
+    assert next(gpu.network_.parameters()).is_cuda
+    assert gpu.transform(X).dtype == np.float32
+    # Same start (same initial atoms, untrained network); then float32 training
+    # on two devices drifts apart, so only the first step is compared closely.
+    assert len(gpu.objective_curve_) == len(cpu.objective_curve_) == 15
+    np.testing.assert_allclose(gpu.objective_curve_[0], cpu.objective_curve_[0], rtol=1e-4)
+    assert np.all(np.isfinite(gpu.objective_curve_))
+    restored = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu")
+    restored.partial_fit(X[:40])
+    assert restored.n_steps_ == gpu.n_steps_ + 2
 
 
 def test_gpu_fitted_encoder_loads_on_a_machine_without_cuda(tmp_path):

@@ -1,0 +1,70 @@
+"""The online dictionary step (Mairal et al. 2009) and dictionary initialization."""
+
+import numpy as np
+import torch
+
+from sklearn_lsc._dictionary import (
+    OnlineDictionaryUpdate,
+    init_dictionary_from_samples,
+    update_atoms,
+)
+
+
+def surrogate(D, A, B_T):
+    """Mairal's surrogate ``0.5 tr(D^T A D) - tr(B^T D)`` that the atom updates minimise."""
+    return 0.5 * np.trace(D.T @ A @ D) - np.sum(B_T * D)
+
+
+def test_decoupled_atoms_are_solved_exactly():
+    """With diagonal A each atom is argmin over the unit ball: proj(b_k / A_kk)."""
+    rng = np.random.default_rng(0)
+    A = np.diag([2.0, 0.5, 4.0])
+    B_T = rng.standard_normal((3, 5)) * np.array([[0.1], [3.0], [1.0]])
+    D = update_atoms(rng.standard_normal((3, 5)), A, B_T)
+    expected = B_T / np.diag(A)[:, None]
+    expected /= np.maximum(1.0, np.linalg.norm(expected, axis=1, keepdims=True))
+    np.testing.assert_allclose(D, expected, rtol=1e-12)
+
+
+def test_updates_decrease_the_surrogate_and_keep_atoms_in_the_unit_ball():
+    rng = np.random.default_rng(1)
+    code = rng.standard_normal((50, 6))
+    X = rng.standard_normal((50, 4))
+    A, B_T = code.T @ code / 50, (X.T @ code).T / 50
+    D = rng.standard_normal((6, 4))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    values = [surrogate(D, A, B_T)]
+    for _ in range(5):
+        D = update_atoms(D, A, B_T)
+        values.append(surrogate(D, A, B_T))
+        assert np.all(np.linalg.norm(D, axis=1) <= 1 + 1e-12)
+    assert np.all(np.diff(values) <= 1e-12) and values[-1] < values[0]
+
+
+def test_unused_atoms_are_left_alone():
+    A = np.diag([1.0, 0.0])
+    D = np.array([[1.0, 0.0], [0.0, 0.3]])
+    updated = update_atoms(D.copy(), A, np.array([[0.5, 0.5], [9.0, 9.0]]))
+    np.testing.assert_array_equal(updated[1], [0.0, 0.3])
+
+
+def test_step_accumulates_statistics_with_forgetting():
+    rng = np.random.default_rng(2)
+    update = OnlineDictionaryUpdate(3, 4, forgetting_factor=0.5, dtype=torch.float64, device="cpu")
+    D = torch.tensor(np.eye(3, 4))
+    batches = [(rng.standard_normal((10, 4)), rng.standard_normal((10, 3))) for _ in range(2)]
+    for X, code in batches:
+        update.step(D, torch.tensor(X), torch.tensor(code))
+    (X0, Z0), (X1, Z1) = batches
+    np.testing.assert_allclose(update.A, 0.5 * Z0.T @ Z0 / 10 + Z1.T @ Z1 / 10, rtol=1e-12)
+    np.testing.assert_allclose(update.B, 0.5 * X0.T @ Z0 / 10 + X1.T @ Z1 / 10, rtol=1e-12)
+    assert update.n_steps == 2
+
+
+def test_init_from_samples_skips_zero_rows_and_fills_with_random_atoms():
+    X = np.vstack([np.zeros((3, 4)), np.arange(8.0).reshape(2, 4) + 1])
+    D = init_dictionary_from_samples(X, 4, np.random.RandomState(0))
+    np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1.0)
+    from_rows = X[3:] / np.linalg.norm(X[3:], axis=1, keepdims=True)
+    for row in from_rows:
+        assert np.any(np.all(np.isclose(D, row), axis=1))
