@@ -1,5 +1,6 @@
 """Learned sparse coding: scikit-learn estimators built on unrolled networks."""
 
+from .classification import SparseCodingClassifier, StructuredSparseClassifier
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 from .online import OnlineSparseModeler
 from .solvers import hilasso_objective, lasso_objective, sparse_encode
@@ -10,6 +11,8 @@ __all__ = [
     "LearnedHiLassoEncoder",
     "LearnedLassoEncoder",
     "OnlineSparseModeler",
+    "SparseCodingClassifier",
+    "StructuredSparseClassifier",
     "hilasso_objective",
     "lasso_objective",
     "sparse_encode",

@@ -86,10 +86,6 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _check_structure(self, n_components):
         """Validate and store what depends on the number of atoms (groups)."""
 
-    def _objective_numpy(self, X, code, dictionary):
-        """Per-sample objective in float64 numpy (for ``score``)."""
-        raise NotImplementedError
-
     def _build_network(self, dictionary):
         """A fresh network initialized from ``dictionary`` (a tensor)."""
         raise NotImplementedError
@@ -219,8 +215,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        code = self._encode(X)
-        return -float(self._objective_numpy(X, code, self.components_).mean())
+        _, objective = self._encode(X, with_objective=True)
+        return -float(objective.mean())
 
     # ------------------------------------------------------------- training
     def _n_components_for(self, X):
@@ -363,8 +359,15 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self._dictionary_update is not None:
             self._dictionary_update.to(device)
 
-    def _encode(self, X):
-        """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype."""
+    def _encode(self, X, *, with_objective=False):
+        """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype.
+
+        With ``with_objective``, also the per-sample objective of the codes,
+        computed in float64 with torch next to the codes (not with numpy: on a
+        few cores, numpy's BLAS threads and torch's threads alternating on
+        small products slow each other down tenfold). Returns ``code`` or
+        ``(code, objective)``.
+        """
         device = resolve_device(self.device)
         self._move_to(device)
         dtype = self._network_dtype()
@@ -372,11 +375,21 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         elements = _TRANSFORM_BATCH_ELEMENTS[device.type]
         batch_size = max(1, elements // (n_components + X.shape[1]))
         code = np.empty((X.shape[0], n_components), dtype=X.dtype)
+        objective = np.empty(X.shape[0]) if with_objective else None
+        if with_objective:
+            dictionary = to_tensor(self.components_, device=device, dtype=torch.float64)
         with torch.inference_mode():
             for start in range(0, X.shape[0], batch_size):
-                batch = to_tensor(X[start : start + batch_size], device=device, dtype=dtype)
-                code[start : start + batch_size] = to_numpy(self.network_(batch), X.dtype)
-        return code
+                rows = slice(start, start + batch_size)
+                batch = to_tensor(X[rows], device=device, dtype=dtype)
+                batch_code = self.network_(batch)
+                code[rows] = to_numpy(batch_code, X.dtype)
+                if with_objective:
+                    values = self._objective_per_sample(
+                        batch.double(), batch_code.double(), dictionary
+                    )
+                    objective[rows] = to_numpy(values, np.float64)
+        return (code, objective) if with_objective else code
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self):

@@ -1,6 +1,7 @@
 """Sparse-coding objectives, per sample, in torch and in numpy."""
 
 import numpy as np
+import torch
 
 from ._prox import group_norms
 
@@ -9,6 +10,23 @@ def lasso_loss(X, code, dictionary, alpha):
     """Per-sample Lasso objective ``0.5 ||x - z D||^2 + alpha ||z||_1`` (torch)."""
     residual = X - code @ dictionary
     return 0.5 * residual.pow(2).sum(dim=1) + alpha * code.abs().sum(dim=1)
+
+
+def contrastive_loss(code, labels, margin):
+    """Per-sample contrastive term over all pairs of rows (Hadsell et al. 2006).
+
+    Row ``i`` gets the mean over rows ``j`` of ``0.5 d_ij^2`` when
+    ``labels[i] == labels[j]``, else ``0.5 max(0, margin - d_ij)^2``, with
+    ``d_ij = ||z_i - z_j||``; its mean over rows is the mean over pairs.
+    """
+    norms = code.pow(2).sum(dim=1)
+    # |z_i|^2 + |z_j|^2 - 2 z_i.z_j: O(n^2) memory for n rows, not O(n^2 K).
+    squared = (norms[:, None] + norms[None, :] - 2.0 * code @ code.T).clamp_min(0.0)
+    # The square root has no gradient at zero: clamp it away.
+    distance = squared.clamp_min(1e-12).sqrt()
+    same = labels[:, None] == labels[None, :]
+    pair = torch.where(same, 0.5 * squared, 0.5 * torch.relu(margin - distance).pow(2))
+    return pair.mean(dim=1)
 
 
 def lasso_objective_numpy(X, code, dictionary, alpha):

@@ -11,12 +11,7 @@ import torch
 from . import solvers
 from ._groups import check_group_weights, group_index
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
-from ._objectives import (
-    hilasso_loss,
-    hilasso_objective_numpy,
-    lasso_loss,
-    lasso_objective_numpy,
-)
+from ._objectives import hilasso_loss, lasso_loss
 from ._prox import contiguous_group_size
 
 # Exact codes used as regression targets are solved to this accuracy.
@@ -64,13 +59,6 @@ class GroupObjectiveMixin:
             return hilasso_loss(X, code, dictionary, alpha, index, sample_penalties, group_size)
 
         return loss
-
-    def _objective_numpy(self, X, code, dictionary):
-        if self.groups_ is None:
-            return lasso_objective_numpy(X, code, dictionary, self.alpha)
-        return hilasso_objective_numpy(
-            X, code, dictionary, self.alpha, self.groups_, self._group_penalties
-        )
 
     def _build_network(self, dictionary):
         architecture = self._architecture_name()

@@ -6,13 +6,18 @@ import numpy as np
 import torch
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from . import solvers
 from ._base import BaseLearnedEncoder
 from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
-from ._objectives import lasso_loss, lasso_objective_numpy
+from ._objectives import contrastive_loss, lasso_loss
 from ._structure import TARGET_MAX_ITER, TARGET_TOL, GroupObjectiveMixin
 
 __all__ = ["LearnedHiLassoEncoder", "LearnedLassoEncoder"]
@@ -59,11 +64,24 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
 
-    objective : {"lasso", "regression"}, default="lasso"
+    objective : {"lasso", "regression", "similarity"}, default="lasso"
         ``"lasso"``: minimise the mean Lasso objective of the network's codes
         (unsupervised, no exact codes computed). ``"regression"``: minimise
         ``||z* - h(x)||^2`` where ``z*`` are exact codes from
         :func:`~sklearn_lsc.sparse_encode` (Gregor & LeCun's objective).
+        ``"similarity"``: ``fit(X, y)`` with class labels; the Lasso
+        objective plus ``similarity_weight`` times a contrastive term over
+        the pairs of each minibatch: ``0.5 ||z_i - z_j||^2`` for pairs of
+        the same label, ``0.5 max(0, margin - ||z_i - z_j||)^2`` for pairs
+        of different labels (codes of a class pulled together, of different
+        classes pushed at least ``margin`` apart).
+
+    similarity_weight : float, default=1.0
+        Weight of the contrastive term of ``objective="similarity"``.
+
+    margin : float, default=1.0
+        Distance beyond which ``objective="similarity"`` stops pushing codes
+        of different labels apart.
 
     solver : {"adam", "sgd", "armijo"}, default="adam"
         ``"adam"``, ``"sgd"`` (with Nesterov momentum 0.9): minibatch
@@ -147,7 +165,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     _parameter_constraints: dict = {
         **BaseLearnedEncoder._parameter_constraints,
         "architecture": [StrOptions(set(NETWORKS))],
-        "objective": [StrOptions({"lasso", "regression"})],
+        "objective": [StrOptions({"lasso", "regression", "similarity"})],
+        "similarity_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "margin": [Interval(numbers.Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -160,6 +180,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         architecture="lcod",
         n_layers=5,
         objective="lasso",
+        similarity_weight=1.0,
+        margin=1.0,
         solver="adam",
         learning_rate=1e-3,
         batch_size=100,
@@ -177,6 +199,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.architecture = architecture
         self.n_layers = n_layers
         self.objective = objective
+        self.similarity_weight = similarity_weight
+        self.margin = margin
         self.solver = solver
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -187,11 +211,76 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = self.objective == "similarity"
+        return tags
+
+    def fit(self, X, y=None):
+        """Train the network (and, when asked, the dictionary) on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : array-like of shape (n_samples,), default=None
+            Class labels, for ``objective="similarity"`` only (required
+            there). Ignored otherwise.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        return super().fit(X, y)
+
+    def partial_fit(self, X, y=None):
+        """One pass of minibatch training over ``X``.
+
+        The first call initializes the dictionary and the network from ``X``;
+        later calls continue training them (with a constant learning rate).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : array-like of shape (n_samples,), default=None
+            Class labels, for ``objective="similarity"`` only (required
+            there). Ignored otherwise.
+
+        Returns
+        -------
+        self : object
+            The updated encoder.
+        """
+        return super().partial_fit(X, y)
+
     def _objective_per_sample(self, X, code, dictionary):
         return lasso_loss(X, code, dictionary, self.alpha)
 
-    def _objective_numpy(self, X, code, dictionary):
-        return lasso_objective_numpy(X, code, dictionary, self.alpha)
+    def _check_training_y(self, y, n_samples, n_components):
+        if self.objective != "similarity":
+            return None
+        if y is None:
+            raise ValueError("objective='similarity' needs y: a class label per row.")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(np.empty(n_samples), y)
+        # Label codes are compared for equality only: any label type works.
+        return np.unique(y, return_inverse=True)[1].astype(np.float64)
+
+    def _training_objective(self, device, dtype):
+        if self.objective != "similarity":
+            return super()._training_objective(device, dtype)
+        alpha, weight, margin = self.alpha, self.similarity_weight, self.margin
+
+        def loss(X, code, dictionary, y):
+            return lasso_loss(X, code, dictionary, alpha) + weight * contrastive_loss(
+                code, y, margin
+            )
+
+        return loss
 
     def _build_network(self, dictionary):
         return NETWORKS[self.architecture](dictionary, self.alpha, self.n_layers)

@@ -17,7 +17,12 @@ def _public_estimators():
     ]
     # Few epochs (or small stream steps) keep the many fits of the checks
     # quick; the checks test the contract, not the quality of the codes.
-    fast = {"max_iter": 5, "window_size": 20, "step_size": 10}
+    fast = {
+        "max_iter": 5,
+        "window_size": 20,
+        "step_size": 10,
+        "encoder": sklearn_lsc.LearnedLassoEncoder(max_iter=5, random_state=0),
+    }
     return [
         cls(**{key: value for key, value in fast.items() if key in cls().get_params()})
         for cls in classes
@@ -29,6 +34,8 @@ def test_every_public_estimator_is_checked():
         "LearnedLassoEncoder",
         "LearnedHiLassoEncoder",
         "OnlineSparseModeler",
+        "SparseCodingClassifier",
+        "StructuredSparseClassifier",
     }
 
 

@@ -385,3 +385,73 @@ def test_wrong_n_features_at_transform_is_refused():
 def test_bad_parameters_are_refused_naming_them(params, match):
     with pytest.raises(ValueError, match=match):
         LearnedLassoEncoder(max_iter=1, **params).fit(random_data(24))
+
+
+# ------------------------------------------------------ similarity objective
+def test_contrastive_term_by_hand_and_by_finite_differences():
+    from sklearn_lsc._objectives import contrastive_loss
+
+    rng = np.random.default_rng(0)
+    code = rng.standard_normal((6, 3))
+    labels = np.array([0, 1, 0, 1, 1, 2], dtype=float)
+    expected = [
+        np.mean(
+            [
+                0.5 * np.sum((code[i] - code[j]) ** 2)
+                if labels[i] == labels[j]
+                else 0.5 * max(0.0, 1.5 - np.linalg.norm(code[i] - code[j])) ** 2
+                for j in range(6)
+            ]
+        )
+        for i in range(6)
+    ]
+    actual = contrastive_loss(torch.tensor(code), torch.tensor(labels), 1.5)
+    np.testing.assert_allclose(actual.numpy(), expected, rtol=1e-12)
+    torch.autograd.gradcheck(
+        lambda z: contrastive_loss(z, torch.tensor(labels), 1.5).sum(),
+        torch.tensor(code, requires_grad=True),
+    )
+
+
+def test_similarity_objective_separates_the_classes_codes():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(n_class=5, return_X_y=True)
+    X = X - X.mean(axis=1, keepdims=True)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    X_train, X_test, y_train, y_test = X[:600], X[600:], y[:600], y[600:]
+    params = dict(n_components=32, alpha=0.05, architecture="lista", max_iter=30, random_state=0)
+    lasso = LearnedLassoEncoder(**params).fit(X_train)
+    similar = LearnedLassoEncoder(
+        **params, objective="similarity", similarity_weight=2.0, margin=1.0
+    ).fit(X_train, y_train)
+
+    def separation(encoder):
+        code = encoder.transform(X_test)
+        distances = np.linalg.norm(code[:, None] - code[None], axis=2)
+        same = y_test[:, None] == y_test[None]
+        return distances[~same].mean() / distances[same & ~np.eye(len(y_test), dtype=bool)].mean()
+
+    assert separation(similar) > 1.2 * separation(lasso)
+    # The training loss is the Lasso objective plus the weighted contrastive term.
+    from sklearn_lsc._objectives import contrastive_loss, lasso_loss
+
+    objective = similar._training_objective(torch.device("cpu"), torch.float64)
+    X_t, D = torch.tensor(X_test[:50]), torch.tensor(similar.components_)
+    code = torch.tensor(similar.transform(X_test[:50]))
+    labels = torch.tensor(y_test[:50], dtype=torch.float64)
+    expected = lasso_loss(X_t, code, D, 0.05) + 2.0 * contrastive_loss(code, labels, 1.0)
+    np.testing.assert_allclose(objective(X_t, code, D, labels), expected, rtol=1e-12)
+
+
+def test_similarity_objective_takes_any_labels_and_needs_them():
+    X = random_data(30)
+    params = dict(alpha=0.1, objective="similarity", max_iter=2, random_state=0)
+    labels = np.array(["a", "b", "c"])[np.arange(120) % 3]
+    LearnedLassoEncoder(**params).fit(X, labels).partial_fit(X, labels)
+    with pytest.raises(ValueError, match="needs y"):
+        LearnedLassoEncoder(**params).fit(X)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        LearnedLassoEncoder(**params).fit(X, labels[:-1])
+    with pytest.raises(ValueError, match="margin"):
+        LearnedLassoEncoder(**params, margin=0.0).fit(X, labels)

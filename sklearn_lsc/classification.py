@@ -1,0 +1,585 @@
+"""Classifiers built on sparse coding: one model per class, or one group per class."""
+
+import numbers
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import BaseLearnedEncoder
+from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
+
+__all__ = ["SparseCodingClassifier", "StructuredSparseClassifier"]
+
+
+def _softmax(scores):
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def class_objectives(encoders, X):
+    """``(n_samples, n_classes)``: each class's encoder's objective of its codes of ``X``.
+
+    ``X`` is validated, with the encoders' number of features.
+    """
+    return np.stack([encoder._encode(X, with_objective=True)[1] for encoder in encoders], 1)
+
+
+def _check_labels(estimator, X, y, *, reset):
+    X, y = validate_data(estimator, X, y, reset=reset, dtype=[np.float64, np.float32])
+    check_classification_targets(y)
+    return X, y
+
+
+def _check_class_sizes(template, X, y_index, classes):
+    """Each class needs as many rows as the atoms its dictionary is drawn from."""
+    if getattr(template, "dictionary", None) is not None:
+        return
+    n_atoms = template._n_components_for(X)
+    counts = np.bincount(y_index, minlength=classes.size)
+    small = np.flatnonzero(counts < n_atoms)
+    if small.size:
+        raise ValueError(
+            f"Class {classes.tolist()[small[0]]!r} has {counts[small[0]]} rows, fewer than the "
+            f"{n_atoms} atoms its dictionary is initialized from (n_components): give "
+            "each class more rows or use fewer atoms."
+        )
+
+
+def _fit_encoder(encoder, X):
+    return encoder.fit(X)
+
+
+class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
+    """Classify by which class's sparse model codes a sample best.
+
+    One encoder (and its dictionary) is trained per class, on that class's
+    rows; a sample goes to the class whose encoder codes it with the smallest
+    objective (Sprechmann, Bronstein & Sapiro 2012, Section 5.1). With learned
+    encoders, prediction costs a few matrix products per class.
+
+    Parameters
+    ----------
+    encoder : LearnedLassoEncoder or LearnedHiLassoEncoder, default=None
+        The unfitted encoder cloned once per class; its dictionary is learned
+        on that class's rows (leave its ``dictionary`` None). None:
+        ``LearnedLassoEncoder()``. Its parameters tune as ``encoder__alpha``.
+
+    n_jobs : int, default=None
+        Classes train in parallel with joblib (so joblib's dask or ray
+        backends spread them over a cluster). Results are the same for any
+        ``n_jobs`` when the encoder's ``random_state`` is fixed.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (any label type).
+
+    encoders_ : list of encoders
+        The fitted encoder of each class, in the order of ``classes_``.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    StructuredSparseClassifier : One structured dictionary, a group per class.
+
+    References
+    ----------
+    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
+    structured sparse models", ICML 2012.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_lsc import LearnedLassoEncoder, SparseCodingClassifier
+    >>> X, y = load_digits(n_class=3, return_X_y=True)
+    >>> X = X / 16.0
+    >>> classifier = SparseCodingClassifier(
+    ...     LearnedLassoEncoder(n_components=16, alpha=0.1, max_iter=10, random_state=0)
+    ... ).fit(X[::2], y[::2])
+    >>> float(classifier.score(X[1::2], y[1::2])) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "encoder": [HasMethods(["fit", "partial_fit", "transform"]), None],
+        "n_jobs": [numbers.Integral, None],
+    }
+
+    def __init__(self, encoder=None, *, n_jobs=None):
+        self.encoder = encoder
+        self.n_jobs = n_jobs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # A union of per-class subspaces: on low-dimensional blobs (the common
+        # checks' data) every class's dictionary spans the whole space.
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    def _template(self):
+        template = LearnedLassoEncoder() if self.encoder is None else self.encoder
+        if not isinstance(template, BaseLearnedEncoder):
+            raise TypeError(
+                "The 'encoder' parameter must be a LearnedLassoEncoder or a "
+                f"LearnedHiLassoEncoder; got {type(template).__name__}."
+            )
+        return template
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Train one encoder per class on that class's rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals.
+
+        y : array-like of shape (n_samples,)
+            Class labels.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        template = self._template()
+        X, y = _check_labels(self, X, y, reset=True)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                f"SparseCodingClassifier needs at least two classes; y has {classes.size} class."
+            )
+        _check_class_sizes(template, X, y_index, classes)
+        encoders = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_encoder)(clone(template), X[y_index == k]) for k in range(classes.size)
+        )
+        self.classes_ = classes
+        self.encoders_ = encoders
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y, classes=None):
+        """One pass of training of each class's encoder on its rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals.
+
+        y : array-like of shape (n_samples,)
+            Class labels, all in ``classes``.
+
+        classes : array-like of shape (n_classes,), default=None
+            Every class of the stream: required on the first call, ignored
+            (but checked, when given) later.
+
+        Returns
+        -------
+        self : object
+            The updated classifier.
+        """
+        first_call = not hasattr(self, "classes_")
+        template = self._template()
+        if first_call and classes is None:
+            raise ValueError("The first call to partial_fit needs 'classes'.")
+        X, y = _check_labels(self, X, y, reset=first_call)
+        if first_call:
+            classes = np.unique(np.asarray(classes))
+            if classes.size < 2:
+                raise ValueError(
+                    "SparseCodingClassifier needs at least two classes; 'classes' has "
+                    f"{classes.size} class."
+                )
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(
+                f"'classes' changed: {np.unique(classes).tolist()} is not the first "
+                f"call's {self.classes_.tolist()}."
+            )
+        known = self.classes_ if not first_call else classes
+        unknown = np.setdiff1d(np.unique(y), known)
+        if unknown.size:
+            raise ValueError(f"y has labels not in 'classes': {unknown[:10].tolist()}.")
+        if first_call:
+            self.classes_ = classes
+            self.encoders_ = [clone(template) for _ in classes]
+        for k, label in enumerate(self.classes_):
+            rows = y == label
+            if rows.any():
+                self.encoders_[k].partial_fit(X[rows])
+        return self
+
+    def _objectives(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        unseen = [
+            label
+            for label, encoder in zip(self.classes_, self.encoders_, strict=True)
+            if not hasattr(encoder, "components_")
+        ]
+        if unseen:
+            raise NotFittedError(
+                f"Classes {unseen[:10]} have had no training rows yet: call partial_fit "
+                "with rows of every class before predicting."
+            )
+        return class_objectives(self.encoders_, X)
+
+    def decision_function(self, X):
+        """Return minus each class's objective of ``X``: higher is more likely.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals to classify.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Minus the objective of each class's model. With two classes,
+            scikit-learn's convention: one column, positive for
+            ``classes_[1]`` (the difference of the two).
+        """
+        scores = -self._objectives(X)
+        if scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def predict(self, X):
+        """Predict the class whose model codes each sample with the smallest objective.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals to classify.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels.
+        """
+        objectives = self._objectives(X)
+        return self.classes_[np.argmin(objectives, axis=1)]
+
+    def predict_proba(self, X):
+        """Softmax of minus the class objectives: rows sum to one.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Class probabilities, in the order of ``classes_``.
+        """
+        return _softmax(-self._objectives(X))
+
+
+class StructuredSparseClassifier(ClassifierMixin, BaseEstimator):
+    """Identify the sources of a signal from the group energies of a structured code.
+
+    Each class's sub-dictionary is learned with the Lasso on that class's
+    rows; the sub-dictionaries are concatenated into one structured dictionary
+    with a group per class, and a structured encoder
+    (:class:`LearnedHiLassoEncoder`) is trained on all rows. A signal's code
+    then puts its energy in the groups of the sources present: the
+    source-identification scheme of Sprechmann et al. (2012), Section 5.3.
+
+    Parameters
+    ----------
+    n_components_per_class : int, default=16
+        Atoms of each class's sub-dictionary.
+
+    alpha : float, default=0.1
+        Weight of the l1 penalty (sub-dictionaries and structured codes).
+
+    group_alpha : float, default=0.1
+        Weight of the group penalty of the structured codes.
+
+    architecture : {"bcofb", "ista", "lista", "lcod"}, default="bcofb"
+        The structured encoder's network.
+
+    n_layers : int, default=2
+        Depth of the structured encoder's network.
+
+    objective : {"hilasso", "discriminative"}, default="hilasso"
+        Training objective of the structured encoder; ``"discriminative"``
+        uses the labels: the true class's group is rewarded, the others
+        penalized.
+
+    n_active : int, default=1
+        Number of sources to identify per signal. 1: ``predict`` returns
+        labels; ``k > 1``: a 0/1 indicator of the ``k`` largest energies,
+        and the structured encoder also trains on as many random mixtures of
+        ``k`` training rows of distinct classes as there are training rows.
+
+    pooling_window : int, default=1
+        Energies are summed over consecutive windows of this many rows (the
+        frames of one recording); each row gets its window's pooled energies.
+
+    learning_rate : float, default=1e-3
+        Learning rate of every encoder.
+
+    max_iter : int, default=100
+        Maximum epochs of every encoder.
+
+    batch_size : int, default=100
+        Rows per minibatch.
+
+    device : str or torch.device, default="cpu"
+        Where the networks train and run.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds every encoder.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+
+    class_encoders_ : list of LearnedLassoEncoder
+        The encoder whose dictionary is each class's sub-dictionary.
+
+    encoder_ : LearnedHiLassoEncoder
+        The structured encoder on the concatenated dictionary.
+
+    n_iter_ : int
+        Epochs run by the structured encoder.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column names.
+
+    See Also
+    --------
+    SparseCodingClassifier : One model per class, the best-coding class wins.
+
+    References
+    ----------
+    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
+    structured sparse models", ICML 2012.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn_lsc import StructuredSparseClassifier
+    >>> X, y = load_digits(n_class=3, return_X_y=True)
+    >>> X = X / 16.0
+    >>> classifier = StructuredSparseClassifier(
+    ...     n_components_per_class=8, max_iter=10, random_state=0
+    ... ).fit(X[::2], y[::2])
+    >>> classifier.decision_function(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components_per_class": [Interval(numbers.Integral, 1, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "architecture": [StrOptions({"bcofb", "ista", "lista", "lcod"})],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "objective": [StrOptions({"hilasso", "discriminative"})],
+        "n_active": [Interval(numbers.Integral, 1, None, closed="left")],
+        "pooling_window": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_components_per_class=16,
+        *,
+        alpha=0.1,
+        group_alpha=0.1,
+        architecture="bcofb",
+        n_layers=2,
+        objective="hilasso",
+        n_active=1,
+        pooling_window=1,
+        learning_rate=1e-3,
+        max_iter=100,
+        batch_size=100,
+        device="cpu",
+        random_state=None,
+    ):
+        self.n_components_per_class = n_components_per_class
+        self.alpha = alpha
+        self.group_alpha = group_alpha
+        self.architecture = architecture
+        self.n_layers = n_layers
+        self.objective = objective
+        self.n_active = n_active
+        self.pooling_window = pooling_window
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.batch_size = batch_size
+        self.device = device
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Group energies separate sources that live in distinct subspaces, not
+        # low-dimensional blobs (the common checks' data).
+        tags.classifier_tags.poor_score = True
+        return tags
+
+    def _training(self):
+        return dict(
+            learning_rate=self.learning_rate,
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            device=self.device,
+            random_state=self.random_state,
+        )
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Learn the sub-dictionaries, then the structured encoder.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, each from a single class (source).
+
+        y : array-like of shape (n_samples,)
+            The class of each row.
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        X, y = _check_labels(self, X, y, reset=True)
+        classes, y_index = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "StructuredSparseClassifier needs at least two classes; y has "
+                f"{classes.size} class."
+            )
+        if self.n_active > classes.size:
+            raise ValueError(
+                f"The 'n_active' parameter ({self.n_active}) exceeds the number of "
+                f"classes ({classes.size})."
+            )
+        class_encoders = [
+            LearnedLassoEncoder(
+                n_components=self.n_components_per_class,
+                alpha=self.alpha,
+                architecture="lista",
+                n_layers=self.n_layers,
+                **self._training(),
+            ).fit(X[y_index == k])
+            for k in range(classes.size)
+        ]
+        dictionary = np.concatenate([encoder.components_ for encoder in class_encoders])
+        encoder = LearnedHiLassoEncoder(
+            groups=classes.size,
+            alpha=self.alpha,
+            group_alpha=self.group_alpha,
+            dictionary=dictionary,
+            architecture=self.architecture,
+            n_layers=self.n_layers,
+            objective=self.objective,
+            **self._training(),
+        )
+        X_mixed, indicator = self._with_mixtures(X, y_index, classes.size)
+        encoder.fit(X_mixed, indicator if self.objective == "discriminative" else None)
+        self.classes_ = classes
+        self.class_encoders_ = class_encoders
+        self.encoder_ = encoder
+        self.n_iter_ = encoder.n_iter_
+        return self
+
+    def _with_mixtures(self, X, y_index, n_classes):
+        """The training rows and, for ``n_active > 1``, as many random mixtures of them.
+
+        A mixture sums one random row of each of ``n_active`` distinct random
+        classes: the structured encoder then trains on signals like the ones
+        it must separate, and the discriminative objective learns to reward
+        every source present, not a single one. Returns ``(X, indicator)``.
+        """
+        indicator = np.eye(n_classes)[y_index]
+        if self.n_active == 1:
+            return X, indicator
+        rng = check_random_state(self.random_state)
+        members = [np.flatnonzero(y_index == k) for k in range(n_classes)]
+        n_mixtures = X.shape[0]
+        mixed_classes = np.argsort(rng.random_sample((n_mixtures, n_classes)), axis=1)
+        mixed_classes = mixed_classes[:, : self.n_active]
+        rows = np.array(
+            [[rng.choice(members[k]) for k in chosen] for chosen in mixed_classes], dtype=np.intp
+        )
+        mixtures = X[rows].sum(axis=1)
+        mixture_indicator = np.zeros((n_mixtures, n_classes))
+        np.put_along_axis(mixture_indicator, mixed_classes, 1.0, axis=1)
+        return np.concatenate([X, mixtures]), np.concatenate([indicator, mixture_indicator])
+
+    def _pooled_energies(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        energies = self.encoder_.group_energies(X)
+        window = self.pooling_window
+        if window == 1:
+            return energies
+        pooled = np.add.reduceat(energies, np.arange(0, X.shape[0], window), axis=0)
+        return np.repeat(pooled, window, axis=0)[: X.shape[0]]
+
+    def decision_function(self, X):
+        """Return the group energies of ``X``, sum-pooled over windows of rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals, consecutive rows forming the pooling windows.
+
+        Returns
+        -------
+        energies : ndarray of shape (n_samples, n_classes) or (n_samples,)
+            Each row's window's pooled l2 energy of each class's group. With
+            two classes, scikit-learn's convention: one column, positive for
+            ``classes_[1]`` (the difference of the two).
+        """
+        energies = self._pooled_energies(X)
+        if energies.shape[1] == 2:
+            return energies[:, 1] - energies[:, 0]
+        return energies
+
+    def predict(self, X):
+        """Identify the sources of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals, consecutive rows forming the pooling windows.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            With ``n_active=1``, the label of the largest pooled energy; else
+            a 0/1 indicator of the ``n_active`` largest.
+        """
+        energies = self._pooled_energies(X)
+        if self.n_active == 1:
+            return self.classes_[np.argmax(energies, axis=1)]
+        indicator = np.zeros(energies.shape, dtype=np.int64)
+        top = np.argsort(-energies, axis=1, kind="stable")[:, : self.n_active]
+        np.put_along_axis(indicator, top, 1, axis=1)
+        return indicator

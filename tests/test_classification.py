@@ -1,0 +1,257 @@
+"""SparseCodingClassifier and StructuredSparseClassifier."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from sklearn_lsc import (
+    LearnedHiLassoEncoder,
+    LearnedLassoEncoder,
+    SparseCodingClassifier,
+    StructuredSparseClassifier,
+    lasso_objective,
+)
+
+
+def normalized_rows(X):
+    X = X - X.mean(axis=1, keepdims=True)
+    return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(n_class=4, return_X_y=True)
+    X = normalized_rows(X).astype(np.float32)
+    return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+
+
+def encoder(**params):
+    return LearnedLassoEncoder(
+        **{"n_components": 16, "alpha": 0.1, "architecture": "lista", "max_iter": 20,
+           "random_state": 0, **params}
+    )  # fmt: skip
+
+
+def subspace_sources(n_per_class=200, n_classes=3, n_features=20, rank=3, seed=0):
+    """Each class: sparse combinations of its own few random atoms."""
+    rng = np.random.default_rng(seed)
+    X, y, atoms = [], [], []
+    for label in range(n_classes):
+        D = rng.standard_normal((rank, n_features))
+        D /= np.linalg.norm(D, axis=1, keepdims=True)
+        X.append(rng.standard_normal((n_per_class, rank)) @ D)
+        y.append(np.full(n_per_class, label))
+        atoms.append(D)
+    return np.concatenate(X), np.concatenate(y), atoms
+
+
+# ---------------------------------------------------- SparseCodingClassifier
+def test_one_encoder_per_class_and_the_best_coding_class_wins(digits):
+    X_train, X_test, y_train, y_test = digits
+    classifier = SparseCodingClassifier(encoder()).fit(X_train, y_train)
+    assert len(classifier.encoders_) == 4 and classifier.classes_.tolist() == [0, 1, 2, 3]
+    # Each encoder was trained on its own class only: its dictionary codes it best.
+    own = [-classifier.encoders_[k].score(X_train[y_train == k]) for k in range(4)]
+    other = [-classifier.encoders_[k].score(X_train[y_train != k]) for k in range(4)]
+    assert all(o < t for o, t in zip(own, other, strict=True))
+    # decision_function is minus each class's objective, computed independently here.
+    scores = classifier.decision_function(X_test[:20])
+    for k, fitted in enumerate(classifier.encoders_):
+        expected = [
+            lasso_objective(row[None], fitted.transform(row[None]), fitted.components_, 0.1)
+            for row in X_test[:20]
+        ]
+        np.testing.assert_allclose(-scores[:, k], expected, rtol=1e-5)
+    np.testing.assert_array_equal(
+        classifier.predict(X_test[:20]), classifier.classes_[scores.argmax(axis=1)]
+    )
+    assert classifier.score(X_test, y_test) > 0.95
+
+
+def test_predict_proba_is_the_softmax_of_the_decision_function(digits):
+    X_train, X_test, y_train, _ = digits
+    classifier = SparseCodingClassifier(encoder(max_iter=3)).fit(X_train, y_train)
+    proba = classifier.predict_proba(X_test)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    scores = classifier.decision_function(X_test)
+    expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(proba, expected, rtol=1e-6)
+
+
+def test_binary_decision_function_follows_scikit_learn(digits):
+    X_train, X_test, y_train, _ = digits
+    two = y_train < 2
+    classifier = SparseCodingClassifier(encoder(max_iter=3)).fit(X_train[two], y_train[two])
+    decision = classifier.decision_function(X_test)
+    assert decision.shape == (X_test.shape[0],)
+    np.testing.assert_array_equal(classifier.predict(X_test), (decision > 0).astype(int))
+
+
+def test_string_labels_and_results_identical_for_any_n_jobs(digits):
+    X_train, X_test, y_train, _ = digits
+    labels = np.array(["zero", "one", "two", "three"])[y_train]
+    serial = SparseCodingClassifier(encoder(max_iter=3)).fit(X_train, labels)
+    parallel = SparseCodingClassifier(encoder(max_iter=3), n_jobs=2).fit(X_train, labels)
+    assert set(serial.classes_) == {"zero", "one", "two", "three"}
+    np.testing.assert_array_equal(
+        serial.decision_function(X_test), parallel.decision_function(X_test)
+    )
+
+
+def test_partial_fit_streams_and_needs_classes_first(digits):
+    X_train, X_test, y_train, y_test = digits
+    classifier = SparseCodingClassifier(encoder())
+    with pytest.raises(ValueError, match="classes"):
+        classifier.partial_fit(X_train[:50], y_train[:50])
+    only_zero = y_train == 0
+    classifier.partial_fit(X_train[only_zero], y_train[only_zero], classes=[0, 1, 2, 3])
+    with pytest.raises(NotFittedError, match="no training rows"):
+        classifier.predict(X_test)
+    for _ in range(5):
+        for batch in np.array_split(np.arange(len(y_train)), 4):
+            classifier.partial_fit(X_train[batch], y_train[batch])
+    assert classifier.score(X_test, y_test) > 0.9
+    with pytest.raises(ValueError, match="not in 'classes'"):
+        classifier.partial_fit(X_train[:5], np.full(5, 7))
+    with pytest.raises(ValueError, match="'classes' changed"):
+        classifier.partial_fit(X_train[:5], y_train[:5], classes=[0, 1])
+
+
+def test_structured_encoders_work_per_class(digits):
+    X_train, X_test, y_train, y_test = digits
+    structured = LearnedHiLassoEncoder(
+        n_components=16, groups=4, alpha=0.05, group_alpha=0.05, n_layers=3, max_iter=20,
+        random_state=0,
+    )  # fmt: skip
+    classifier = SparseCodingClassifier(structured).fit(X_train, y_train)
+    assert classifier.score(X_test, y_test) > 0.9
+
+
+def test_pickle_pipeline_and_grid_search(digits):
+    X_train, X_test, y_train, y_test = digits
+    pipeline = make_pipeline(
+        FunctionTransformer(normalized_rows), SparseCodingClassifier(encoder(max_iter=5))
+    )
+    search = GridSearchCV(
+        pipeline, {"sparsecodingclassifier__encoder__alpha": [0.05, 0.2]}, cv=2
+    ).fit(X_train, y_train)
+    assert search.best_params_["sparsecodingclassifier__encoder__alpha"] in (0.05, 0.2)
+    restored = pickle.loads(pickle.dumps(search.best_estimator_))
+    np.testing.assert_array_equal(restored.predict(X_test), search.predict(X_test))
+
+
+@pytest.mark.parametrize(
+    "X, y, match, error",
+    [
+        (np.ones((10, 4)), np.zeros(10), "two classes.*1 class", ValueError),
+        (np.ones((10, 4)), np.arange(9) % 2, "inconsistent numbers of samples", ValueError),
+        (np.ones((10, 4)), np.linspace(0, 1, 10), "continuous", ValueError),
+    ],
+)
+def test_bad_targets_are_refused(X, y, match, error):
+    with pytest.raises(error, match=match):
+        SparseCodingClassifier(encoder(max_iter=1)).fit(X, y)
+
+
+def test_a_class_with_fewer_rows_than_atoms_is_refused(digits):
+    X_train, _, y_train, _ = digits
+    keep = np.concatenate([np.flatnonzero(y_train != 3), np.flatnonzero(y_train == 3)[:10]])
+    with pytest.raises(ValueError, match="Class 3 has 10 rows, fewer than the 16 atoms"):
+        SparseCodingClassifier(encoder(max_iter=1)).fit(X_train[keep], y_train[keep])
+
+
+def test_a_non_encoder_is_refused_naming_the_parameter(digits):
+    from sklearn.decomposition import MiniBatchDictionaryLearning
+
+    X_train, _, y_train, _ = digits
+    with pytest.raises(TypeError, match="'encoder'"):
+        SparseCodingClassifier(MiniBatchDictionaryLearning()).fit(X_train, y_train)
+    with pytest.raises(ValueError, match="encoder"):
+        SparseCodingClassifier("lista").fit(X_train, y_train)
+
+
+# ------------------------------------------------ StructuredSparseClassifier
+def test_group_energies_identify_single_sources():
+    X, y, _ = subspace_sources()
+    X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
+    classifier = StructuredSparseClassifier(
+        n_components_per_class=4, alpha=0.02, group_alpha=0.05, max_iter=40, random_state=0
+    ).fit(X_train, y_train)
+    assert classifier.encoder_.components_.shape == (12, 20)
+    assert len(classifier.encoder_.groups_) == 3
+    energies = classifier.decision_function(X_test)
+    np.testing.assert_allclose(energies, classifier.encoder_.group_energies(X_test))
+    assert classifier.score(X_test, y_test) > 0.95
+
+
+def test_mixtures_of_two_sources_are_identified():
+    X, y, _ = subspace_sources(seed=1)
+    classifier = StructuredSparseClassifier(
+        n_components_per_class=4, alpha=0.02, group_alpha=0.05, n_active=2, max_iter=40,
+        random_state=0,
+    )  # fmt: skip
+    classifier.fit(X, y)
+    rng = np.random.default_rng(2)
+    first, second = rng.integers(0, 200, 100), rng.integers(200, 400, 100)
+    mixtures = X[first] + X[second]  # sources 0 and 1 present in every row
+    predicted = classifier.predict(mixtures)
+    assert predicted.shape == (100, 3) and np.all(predicted.sum(axis=1) == 2)
+    assert np.mean(np.all(predicted == [1, 1, 0], axis=1)) > 0.9
+
+
+def test_pooling_sums_energies_over_windows():
+    X, y, _ = subspace_sources(seed=3)
+    params = dict(n_components_per_class=4, alpha=0.02, max_iter=5, random_state=0)
+    single = StructuredSparseClassifier(**params).fit(X, y)
+    pooled = StructuredSparseClassifier(**params, pooling_window=4).fit(X, y)
+    energies = single.decision_function(X[:10])
+    expected = np.concatenate(
+        [np.repeat(energies[s : s + 4].sum(axis=0, keepdims=True), len(energies[s : s + 4]), 0)
+         for s in (0, 4, 8)]
+    )  # fmt: skip
+    np.testing.assert_allclose(pooled.decision_function(X[:10]), expected, rtol=1e-6)
+
+
+def test_discriminative_objective_trains_with_the_labels():
+    X, y, _ = subspace_sources(seed=4)
+    classifier = StructuredSparseClassifier(
+        n_components_per_class=4, alpha=0.02, objective="discriminative", max_iter=20,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert classifier.encoder_.objective == "discriminative"
+    assert classifier.score(X, y) > 0.95
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_active": 4}, "n_active"),
+        ({"objective": "lasso"}, "objective"),
+        ({"n_layers": 0}, "n_layers"),
+    ],
+)
+def test_structured_bad_parameters(params, match):
+    X, y, _ = subspace_sources(n_per_class=20)
+    with pytest.raises(ValueError, match=match):
+        StructuredSparseClassifier(max_iter=1, **params).fit(X, y)
+
+
+def test_with_n_active_sources_the_encoder_also_trains_on_mixtures():
+    X, y, _ = subspace_sources(n_per_class=30, seed=5)
+    classifier = StructuredSparseClassifier(n_active=2, random_state=0)
+    mixed, indicator = classifier._with_mixtures(X, y, 3)
+    assert mixed.shape == (180, 20) and indicator.shape == (180, 3)
+    np.testing.assert_array_equal(mixed[:90], X)
+    np.testing.assert_array_equal(indicator[:90], np.eye(3)[y])
+    assert np.all(indicator[90:].sum(axis=1) == 2)
+    # Each mixture is the sum of one row of each of its two classes.
+    for row, active in zip(mixed[90:], indicator[90:], strict=True):
+        first, second = np.flatnonzero(active)
+        sums = X[y == first][:, None] + X[y == second][None]
+        assert np.any(np.all(np.isclose(sums, row), axis=2))
