@@ -13,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseLearnedEncoder
+from ._metric import MetricLearner, projected_objectives
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 
 __all__ = ["SparseCodingClassifier", "StructuredSparseClassifier"]
@@ -72,6 +73,24 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
         on that class's rows (leave its ``dictionary`` None). None:
         ``LearnedLassoEncoder()``. Its parameters tune as ``encoder__alpha``.
 
+    metric : {"euclidean", "mahalanobis"}, default="euclidean"
+        The fitting term of every class's objective. ``"mahalanobis"``:
+        ``0.5 ||Q (x - z D)||^2`` with a projection ``Q`` shared by all
+        classes, learned after the encoders, jointly with their networks, so
+        that the fitting term separates the classes: per training row, the
+        true class's objective plus a hinge on its lead over the best wrong
+        class (``margin``). ``Q`` keeps the Frobenius norm of the identity.
+
+    margin : float, default=1.0
+        Lead of the true class's objective that ``metric="mahalanobis"``
+        asks for.
+
+    metric_max_iter : int, default=30
+        Epochs of the joint training of ``Q`` and the networks (``fit``;
+        ``partial_fit`` runs one per call once every class has rows). It
+        uses the encoder's ``learning_rate``, ``batch_size``, ``device`` and
+        ``random_state``.
+
     n_jobs : int, default=None
         Classes train in parallel with joblib (so joblib's dask or ray
         backends spread them over a cluster). Results are the same for any
@@ -84,6 +103,13 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
 
     encoders_ : list of encoders
         The fitted encoder of each class, in the order of ``classes_``.
+
+    projection_ : ndarray of shape (n_features, n_features)
+        The learned ``Q`` (only with ``metric="mahalanobis"``).
+
+    metric_loss_curve_ : list of float
+        Mean loss of each epoch of the joint training (only with
+        ``metric="mahalanobis"``).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -115,11 +141,19 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "encoder": [HasMethods(["fit", "partial_fit", "transform"]), None],
+        "metric": [StrOptions({"euclidean", "mahalanobis"})],
+        "margin": [Interval(numbers.Real, 0, None, closed="left")],
+        "metric_max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_jobs": [numbers.Integral, None],
     }
 
-    def __init__(self, encoder=None, *, n_jobs=None):
+    def __init__(
+        self, encoder=None, *, metric="euclidean", margin=1.0, metric_max_iter=30, n_jobs=None
+    ):
         self.encoder = encoder
+        self.metric = metric
+        self.margin = margin
+        self.metric_max_iter = metric_max_iter
         self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
@@ -168,7 +202,27 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
         )
         self.classes_ = classes
         self.encoders_ = encoders
+        for stale in ("projection_", "metric_loss_curve_"):
+            self.__dict__.pop(stale, None)
+        if self.metric == "mahalanobis":
+            self.projection_, self.metric_loss_curve_ = None, []
+            self._learn_metric(X, y_index, n_epochs=self.metric_max_iter)
         return self
+
+    def _learn_metric(self, X, y_index, *, n_epochs):
+        template = self._template()
+        learner = MetricLearner(
+            self.encoders_,
+            getattr(self, "projection_", None),
+            margin=self.margin,
+            learning_rate=template.learning_rate,
+            batch_size=template.batch_size,
+            device=template.device,
+            random_state=check_random_state(template.random_state),
+        )
+        for _ in range(n_epochs):
+            self.metric_loss_curve_.append(learner.epoch(X, y_index))
+        self.projection_ = learner.result()
 
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y, classes=None):
@@ -219,6 +273,12 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
             rows = y == label
             if rows.any():
                 self.encoders_[k].partial_fit(X[rows])
+        if self.metric == "mahalanobis":
+            if first_call:
+                self.projection_, self.metric_loss_curve_ = None, []
+            if all(hasattr(encoder, "components_") for encoder in self.encoders_):
+                y_index = np.searchsorted(self.classes_, y)
+                self._learn_metric(X, y_index, n_epochs=1)
         return self
 
     def _objectives(self, X):
@@ -234,6 +294,8 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
                 f"Classes {unseen[:10]} have had no training rows yet: call partial_fit "
                 "with rows of every class before predicting."
             )
+        if getattr(self, "projection_", None) is not None:
+            return projected_objectives(self.encoders_, X, self.projection_)
         return class_objectives(self.encoders_, X)
 
     def decision_function(self, X):

@@ -255,3 +255,73 @@ def test_with_n_active_sources_the_encoder_also_trains_on_mixtures():
         first, second = np.flatnonzero(active)
         sums = X[y == first][:, None] + X[y == second][None]
         assert np.any(np.all(np.isclose(sums, row), axis=2))
+
+
+# --------------------------------------------------------- Mahalanobis metric
+def nuisance_problem():
+    """Classes differ in 10 low-variance dimensions; 10 loud dimensions are shared noise."""
+    rng = np.random.default_rng(0)
+    X, y = [], []
+    for label in range(3):
+        basis = rng.standard_normal((2, 10))
+        basis /= np.linalg.norm(basis, axis=1, keepdims=True)
+        signal = 0.5 * rng.standard_normal((300, 2)) @ basis
+        X.append(np.hstack([signal, rng.standard_normal((300, 10))]))
+        y.append(np.full(300, label))
+    X, y = np.vstack(X), np.concatenate(y)
+    return train_test_split(X, y, random_state=0, stratify=y)
+
+
+def small_encoder():
+    return LearnedLassoEncoder(
+        n_components=8, alpha=0.1, architecture="lista", max_iter=30, random_state=0
+    )
+
+
+def test_mahalanobis_metric_learns_to_separate_the_classes():
+    X_train, X_test, y_train, y_test = nuisance_problem()
+    euclidean = SparseCodingClassifier(small_encoder()).fit(X_train, y_train)
+    learned = SparseCodingClassifier(small_encoder(), metric="mahalanobis").fit(X_train, y_train)
+    assert not hasattr(euclidean, "projection_")
+    assert learned.score(X_test, y_test) > euclidean.score(X_test, y_test) + 0.3
+    assert learned.score(X_test, y_test) > 0.9
+    curve = learned.metric_loss_curve_
+    assert len(curve) == 30 and curve[-1] < 0.5 * curve[0]
+    Q = learned.projection_
+    np.testing.assert_allclose(np.linalg.norm(Q), np.sqrt(20), rtol=1e-5)
+    # The decision function is minus each class's objective with the fitting
+    # term seen through Q, computed here by hand.
+    X = X_test[:25]
+    for k, encoder in enumerate(learned.encoders_):
+        code = encoder.transform(X).astype(np.float64)
+        residual = X - code @ encoder.components_
+        expected = 0.5 * np.sum((residual @ Q.T) ** 2, axis=1) + 0.1 * np.abs(code).sum(axis=1)
+        np.testing.assert_allclose(-learned.decision_function(X)[:, k], expected, rtol=1e-5)
+    restored = pickle.loads(pickle.dumps(learned))
+    np.testing.assert_array_equal(restored.predict(X_test), learned.predict(X_test))
+
+
+def test_mahalanobis_partial_fit_trains_q_once_every_class_has_rows():
+    X_train, _, y_train, _ = nuisance_problem()
+    classifier = SparseCodingClassifier(small_encoder(), metric="mahalanobis")
+    zero = y_train == 0
+    classifier.partial_fit(X_train[zero], y_train[zero], classes=[0, 1, 2])
+    assert classifier.projection_ is None and classifier.metric_loss_curve_ == []
+    classifier.partial_fit(X_train, y_train)
+    first = classifier.projection_.copy()
+    classifier.partial_fit(X_train, y_train)
+    assert len(classifier.metric_loss_curve_) == 2
+    assert not np.allclose(first, classifier.projection_)
+
+
+def test_refitting_with_the_euclidean_metric_drops_the_projection():
+    X_train, _, y_train, _ = nuisance_problem()
+    classifier = SparseCodingClassifier(small_encoder(), metric="mahalanobis", metric_max_iter=1)
+    classifier.fit(X_train, y_train).set_params(metric="euclidean").fit(X_train, y_train)
+    assert not hasattr(classifier, "projection_")
+
+
+def test_unknown_metric_is_refused():
+    X_train, _, y_train, _ = nuisance_problem()
+    with pytest.raises(ValueError, match="metric"):
+        SparseCodingClassifier(small_encoder(), metric="cosine").fit(X_train, y_train)

@@ -12,6 +12,8 @@ from sklearn_lsc import (
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
     OnlineSparseModeler,
+    SparseCodingClassifier,
+    StructuredSparseClassifier,
     hilasso_objective,
     lasso_objective,
     sparse_encode,
@@ -97,6 +99,21 @@ def test_online_modeler_streams_on_gpu_and_continues_on_cpu(groups):
     restored = pickle.loads(pickle.dumps(gpu)).set_params(device="cpu")
     restored.partial_fit(X[:40])
     assert restored.n_steps_ == gpu.n_steps_ + 2
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "mahalanobis"])
+def test_classifiers_train_and_predict_on_gpu(metric):
+    X, _ = data(6)
+    y = np.arange(300) % 3
+    encoder = LearnedLassoEncoder(n_components=8, alpha=0.1, max_iter=3, device="cuda")
+    classifier = SparseCodingClassifier(encoder, metric=metric, metric_max_iter=2).fit(X, y)
+    proba = classifier.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+    assert classifier.predict(X).shape == (300,)
+    structured = StructuredSparseClassifier(
+        n_components_per_class=4, max_iter=3, device="cuda", n_active=2
+    ).fit(X, y)
+    assert structured.predict(X).shape == (300, 3)
 
 
 def test_gpu_fitted_encoder_loads_on_a_machine_without_cuda(tmp_path):
