@@ -1,0 +1,59 @@
+"""The benchmark runner: suite selection, bad input, skipping and failure isolation."""
+
+import sys
+import types
+
+import pytest
+
+run = pytest.importorskip("benchmarks.run")
+
+
+def fake_suite(monkeypatch, tmp_path, name, main):
+    module = types.ModuleType(f"benchmarks.{name}")
+    module.main = main
+    module.RESULTS = None
+    monkeypatch.setitem(sys.modules, f"benchmarks.{name}", module)
+    monkeypatch.setitem(run.SUITES, name, run.Suite(name, quick=["--quick"]))
+    return module
+
+
+def test_unknown_suites_and_devices_are_refused(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["--suite", "nope"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        run.main(["--device", "tpu"])
+    assert "'device'" in capsys.readouterr().err
+
+
+def test_a_failing_suite_does_not_stop_the_others(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(run, "RESULTS", tmp_path)
+    seen = []
+
+    def broken(argv):
+        raise RuntimeError("boom")
+
+    def fine(argv):
+        seen.append(argv)
+        return 0
+
+    fake_suite(monkeypatch, tmp_path, "broken", broken)
+    module = fake_suite(monkeypatch, tmp_path, "fine", fine)
+    code = run.main(["--suite", "broken", "--suite", "fine", "--quick"])
+    assert code == 2 and seen == [["--quick"]]
+    assert module.RESULTS == tmp_path / "quick"  # quick runs keep the full results apart
+    summary = (tmp_path / "quick" / "summary.md").read_text()
+    assert "| broken | failed" in summary and "| fine | targets met" in summary
+
+
+def test_a_suite_missing_its_optional_dependency_is_skipped(monkeypatch, tmp_path):
+    monkeypatch.setattr(run, "RESULTS", tmp_path)
+    monkeypatch.setitem(
+        run.SUITES,
+        "needy",
+        run.Suite("needy", modules=("no_such_module_here",), programs=("no-such-program",)),
+    )
+    assert run.main(["--suite", "needy"]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert "skipped (needs no_such_module_here, no-such-program)" in summary
