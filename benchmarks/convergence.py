@@ -1,0 +1,213 @@
+"""Gregor & LeCun's main figure: relative gap against iterations and against layers.
+
+On two problems, rows centred and scaled to unit norm, a dictionary of 128
+training rows, ``alpha=0.1`` (DESIGN.md's calibration setting): scikit-learn's
+digits (1500 training / 297 held-out rows) and 8x8 patches of scikit-learn's
+bundled sample images (1500 / 500). For ISTA, FISTA and coordinate descent,
+the held-out relative gap ``(F - F*) / F*`` after each number of iterations;
+for LISTA and LCoD trained with default settings, the gap of each depth.
+For each depth, the number of FISTA iterations and of single CoD coordinate
+updates that reach the same gap (Gregor & LeCun report about ten times less
+computation than CoD: an LCoD layer costs about one coordinate update).
+
+Target (issue 6): a trained 5-layer network matches the gap of at least 50
+FISTA iterations. Run ``python benchmarks/convergence.py`` (``--quick``:
+depths 1, 3, 5 on digits only). Writes ``benchmarks/results/convergence.md``,
+``.json`` and ``.png``.
+"""
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import numpy as np
+import torch
+from sklearn.datasets import load_sample_images
+from sklearn.feature_extraction.image import extract_patches_2d
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks._machine import machine_info  # noqa: E402
+from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode  # noqa: E402
+from sklearn_lsc._demo import demo_problem  # noqa: E402
+from sklearn_lsc._prox import soft_threshold  # noqa: E402
+from sklearn_lsc.solvers import cod_operators  # noqa: E402
+
+ALPHA = 0.1
+MAX_ITERATIONS = 200  # ISTA / FISTA iterations, and CoD sweeps of n_components updates
+SHOWN = (1, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200)
+DEPTHS = (1, 2, 3, 5, 10)
+TARGET_ITERATIONS = 50
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def patch_problem(n_train=1500, n_test=500, n_components=128, random_state=0):
+    """8x8 grayscale patches of the sample images, centred and of unit norm."""
+    rng = np.random.RandomState(random_state)
+    patches = []
+    for image in load_sample_images().images:
+        gray = image.mean(axis=2) / 255.0
+        patches.append(extract_patches_2d(gray, (8, 8), max_patches=2000, random_state=rng))
+    X = np.concatenate(patches).reshape(-1, 64)
+    X = X - X.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(X, axis=1)
+    X = X[norms > 1e-2] / norms[norms > 1e-2, None]  # flat patches carry no structure
+    X = X[rng.permutation(X.shape[0])][: n_train + n_test].astype(np.float32)
+    X_train, X_test = X[:n_train], X[n_train:]
+    dictionary = X_train[rng.choice(n_train, n_components, replace=False)]
+    return X_train, X_test, dictionary
+
+
+def gaps_of_iterations(X, dictionary, optimum, algorithm):
+    """Gap after each of 1 .. MAX_ITERATIONS iterations of ISTA or FISTA."""
+    return [
+        lasso_objective(
+            X, sparse_encode(X, dictionary, alpha=ALPHA, algorithm=algorithm, max_iter=k, tol=0.0),
+            dictionary, ALPHA,
+        ) / optimum - 1
+        for k in range(1, MAX_ITERATIONS + 1)
+    ]  # fmt: skip
+
+
+def gaps_of_coordinate_updates(X, dictionary, optimum):
+    """Gap after each single greedy coordinate update of CoD (the output ``h(B)``).
+
+    The trajectory of :func:`sklearn_lsc.solvers.cod`, one update at a time:
+    what an untrained LCoD of that many layers returns.
+    """
+    X_t, D = torch.from_numpy(X).double(), torch.from_numpy(dictionary).double()
+    W, S, inv_diag = cod_operators(D)
+    threshold = ALPHA * inv_diag
+    B = X_t @ W
+    code = torch.zeros_like(B)
+    gaps = []
+    for _ in range(MAX_ITERATIONS * D.shape[0]):
+        code_bar = soft_threshold(B, threshold)
+        selected = (code_bar - code).abs().argmax(dim=1, keepdim=True)
+        change = code_bar.gather(1, selected) - code.gather(1, selected)
+        B += change * S.index_select(0, selected.squeeze(1))
+        code.scatter_add_(1, selected, change)
+        output = soft_threshold(B, threshold)
+        residual = X_t - output @ D
+        value = 0.5 * residual.pow(2).sum(1) + ALPHA * output.abs().sum(1)
+        gaps.append(float(value.mean()) / optimum - 1)
+    return gaps
+
+
+def steps_to_reach(gap, curve):
+    """Smallest number of steps (1-based) whose gap is at most ``gap`` (None if none)."""
+    reached = np.flatnonzero(np.asarray(curve) <= gap)
+    return int(reached[0]) + 1 if reached.size else None
+
+
+def run_problem(name, problem, depths):
+    X_train, X_test, dictionary = problem
+    exact = sparse_encode(X_test.astype(np.float64), dictionary, alpha=ALPHA, tol=1e-12,
+                          max_iter=20000)  # fmt: skip
+    optimum = lasso_objective(X_test, exact, dictionary, ALPHA)
+    curves = {
+        algorithm: gaps_of_iterations(X_test, dictionary, optimum, algorithm)
+        for algorithm in ("ista", "fista")
+    }
+    cod_updates = gaps_of_coordinate_updates(X_test, dictionary, optimum)
+    networks = {}
+    for architecture in ("lista", "lcod"):
+        networks[architecture] = []
+        for depth in depths:
+            start = time.perf_counter()
+            encoder = LearnedLassoEncoder(
+                alpha=ALPHA, dictionary=dictionary, architecture=architecture, n_layers=depth,
+                random_state=0,
+            ).fit(X_train)  # fmt: skip
+            code = encoder.transform(X_test)
+            gap = lasso_objective(X_test, code, dictionary, ALPHA) / optimum - 1
+            networks[architecture].append(
+                {"depth": depth, "gap": gap, "fit_s": time.perf_counter() - start,
+                 "fista_iterations": steps_to_reach(gap, curves["fista"]),
+                 "cod_updates": steps_to_reach(gap, cod_updates)}
+            )  # fmt: skip
+            print(f"  {name}: {architecture} {depth} layers, gap {gap:.2%}", flush=True)
+    n_atoms = dictionary.shape[0]
+    # One CoD sweep (n_atoms updates) costs about one ISTA iteration.
+    curves["cod (sweeps)"] = cod_updates[n_atoms - 1 :: n_atoms]
+    return {"curves": curves, "networks": networks, "n_atoms": n_atoms}
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
+    for axis, (name, result) in zip(axes[0], results.items(), strict=True):
+        for algorithm, curve in result["curves"].items():
+            axis.loglog(np.arange(1, len(curve) + 1), curve, label=algorithm.upper())
+        for architecture, rows in result["networks"].items():
+            axis.loglog([row["depth"] for row in rows], [row["gap"] for row in rows], marker="o",
+                        linewidth=2, label=f"{architecture.upper()} (layers)")  # fmt: skip
+        axis.set_ylim(bottom=1e-6)  # CoD reaches float64 round-off within a few sweeps
+        axis.set_xlabel("iterations / layers")
+        axis.set_ylabel("held-out relative gap")
+        axis.set_title(name)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="depths 1, 3, 5 on digits only")
+    args = parser.parse_args(argv)
+    depths = (1, 3, 5) if args.quick else DEPTHS
+    problems = {"digits": demo_problem()}
+    if not args.quick:
+        problems["image patches"] = patch_problem()
+    results = {name: run_problem(name, problem, depths) for name, problem in problems.items()}
+
+    lines = ["# Convergence: gap against iterations and layers", "",
+             f"alpha={ALPHA}, 128 atoms; networks trained with default settings.", ""]  # fmt: skip
+    checks = []
+    for name, result in results.items():
+        lines += [f"## {name}", "", "| iterations | " + " | ".join(result["curves"]) + " |",
+                  "|---" * (1 + len(result["curves"])) + "|"]  # fmt: skip
+        for k in SHOWN:
+            values = " | ".join(f"{curve[k - 1]:.2%}" for curve in result["curves"].values())
+            lines.append(f"| {k} | {values} |")
+        lines += ["", "| network | layers | gap | FISTA it. to match | CoD updates to match "
+                  "| CoD updates / layers |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for architecture, rows in result["networks"].items():
+            for row in rows:
+                updates = row["cod_updates"]
+                ratio = f"{updates / row['depth']:.0f}x" if updates else "-"
+                lines.append(
+                    f"| {architecture} | {row['depth']} | {row['gap']:.2%} | "
+                    f"{row['fista_iterations'] or f'>{MAX_ITERATIONS}'} | "
+                    f"{updates or '-'} | {ratio} |"
+                )
+        lines.append("")
+        five = [row for rows in result["networks"].values() for row in rows if row["depth"] == 5]
+        best = min(five, key=lambda row: row["gap"])
+        matched = best["fista_iterations"] or MAX_ITERATIONS + 1
+        checks.append(
+            (f"{name}: best 5-layer network matches >= {TARGET_ITERATIONS} FISTA iterations",
+             f"{matched} (gap {best['gap']:.2%})", matched >= TARGET_ITERATIONS)
+        )  # fmt: skip
+    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
+    report = "\n".join(lines)
+    print()
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    plot(results, RESULTS / "convergence.png")
+    (RESULTS / "convergence.md").write_text(report + "\n", encoding="utf-8")
+    payload = {"machine": machine_info(), "results": results, "checks": checks}
+    (RESULTS / "convergence.json").write_text(
+        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    return 0 if all(ok for _, _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
