@@ -1,7 +1,7 @@
 """
-=======================================
+==========================================
 Online sparse modeling of a texture stream
-=======================================
+==========================================
 
 Patches of three textures arrive one texture after another (a stream whose
 character changes twice). :class:`~sklearn_lsc.OnlineSparseModeler` learns the

@@ -114,7 +114,7 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -349,6 +349,27 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
         """
         return _softmax(-self._objectives(X))
 
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals to classify.
+
+        y : array-like of shape (n_samples,)
+            True labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        score : float
+            The (weighted) fraction of correctly classified samples.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
 
 class StructuredSparseClassifier(ClassifierMixin, BaseEstimator):
     """Identify the sources of a signal from the group energies of a structured code.
@@ -424,7 +445,7 @@ class StructuredSparseClassifier(ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features seen during fit.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
@@ -645,3 +666,24 @@ class StructuredSparseClassifier(ClassifierMixin, BaseEstimator):
         top = np.argsort(-energies, axis=1, kind="stable")[:, : self.n_active]
         np.put_along_axis(indicator, top, 1, axis=1)
         return indicator
+
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals to classify.
+
+        y : array-like of shape (n_samples,)
+            True labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        score : float
+            The (weighted) fraction of correctly classified samples.
+        """
+        return super().score(X, y, sample_weight=sample_weight)

@@ -148,7 +148,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     n_features_in_ : int
         Number of features of the stream.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when ``X`` has string column names.
 
     See Also
