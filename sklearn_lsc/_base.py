@@ -389,6 +389,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                         batch.double(), batch_code.double(), dictionary
                     )
                     objective[rows] = to_numpy(values, np.float64)
+                if self.verbose and X.shape[0] > batch_size:  # progress of long transforms
+                    done = min(start + batch_size, X.shape[0])
+                    print(f"[{type(self).__name__}] coded {done}/{X.shape[0]} rows")
         return (code, objective) if with_objective else code
 
     # ------------------------------------------------------------- pickling

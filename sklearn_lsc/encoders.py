@@ -113,7 +113,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         Seeds the dictionary initialization and the minibatch order.
 
     verbose : int, default=0
-        Print one line per epoch (loss and time) when positive.
+        When positive, print one line per epoch (loss and time), and the
+        progress of transforms that take more than one batch.
 
     Attributes
     ----------
@@ -386,7 +387,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         Seeds the dictionary initialization and the minibatch order.
 
     verbose : int, default=0
-        Print one line per epoch (loss and time) when positive.
+        When positive, print one line per epoch (loss and time), and the
+        progress of transforms that take more than one batch.
 
     Attributes
     ----------

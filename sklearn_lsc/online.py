@@ -122,7 +122,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         Seeds the dictionary initialization and the minibatches.
 
     verbose : int, default=0
-        Print one line per adaptation step when positive.
+        When positive, print one line per adaptation step, and the progress
+        of transforms that take more than one batch.
 
     Attributes
     ----------

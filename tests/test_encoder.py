@@ -455,3 +455,13 @@ def test_similarity_objective_takes_any_labels_and_needs_them():
         LearnedLassoEncoder(**params).fit(X, labels[:-1])
     with pytest.raises(ValueError, match="margin"):
         LearnedLassoEncoder(**params, margin=0.0).fit(X, labels)
+
+
+def test_verbose_reports_the_progress_of_long_transforms(monkeypatch, capsys):
+    X = random_data(31, n_samples=100)
+    encoder = LearnedLassoEncoder(alpha=0.1, max_iter=1, verbose=1).fit(X)
+    capsys.readouterr()
+    monkeypatch.setattr(sklearn_lsc._base, "_TRANSFORM_BATCH_ELEMENTS", {"cpu": 40 * 16})
+    encoder.transform(X)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"[LearnedLassoEncoder] coded {n}/100 rows" for n in (40, 80, 100)]
