@@ -1,15 +1,17 @@
 """
-======================================
-Network depth against FISTA iterations
-======================================
+===========================================
+Network depth against FISTA and CoD effort
+===========================================
 
 How many iterations of an exact solver does one layer of a trained network
 replace? LISTA networks of 1 to 5 layers are trained on the Lasso objective of
 scikit-learn's digits; their held-out relative gap is drawn against FISTA's
-after each iteration (a LISTA layer costs about one FISTA iteration). The
+after each iteration (a LISTA layer costs about one FISTA iteration) and
+against coordinate descent's after each sweep of greedy coordinate updates
+(``n_components`` updates, about the cost of one FISTA iteration too). The
 training curve of one network is ``loss_curve_``, plotted in one line.
-``benchmarks/convergence.py`` adds ISTA, coordinate descent, LCoD and image
-patches.
+``benchmarks/convergence.py`` adds ISTA, LCoD, single coordinate updates and
+image patches.
 """
 
 import matplotlib.pyplot as plt
@@ -33,6 +35,11 @@ iterations = np.arange(1, 61)
 fista = [
     gap(sparse_encode(X_test, dictionary, alpha=alpha, max_iter=k, tol=0.0)) for k in iterations
 ]
+sweeps = np.arange(1, 6)
+cod = [
+    gap(sparse_encode(X_test, dictionary, alpha=alpha, algorithm="cod", max_iter=k, tol=0.0))
+    for k in sweeps
+]
 depths = [1, 2, 3, 5]
 networks = [
     LearnedLassoEncoder(
@@ -47,6 +54,7 @@ for depth, value, match in zip(depths, lista, matches, strict=True):
 
 figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
 left.semilogy(iterations, fista, label="FISTA iterations")
+left.semilogy(sweeps, cod, "s-", label="CoD sweeps")
 left.semilogy(depths, lista, "o-", label="trained LISTA layers")
 left.set_xlabel("iterations / layers")
 left.set_ylabel("held-out relative gap")
