@@ -10,6 +10,7 @@ import io
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -40,6 +42,12 @@ from ._validation import check_dictionary
 # 10,000 signals through a 3-layer LBCoFB); a GPU wants large batches, bounded
 # only to cap device memory.
 _TRANSFORM_BATCH_ELEMENTS = {"cpu": 2**19, "cuda": 2**23}
+
+# ``fit`` ending with a training loss above its best epoch's by more than this
+# many times the best's magnitude has blown up (a too large learning rate): it
+# restores the best epoch's network. Magnitudes, as losses can be negative
+# (the discriminative objective rewards energy in known-active groups).
+_BLOW_UP = 1.0
 
 # Attributes holding torch objects: pickled together as one torch blob so that
 # shared parameters stay shared and CUDA tensors load on a machine without one.
@@ -275,6 +283,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             targets = self._exact_codes(X_tensor, dictionary, init=None)
         objective = self._training_objective(device, dtype)
         stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
+        best = (math.inf, None, None)  # (loss, epoch, snapshot of network and atoms)
         for epoch in range(n_epochs):
             if anneal and not isinstance(self._optimizer, ArmijoDescent):
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
@@ -289,6 +298,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 )
             self.loss_curve_.append(loss)
             self.n_iter_ += 1
+            if anneal and loss < best[0]:
+                best = (loss, self.n_iter_, self._snapshot(dictionary))
             if self.verbose:
                 print(
                     f"[{type(self).__name__}] epoch {self.n_iter_}: loss {loss:.6g}, "
@@ -301,7 +312,28 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                         f"{self.tol} in {self.n_iter_no_change} epochs: stopping."
                     )
                 break
+        rise = loss - best[0] if anneal and best[2] is not None else 0.0
+        if rise > max(_BLOW_UP * abs(best[0]), 1e-12):
+            self._restore(best[2], dictionary)
+            warnings.warn(
+                f"The training loss rose from {best[0]:.4g} (epoch {best[1]}) to "
+                f"{loss:.4g} (epoch {self.n_iter_}): training blew up, and the "
+                f"network of epoch {best[1]} was restored. Lower the 'learning_rate' "
+                f"parameter (now {self.learning_rate}).",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         self.components_ = to_numpy(dictionary, self.components_.dtype)
+
+    def _snapshot(self, dictionary):
+        """Copies of the network's state and of the atoms (cheap: the networks are small)."""
+        state = {key: value.detach().clone() for key, value in self.network_.state_dict().items()}
+        return state, dictionary.detach().clone()
+
+    def _restore(self, snapshot, dictionary):
+        state, atoms = snapshot
+        self.network_.load_state_dict(state)
+        dictionary.copy_(atoms)
 
     def _train_epoch(self, X, y, dictionary, objective, targets):
         """One epoch (one step for Armijo); returns the mean training loss."""

@@ -50,6 +50,8 @@ def test_transform_of_a_dask_array_equals_the_in_memory_codes(client):
     np.testing.assert_array_equal(codes.compute(), encoder.transform(X))
 
 
+# joblib's dask backend drops a weak reference at teardown and says so: harmless.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_grid_search_and_classes_under_joblib_dask_backend(client):
     X, y = data(1, 800)
     encoder = LearnedLassoEncoder(n_components=8, alpha=0.1, max_iter=3, random_state=0)

@@ -465,3 +465,29 @@ def test_verbose_reports_the_progress_of_long_transforms(monkeypatch, capsys):
     encoder.transform(X)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"[LearnedLassoEncoder] coded {n}/100 rows" for n in (40, 80, 100)]
+
+
+def test_a_training_blow_up_restores_the_best_epoch_with_a_warning(monkeypatch):
+    from sklearn.exceptions import ConvergenceWarning
+
+    X = random_data(32)
+    encoder = LearnedLassoEncoder(alpha=0.1, max_iter=8, n_iter_no_change=100, random_state=0)
+    original = LearnedLassoEncoder._train_epoch
+    codes_after_epoch = []
+
+    def blowing_up(self, *args):
+        if len(codes_after_epoch) >= 5:  # from epoch 6 on, wreck the network first
+            with torch.no_grad():
+                for parameter in self.network_.parameters():
+                    parameter.mul_(50.0)
+        loss = original(self, *args)
+        with torch.no_grad():
+            codes_after_epoch.append(self.network_(torch.from_numpy(X)).numpy().copy())
+        return loss
+
+    monkeypatch.setattr(LearnedLassoEncoder, "_train_epoch", blowing_up)
+    with pytest.warns(ConvergenceWarning, match="learning_rate"):
+        encoder.fit(X)
+    best = int(np.argmin(encoder.loss_curve_))
+    assert best < 5 and encoder.loss_curve_[-1] > 2 * encoder.loss_curve_[best]
+    np.testing.assert_allclose(encoder.transform(X), codes_after_epoch[best], atol=1e-12)
