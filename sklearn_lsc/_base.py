@@ -103,9 +103,15 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         raise NotImplementedError
 
     # ---------------------------------------------------------- scikit-learn
+    # Objectives that train on ``y`` (and require it).
+    _supervised_objectives = frozenset()
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.target_tags.required = getattr(self, "objective", None) in (
+            self._supervised_objectives
+        )
         return tags
 
     @property
@@ -121,8 +127,11 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         X : array-like of shape (n_samples, n_features)
             Training signals, one per row.
 
-        y : Ignored
-            Not used, present for API consistency by convention.
+        y : array-like, default=None
+            Targets of the supervised objectives, required by them: class
+            labels of shape (n_samples,) for ``objective="similarity"``, known
+            active groups of shape (n_samples, n_groups) for
+            ``objective="discriminative"``. Ignored by the other objectives.
 
         Returns
         -------
@@ -147,8 +156,11 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         X : array-like of shape (n_samples, n_features)
             Training signals, one per row.
 
-        y : Ignored
-            Not used, present for API consistency by convention.
+        y : array-like, default=None
+            Targets of the supervised objectives, required by them: class
+            labels of shape (n_samples,) for ``objective="similarity"``, known
+            active groups of shape (n_samples, n_groups) for
+            ``objective="discriminative"``. Ignored by the other objectives.
 
         Returns
         -------

@@ -170,6 +170,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         "similarity_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "margin": [Interval(numbers.Real, 0, None, closed="neither")],
     }
+    _supervised_objectives = frozenset({"similarity"})
 
     def __init__(
         self,
@@ -211,52 +212,6 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = self.objective == "similarity"
-        return tags
-
-    def fit(self, X, y=None):
-        """Train the network (and, when asked, the dictionary) on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training signals, one per row.
-
-        y : array-like of shape (n_samples,), default=None
-            Class labels, for ``objective="similarity"`` only (required
-            there). Ignored otherwise.
-
-        Returns
-        -------
-        self : object
-            The fitted encoder.
-        """
-        return super().fit(X, y)
-
-    def partial_fit(self, X, y=None):
-        """One pass of minibatch training over ``X``.
-
-        The first call initializes the dictionary and the network from ``X``;
-        later calls continue training them (with a constant learning rate).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training signals, one per row.
-
-        y : array-like of shape (n_samples,), default=None
-            Class labels, for ``objective="similarity"`` only (required
-            there). Ignored otherwise.
-
-        Returns
-        -------
-        self : object
-            The updated encoder.
-        """
-        return super().partial_fit(X, y)
 
     def _objective_per_sample(self, X, code, dictionary):
         return lasso_loss(X, code, dictionary, self.alpha)
@@ -453,6 +408,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         "architecture": [StrOptions(set(STRUCTURED_NETWORKS) | set(NETWORKS))],
         "objective": [StrOptions({"hilasso", "regression", "discriminative"})],
     }
+    _supervised_objectives = frozenset({"discriminative"})
 
     def __init__(
         self,
@@ -496,52 +452,6 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = self.objective == "discriminative"
-        return tags
-
-    def fit(self, X, y=None):
-        """Train the network (and, when asked, the dictionary) on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training signals, one per row.
-
-        y : array-like of shape (n_samples, n_groups), default=None
-            For ``objective="discriminative"`` only (required there): 1 where
-            a group is known active in that sample, else 0. Ignored otherwise.
-
-        Returns
-        -------
-        self : object
-            The fitted encoder.
-        """
-        return super().fit(X, y)
-
-    def partial_fit(self, X, y=None):
-        """One pass of minibatch training over ``X``.
-
-        The first call initializes the dictionary and the network from ``X``;
-        later calls continue training them (with a constant learning rate).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training signals, one per row.
-
-        y : array-like of shape (n_samples, n_groups), default=None
-            For ``objective="discriminative"`` only (required there): 1 where
-            a group is known active in that sample, else 0. Ignored otherwise.
-
-        Returns
-        -------
-        self : object
-            The updated encoder.
-        """
-        return super().partial_fit(X, y)
 
     def group_energies(self, X):
         """Compute the l2 norm of each group of the codes of ``X``.
