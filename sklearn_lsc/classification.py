@@ -58,7 +58,32 @@ def _fit_encoder(encoder, X):
     return encoder.fit(X)
 
 
-class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
+class _SparseClassifier(ClassifierMixin, BaseEstimator):
+    """What the sparse-coding classifiers share: ``score``, documented here."""
+
+    def score(self, X, y, sample_weight=None):
+        """Return the mean accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals to classify.
+
+        y : array-like of shape (n_samples,)
+            True labels.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples.
+
+        Returns
+        -------
+        score : float
+            The (weighted) fraction of correctly classified samples.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
+
+
+class SparseCodingClassifier(_SparseClassifier):
     """Classify by which class's sparse model codes a sample best.
 
     One encoder (and its dictionary) is trained per class, on that class's
@@ -349,29 +374,8 @@ class SparseCodingClassifier(ClassifierMixin, BaseEstimator):
         """
         return _softmax(-self._objectives(X))
 
-    def score(self, X, y, sample_weight=None):
-        """Return the mean accuracy of ``predict(X)`` against ``y``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals to classify.
-
-        y : array-like of shape (n_samples,)
-            True labels.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples.
-
-        Returns
-        -------
-        score : float
-            The (weighted) fraction of correctly classified samples.
-        """
-        return super().score(X, y, sample_weight=sample_weight)
-
-
-class StructuredSparseClassifier(ClassifierMixin, BaseEstimator):
+class StructuredSparseClassifier(_SparseClassifier):
     """Identify the sources of a signal from the group energies of a structured code.
 
     Each class's sub-dictionary is learned with the Lasso on that class's
@@ -666,24 +670,3 @@ class StructuredSparseClassifier(ClassifierMixin, BaseEstimator):
         top = np.argsort(-energies, axis=1, kind="stable")[:, : self.n_active]
         np.put_along_axis(indicator, top, 1, axis=1)
         return indicator
-
-    def score(self, X, y, sample_weight=None):
-        """Return the mean accuracy of ``predict(X)`` against ``y``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals to classify.
-
-        y : array-like of shape (n_samples,)
-            True labels.
-
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the samples.
-
-        Returns
-        -------
-        score : float
-            The (weighted) fraction of correctly classified samples.
-        """
-        return super().score(X, y, sample_weight=sample_weight)
