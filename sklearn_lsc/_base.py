@@ -75,8 +75,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     }
 
     # ----------------------------------------------------------------- hooks
-    def _objective_per_sample(self, X, code, dictionary):
-        """Per-sample objective (torch), differentiable in ``code``."""
+    def _objective(self, device, dtype):
+        """The per-sample objective ``f(X, code, dictionary)`` (torch), differentiable.
+
+        Built once for ``device`` and ``dtype`` (its constant tensors live
+        there), then called on every batch.
+        """
         raise NotImplementedError
 
     def _training_objective(self, device, dtype):
@@ -85,7 +89,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         ``y`` holds the training rows' targets from :meth:`_check_training_y`
         (None when there are none). By default: the objective, ignoring ``y``.
         """
-        return lambda X, code, dictionary, y: self._objective_per_sample(X, code, dictionary)
+        objective = self._objective(device, dtype)
+        return lambda X, code, dictionary, y: objective(X, code, dictionary)
 
     def _check_training_y(self, y, n_samples, n_components):
         """Validated training targets as an array, or None when ``y`` is not used."""
@@ -422,6 +427,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         objective = np.empty(X.shape[0]) if with_objective else None
         if with_objective:
             dictionary = to_tensor(self.components_, device=device, dtype=torch.float64)
+            per_sample = self._objective(device, torch.float64)
         with torch.inference_mode():
             for start in range(0, X.shape[0], batch_size):
                 rows = slice(start, start + batch_size)
@@ -429,9 +435,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 batch_code = self.network_(batch)
                 code[rows] = to_numpy(batch_code, X.dtype)
                 if with_objective:
-                    values = self._objective_per_sample(
-                        batch.double(), batch_code.double(), dictionary
-                    )
+                    values = per_sample(batch.double(), batch_code.double(), dictionary)
                     objective[rows] = to_numpy(values, np.float64)
                 if self.verbose and X.shape[0] > batch_size:  # progress of long transforms
                     done = min(start + batch_size, X.shape[0])

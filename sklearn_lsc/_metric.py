@@ -19,12 +19,12 @@ import torch
 from ._torch_utils import resolve_device, to_numpy, to_tensor
 
 
-def projected_objective(encoder, X, code, dictionary, projection):
-    """Per-sample objective of ``encoder`` with the fitting term seen through ``projection``."""
+def projected_objective(objective, X, code, dictionary, projection):
+    """Per-sample ``objective`` (an encoder's), fitting term seen through ``projection``."""
     residual = X - code @ dictionary
     euclidean = 0.5 * residual.pow(2).sum(dim=1)
     projected = 0.5 * (residual @ projection.T).pow(2).sum(dim=1)
-    return encoder._objective_per_sample(X, code, dictionary) - euclidean + projected
+    return objective(X, code, dictionary) - euclidean + projected
 
 
 class MetricLearner:
@@ -49,6 +49,7 @@ class MetricLearner:
         self.dictionaries = [
             to_tensor(encoder.components_, device=self.device, dtype=dtype) for encoder in encoders
         ]
+        self.class_objectives = [encoder._objective(self.device, dtype) for encoder in encoders]
         parameters = [self.projection]
         for encoder in encoders:
             parameters += list(encoder.network_.parameters())
@@ -56,13 +57,13 @@ class MetricLearner:
 
     def objectives(self, X):
         """``(n_samples, n_classes)`` objectives of ``X`` (a tensor) under the current ``Q``."""
-        return torch.stack(
-            [
-                projected_objective(encoder, X, encoder.network_(X), dictionary, self.projection)
-                for encoder, dictionary in zip(self.encoders, self.dictionaries, strict=True)
-            ],
-            dim=1,
-        )
+        columns = [
+            projected_objective(objective, X, encoder.network_(X), dictionary, self.projection)
+            for encoder, dictionary, objective in zip(
+                self.encoders, self.dictionaries, self.class_objectives, strict=True
+            )
+        ]
+        return torch.stack(columns, dim=1)
 
     def loss(self, X, y_index):
         objectives = self.objectives(X)
@@ -94,20 +95,28 @@ class MetricLearner:
 
 
 def projected_objectives(encoders, X, projection, *, rows_per_batch=65536):
-    """``(n_samples, n_classes)`` objectives of validated ``X``, fitting term through ``Q``."""
+    """``(n_samples, n_classes)`` objectives of validated ``X``, fitting term through ``Q``.
+
+    Codes and objectives are computed batch by batch on the encoders' device,
+    the objective in float64, without the codes leaving the device.
+    """
     device = resolve_device(encoders[0].device)
     columns = []
     with torch.inference_mode():
         Q = to_tensor(projection, device=device, dtype=torch.float64)
         for encoder in encoders:
-            code = encoder._encode(X)
+            encoder._move_to(device)
+            dtype = encoder._network_dtype()
             dictionary = to_tensor(encoder.components_, device=device, dtype=torch.float64)
+            objective = encoder._objective(device, torch.float64)
             values = np.empty(X.shape[0])
             for start in range(0, X.shape[0], rows_per_batch):
                 rows = slice(start, start + rows_per_batch)
-                batch = to_tensor(X[rows], device=device, dtype=torch.float64)
-                batch_code = to_tensor(code[rows], device=device, dtype=torch.float64)
-                objective = projected_objective(encoder, batch, batch_code, dictionary, Q)
-                values[rows] = to_numpy(objective, np.float64)
+                batch = to_tensor(X[rows], device=device, dtype=dtype)
+                code = encoder.network_(batch).double()
+                values[rows] = to_numpy(
+                    projected_objective(objective, batch.double(), code, dictionary, Q),
+                    np.float64,
+                )
             columns.append(values)
     return np.stack(columns, axis=1)

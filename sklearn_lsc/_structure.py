@@ -43,8 +43,9 @@ class GroupObjectiveMixin:
         penalties = torch.as_tensor(self._group_penalties, device=device, dtype=dtype)
         return index, penalties
 
-    def _objective_per_sample(self, X, code, dictionary):
-        return self._training_objective(X.device, X.dtype)(X, code, dictionary, None)
+    def _objective(self, device, dtype):
+        loss = self._training_objective(device, dtype)
+        return lambda X, code, dictionary: loss(X, code, dictionary, None)
 
     def _training_objective(self, device, dtype):
         alpha = self.alpha

@@ -213,8 +213,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _objective_per_sample(self, X, code, dictionary):
-        return lasso_loss(X, code, dictionary, self.alpha)
+    def _objective(self, device, dtype):
+        alpha = self.alpha
+        return lambda X, code, dictionary: lasso_loss(X, code, dictionary, alpha)
 
     def _check_training_y(self, y, n_samples, n_components):
         if self.objective != "similarity":
