@@ -39,6 +39,7 @@ from sklearn.exceptions import ConvergenceWarning
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._spams import hilasso_solver, lasso_solver  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
@@ -68,14 +69,6 @@ def signals(n_test):
 def optimum(X, dictionary, problem, objective):
     code = sparse_encode(X.astype(np.float64), dictionary, tol=1e-10, max_iter=20000, **problem)
     return objective(X, code, dictionary, **problem)
-
-
-def spams_solvers():
-    try:
-        import spams
-    except ImportError:
-        return None
-    return spams
 
 
 def matrix_product_rate(device, repeats):
@@ -125,7 +118,7 @@ def network_flops(n_samples, n_components, n_features, n_layers):
     return 2 * n_samples * n_components * n_features * (1 + 2 * (n_layers - 1))
 
 
-def time_rows(name, encoder, X, dictionary, problem, objective, device, repeats, spams):
+def time_rows(name, encoder, X, dictionary, problem, objective, device, repeats):
     """The network against exact solvers on ``X``; returns rows of dicts.
 
     Beyond 10,000 signals only the network and our FISTA are timed, with no
@@ -149,64 +142,33 @@ def time_rows(name, encoder, X, dictionary, problem, objective, device, repeats,
         return lambda: sparse_encode(X, dictionary, device=device, **problem, **options)
 
     exact = [("FISTA (ours, batched), tol 1e-6", ours(tol=1e-6, max_iter=5000))]
-    if "groups" not in problem:
-        for algorithm in ("lasso_lars", "lasso_cd"):
-            exact.append(
-                (
-                    f"scikit-learn {algorithm}",
-                    lambda algorithm=algorithm: sklearn_sparse_encode(
-                        X, dictionary, algorithm=algorithm, alpha=problem["alpha"]
-                    ),
-                )
-            )
-    if spams is not None:
-        signals_f = np.asfortranarray(X.T, dtype=np.float64)
-        atoms_f = np.asfortranarray(dictionary.T, dtype=np.float64)
+    if small:  # the per-sample solvers take minutes beyond 10,000 signals
         if "groups" in problem:
-            start = np.zeros((dictionary.shape[0], X.shape[0]), order="F")
-            labels = np.repeat(np.arange(1, N_GROUPS + 1), GROUP_SIZE).astype(np.int32)
-            exact.append(
-                (
-                    "SPAMS fistaFlat, tol 1e-5",
-                    lambda: (
-                        np.asarray(
-                            spams.fistaFlat(
-                                signals_f,
-                                atoms_f,
-                                start,
-                                loss="square",
-                                regul="sparse-group-lasso-l2",
-                                lambda1=problem["group_alpha"],
-                                lambda2=problem["alpha"],
-                                groups=labels,
-                                max_it=5000,
-                                tol=1e-5,
-                                it0=5000,
-                                numThreads=-1,
-                            )  # fmt: skip
-                        ).T
-                    ),
-                )
-            )
+            spams = hilasso_solver(
+                X, dictionary, alpha=problem["alpha"], group_alpha=problem["group_alpha"],
+                group_size=GROUP_SIZE, tol=1e-5,
+            )  # fmt: skip
+            spams_name = "SPAMS fistaFlat, tol 1e-5"
         else:
-            # spams.lasso solves 0.5||x - Dz||^2 + lambda1 ||z||_1 with mode=2 (LARS).
-            exact.append(
-                (
-                    "SPAMS lasso (LARS)",
-                    lambda: spams.lasso(
-                        signals_f, D=atoms_f, lambda1=problem["alpha"], mode=2, numThreads=-1
-                    ).T.toarray(),
+            for algorithm in ("lasso_lars", "lasso_cd"):
+                exact.append(
+                    (
+                        f"scikit-learn {algorithm}",
+                        lambda algorithm=algorithm: sklearn_sparse_encode(
+                            X, dictionary, algorithm=algorithm, alpha=problem["alpha"]
+                        ),
+                    )
                 )
-            )
-    if small:
+            spams = lasso_solver(X, dictionary, alpha=problem["alpha"])
+            spams_name = "SPAMS lasso (LARS)"
+        if spams is not None:
+            exact.append((spams_name, spams))
         for n_iter in range(1, 1000):
             if gap(ours(tol=0.0, max_iter=n_iter)()) <= network_gap:
                 break
         exact.append(
             (f"FISTA, {n_iter} iterations (matches the network)", ours(tol=0.0, max_iter=n_iter))
         )
-    else:
-        exact = exact[:1]  # our FISTA only: the per-sample solvers take minutes here
     for method, solve in exact:
         seconds, solved = median_time(solve, repeats=max(1, repeats // 2))
         rows.append(
@@ -227,7 +189,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     device = resolve_device(args.device)
     sizes = (10_000,) if args.quick else (10_000, 100_000)
-    spams = spams_solvers()
     X_train, X_all, dictionary = signals(max(sizes))
 
     print("training the networks", flush=True)
@@ -255,11 +216,9 @@ def main(argv=None):
         X = X_all[:n]
         lasso_rows = time_rows(
             "LISTA", lista, X, dictionary, LASSO, lasso_objective, device, args.repeats,
-            spams if n <= 10_000 else None,
         )  # fmt: skip
         hilasso_rows = time_rows(
             "LBCoFB", lbcofb, X, dictionary, HILASSO, hilasso_objective, device, args.repeats,
-            spams if n <= 10_000 else None,
         )  # fmt: skip
         flops = network_flops(n, dictionary.shape[0], N_FEATURES, N_LAYERS)
         network_rate = flops / lasso_rows[0]["s"]

@@ -37,6 +37,7 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._spams import hilasso_solver  # noqa: E402
 from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, sparse_encode  # noqa: E402
 from sklearn_lsc._groups import check_groups, group_index  # noqa: E402
 from sklearn_lsc._networks import LBCoFB  # noqa: E402
@@ -88,30 +89,6 @@ def recovery(energies, active):
     top = np.sort(np.argsort(-energies, axis=1)[:, :k], axis=1)
     truth = np.sort(np.argsort(-active, axis=1, kind="stable")[:, :k], axis=1)
     return float(np.mean(np.all(top == truth, axis=1)))
-
-
-def spams_hilasso(X, dictionary, tol):
-    """SPAMS ``fistaFlat`` on the same HiLasso problem, or None without spams."""
-    try:
-        import spams
-    except ImportError:
-        return None
-    n_groups, size = SETTING["n_groups"], SETTING["group_size"]
-    signals = np.asfortranarray(X.T, dtype=np.float64)
-    atoms = np.asfortranarray(dictionary.T, dtype=np.float64)
-    start = np.zeros((dictionary.shape[0], X.shape[0]), dtype=np.float64, order="F")
-    labels = np.repeat(np.arange(1, n_groups + 1), size).astype(np.int32)
-
-    def solve():
-        # lambda1 weighs the group term, lambda2 the l1 term (SPAMS' convention).
-        code = spams.fistaFlat(
-            signals, atoms, start, loss="square", regul="sparse-group-lasso-l2",
-            lambda1=PROBLEM["group_alpha"], lambda2=PROBLEM["alpha"], groups=labels,
-            max_it=5000, tol=tol, it0=5000, numThreads=-1,
-        )  # fmt: skip
-        return np.asarray(code).T
-
-    return solve
 
 
 def train_networks(X_train, active_train, held_out, dictionary, optimum, device):
@@ -204,7 +181,14 @@ def speed_rows(encoder, X_speed, dictionary, repeats, device):
         ("FISTA (ours, batched), tol 1e-6", exact("fista", tol=1e-6, max_iter=5000), True),
         ("BCoFB (ours, batched), tol 1e-6", exact("bcofb", tol=1e-6, max_iter=5000), True),
     ]
-    spams_solve = spams_hilasso(X_speed, dictionary, tol=1e-5)
+    spams_solve = hilasso_solver(
+        X_speed,
+        dictionary,
+        alpha=PROBLEM["alpha"],
+        group_alpha=PROBLEM["group_alpha"],
+        group_size=SETTING["group_size"],
+        tol=1e-5,
+    )
     if spams_solve is not None:
         solvers.append(("SPAMS fistaFlat, tol 1e-5", spams_solve, True))
     # The least exact-solver effort that codes as well as the network.
