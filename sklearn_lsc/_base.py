@@ -258,8 +258,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         dtype = torch_dtype(X.dtype)
         self._rng = check_random_state(self.random_state)
         if self.dictionary is None:
-            n_components = self.n_components or X.shape[1]
-            dictionary = init_dictionary_from_samples(X, n_components, self._rng)
+            dictionary = init_dictionary_from_samples(X, self._n_components_for(X), self._rng)
         else:
             dictionary = check_dictionary(
                 self.dictionary,
