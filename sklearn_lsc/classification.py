@@ -607,13 +607,16 @@ class StructuredSparseClassifier(_SparseClassifier):
         if self.n_active == 1:
             return X, indicator
         rng = check_random_state(self.random_state)
-        members = [np.flatnonzero(y_index == k) for k in range(n_classes)]
         n_mixtures = X.shape[0]
         mixed_classes = np.argsort(rng.random_sample((n_mixtures, n_classes)), axis=1)
         mixed_classes = mixed_classes[:, : self.n_active]
-        rows = np.array(
-            [[rng.choice(members[k]) for k in chosen] for chosen in mixed_classes], dtype=np.intp
-        )
+        # A uniform random row of each chosen class, all at once: rows sorted by
+        # class, then an offset into each class's block.
+        by_class = np.argsort(y_index, kind="stable")
+        counts = np.bincount(y_index, minlength=n_classes)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        within = (rng.random_sample(mixed_classes.shape) * counts[mixed_classes]).astype(np.intp)
+        rows = by_class[starts[mixed_classes] + within]
         mixtures = X[rows].sum(axis=1)
         mixture_indicator = np.zeros((n_mixtures, n_classes))
         np.put_along_axis(mixture_indicator, mixed_classes, 1.0, axis=1)
