@@ -66,6 +66,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "solver": [StrOptions({"adam", "sgd", "armijo"})],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -294,8 +295,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
         y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
+        perturb = self._input_perturbation(X, X_tensor)
         targets = None
-        if self.objective == "regression" and not self._fit_dictionary:
+        if self.objective == "regression" and not self._fit_dictionary and perturb is None:
             targets = self._exact_codes(X_tensor, dictionary, init=None)
         objective = self._training_objective(device, dtype)
         stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
@@ -305,7 +307,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
                 set_learning_rate(self._optimizer, rate)
             start = time.perf_counter()
-            loss = self._train_epoch(X_tensor, y_tensor, dictionary, objective, targets)
+            loss = self._train_epoch(X_tensor, y_tensor, dictionary, objective, targets, perturb)
             if not math.isfinite(loss):
                 raise ValueError(
                     f"Training diverged (the loss became {loss}) at epoch "
@@ -351,15 +353,45 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.network_.load_state_dict(state)
         dictionary.copy_(atoms)
 
-    def _train_epoch(self, X, y, dictionary, objective, targets):
-        """One epoch (one step for Armijo); returns the mean training loss."""
+    def _input_perturbation(self, X, X_tensor):
+        """``input_noise``'s perturbation of training signals (a callable), or None.
+
+        The noise's standard deviation is ``input_noise`` times the root mean
+        square of ``X``; its generator is seeded from ``random_state`` (drawn
+        only when there is noise, so noise-free training is unchanged).
+        """
+        if self.input_noise == 0:
+            return None
+        scale = self.input_noise * math.sqrt(float(np.mean(np.square(X, dtype=np.float64))))
+        generator = torch.Generator(device=X_tensor.device)
+        generator.manual_seed(int(self._rng.randint(np.iinfo(np.int32).max)))
+
+        def perturb(rows):
+            noise = torch.randn(
+                rows.shape, generator=generator, device=rows.device, dtype=rows.dtype
+            )
+            return rows + scale * noise
+
+        return perturb
+
+    def _train_epoch(self, X, y, dictionary, objective, targets, perturb=None):
+        """One epoch (one step for Armijo); returns the mean training loss.
+
+        ``perturb`` (from :meth:`_input_perturbation`) adds fresh noise to each
+        minibatch; Armijo's line search sees one noisy copy for its whole step.
+        """
         network = self.network_
         last_code = {}
+        if perturb is not None and isinstance(self._optimizer, ArmijoDescent):
+            X, perturb = perturb(X), None
 
         def loss_of(rows):
             X_rows = X if rows is None else X[rows]
+            if perturb is not None:
+                X_rows = perturb(X_rows)
             code = network(X_rows)
             last_code["value"] = code.detach()
+            last_code["signals"] = X_rows
             if self.objective != "regression":
                 y_rows = y if (y is None or rows is None) else y[rows]
                 return objective(X_rows, code, dictionary, y_rows).mean()
@@ -370,8 +402,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return (code - target).pow(2).sum(dim=1).mean()
 
         def dictionary_step(rows):
-            X_rows = X if rows is None else X[rows]
-            self._dictionary_update.step(dictionary, X_rows, last_code["value"])
+            # The signals the codes were computed from (noisy under input_noise).
+            self._dictionary_update.step(dictionary, last_code["signals"], last_code["value"])
             network.set_dictionary(dictionary)
 
         after_step = dictionary_step if self._fit_dictionary else None
@@ -379,7 +411,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             loss = self._optimizer.step(lambda: loss_of(None))
             if after_step is not None:
                 with torch.no_grad():
-                    last_code["value"] = network(X)
+                    last_code["value"], last_code["signals"] = network(X), X
                 after_step(None)
             return loss
         return minibatch_epoch(

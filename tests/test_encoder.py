@@ -105,6 +105,81 @@ def test_regression_with_a_learned_dictionary_uses_the_current_dictionary(monkey
     assert not torch.equal(calls[0], calls[-1])  # the dictionary moved in between
 
 
+# -------------------------------------------------------------- input noise
+def test_input_noise_regularizes_a_small_training_set():
+    # 5 untied layers on 300 digits overfit: the held-out gap grows with the
+    # epochs. Noisy minibatches keep it lower (each fit alone: 2 s).
+    X_train, X_test, D = demo_problem(n_components=64)
+    X_train = X_train[:300]
+    params = dict(
+        alpha=0.1, dictionary=D, architecture="lista", max_iter=300,
+        n_iter_no_change=300, random_state=0,
+    )  # fmt: skip
+    plain = LearnedLassoEncoder(**params).fit(X_train)
+    noisy = LearnedLassoEncoder(**params, input_noise=0.25).fit(X_train)
+    gap_plain = relative_gap(X_test, plain.transform(X_test), D, 0.1)
+    gap_noisy = relative_gap(X_test, noisy.transform(X_test), D, 0.1)
+    assert gap_noisy < 0.8 * gap_plain
+    # The plain network fits its training rows better: it overfits them.
+    assert plain.score(X_train) > noisy.score(X_train)
+
+
+@pytest.mark.parametrize("solver", ["adam", "armijo"])
+def test_input_noise_is_seeded_by_random_state_and_leaves_X_untouched(solver):
+    X = random_data(3)
+    X_before = X.copy()
+    params = dict(n_components=6, alpha=0.1, solver=solver, input_noise=0.5, max_iter=3)
+    first = LearnedLassoEncoder(**params, random_state=0).fit(X)
+    again = LearnedLassoEncoder(**params, random_state=0).fit(X)
+    other = LearnedLassoEncoder(**params, random_state=1).fit(X)
+    np.testing.assert_array_equal(X, X_before)
+    np.testing.assert_array_equal(first.transform(X), again.transform(X))
+    assert not np.array_equal(first.transform(X), other.transform(X))
+    # Same seed, dictionary and minibatch order without noise: noise changed the fit.
+    plain = LearnedLassoEncoder(**{**params, "input_noise": 0.0}, random_state=0).fit(X)
+    assert not np.allclose(first.loss_curve_, plain.loss_curve_)
+
+
+def test_input_noise_trains_on_noisy_signals_of_the_right_scale(monkeypatch):
+    # The regression targets are exact codes of the signals the network saw:
+    # with noise, they are computed per minibatch from perturbed rows whose
+    # deviation from X has the asked standard deviation.
+    X = 10.0 * random_data(4, n_samples=400)
+    seen = []
+    original = solvers_module._solve
+
+    def spy(signals, *args):
+        seen.append(signals.clone())
+        return original(signals, *args)
+
+    monkeypatch.setattr(solvers_module, "_solve", spy)
+    LearnedLassoEncoder(
+        n_components=6, alpha=0.1, dictionary=np.eye(8)[:6], objective="regression",
+        input_noise=0.1, batch_size=400, max_iter=2, random_state=0,
+    ).fit(X)  # fmt: skip
+    assert len(seen) == 2  # one target computation per minibatch, none up front
+    for signals in seen:
+        noisy = signals.numpy()  # shuffled rows: pair each with its nearest row of X
+        residual = noisy - X[_match_rows(noisy, X)]
+        rms = np.sqrt(np.mean(X**2))
+        assert np.std(residual) == pytest.approx(0.1 * rms, rel=0.05)
+    assert not torch.equal(seen[0], seen[1])  # fresh noise each epoch
+
+
+def _match_rows(noisy, X):
+    """Index of the row of ``X`` nearest to each row of ``noisy``."""
+    distances = ((noisy[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
+    return distances.argmin(axis=1)
+
+
+def test_partial_fit_with_input_noise_continues_training():
+    X = random_data(5)
+    encoder = LearnedLassoEncoder(n_components=6, alpha=0.1, input_noise=0.2, random_state=0)
+    for _ in range(3):
+        encoder.partial_fit(X)
+    assert encoder.n_iter_ == 3 and np.all(np.isfinite(encoder.transform(X)))
+
+
 def test_armijo_decreases_the_loss_at_every_epoch():
     X = random_data(2)
     encoder = LearnedLassoEncoder(
@@ -380,6 +455,7 @@ def test_wrong_n_features_at_transform_is_refused():
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"batch_size": 0}, "batch_size"),
         ({"fit_dictionary": "yes"}, "fit_dictionary"),
+        ({"input_noise": -0.1}, "input_noise"),
     ],
 )
 def test_bad_parameters_are_refused_naming_them(params, match):
