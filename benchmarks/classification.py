@@ -38,6 +38,7 @@ from sklearn.model_selection import train_test_split
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._plots import bar_panels  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedLassoEncoder,
     SparseCodingClassifier,
@@ -210,6 +211,24 @@ def mixture_rows():
     return rows
 
 
+def plot(payload, path):
+    """Digits accuracy and prediction time per method, and mixture identification."""
+    digits = payload["digits"]
+
+    def label(row):
+        return f"{row['atoms']} atoms: {row['method']}"
+
+    return bar_panels(path, [
+        {"title": "digits, test accuracy", "xlabel": "accuracy", "percent": True,
+         "bars": [(label(row), row["accuracy"]) for row in digits]},
+        {"title": "digits, prediction time", "xlabel": "ms", "log": True,
+         "bars": [(label(row), 1e3 * row["predict_s"]) for row in digits]},
+        {"title": "two-source mixtures, both sources identified", "xlabel": "identified",
+         "percent": True,
+         "bars": [(row["method"], row["both_sources"]) for row in payload["mixtures"]]},
+    ], width=9)  # fmt: skip
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -289,6 +308,7 @@ def main(argv=None):
     (RESULTS / "classification.json").write_text(
         json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
     )
+    plot(payload, RESULTS / "classification.png")
     return 0 if all(ok for _, _, ok in checks) else 1
 
 

@@ -16,10 +16,22 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._plots import bar_panels  # noqa: E402
 from sklearn_lsc._demo import format_table, run_demo  # noqa: E402
 
 GAP_TARGET = 0.03
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def plot(payload, path):
+    """Gap and time of each method (the table's rows)."""
+    rows = payload["rows"]
+    return bar_panels(path, [
+        {"title": "digits, held-out relative gap", "xlabel": "gap", "percent": True,
+         "bars": [(row["method"], row["gap"]) for row in rows]},
+        {"title": "digits, time to code the held-out rows", "xlabel": "ms", "log": True,
+         "bars": [(row["method"], 1e3 * row["seconds"]) for row in rows]},
+    ])  # fmt: skip
 
 
 def main(argv=None):
@@ -52,10 +64,11 @@ def main(argv=None):
 
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "core.md").write_text(report + "\n", encoding="utf-8")
+    payload = {"machine": machine_info(), "rows": rows}
     (RESULTS / "core.json").write_text(
-        json.dumps({"machine": machine_info(), "rows": rows}, indent=2, default=str) + "\n",
-        encoding="utf-8",
+        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
     )
+    plot(payload, RESULTS / "core.png")
     return 0 if all(ok for _, _, ok in checks) else 1
 
 

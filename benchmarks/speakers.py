@@ -35,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._plots import bar_panels  # noqa: E402
 from sklearn_lsc import StructuredSparseClassifier, sparse_encode  # noqa: E402
 
 VOICES = ("en+m1", "en+f2", "en+m3", "en+f4", "en-us+m7", "en-gb-scotland+f1")
@@ -125,6 +126,14 @@ def pooled_energies(energies):
     return energies[: n_windows * POOLING].reshape(n_windows, POOLING, -1).sum(axis=1)
 
 
+def plot(payload, path):
+    """Share of test windows whose two voices are both named, per method."""
+    return bar_panels(path, [
+        {"title": "two-voice mixtures, both voices named", "xlabel": "identified",
+         "percent": True, "bars": [(row["method"], row["identified"]) for row in payload["rows"]]},
+    ])  # fmt: skip
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-components-per-voice", type=int, default=24)
@@ -191,10 +200,11 @@ def main(argv=None):
     print(report)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "speakers.md").write_text(report + "\n", encoding="utf-8")
+    payload = {"machine": machine_info(), "rows": rows, "checks": checks}
     (RESULTS / "speakers.json").write_text(
-        json.dumps({"machine": machine_info(), "rows": rows, "checks": checks}, indent=2,
-                   default=str) + "\n", encoding="utf-8",
-    )  # fmt: skip
+        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    plot(payload, RESULTS / "speakers.png")
     return 0 if all(ok for _, _, ok in checks) else 1
 
 

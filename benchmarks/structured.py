@@ -37,6 +37,7 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._plots import bar_panels  # noqa: E402
 from benchmarks._spams import hilasso_solver  # noqa: E402
 from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, sparse_encode  # noqa: E402
 from sklearn_lsc._groups import check_groups, group_index  # noqa: E402
@@ -248,6 +249,19 @@ def format_report(quality, speed, checks, n_speed):
     return "\n".join(lines)
 
 
+def plot(payload, path):
+    """Held-out gap and recovery of each method, and the transform times."""
+    quality = payload["quality"]
+    return bar_panels(path, [
+        {"title": "held-out relative gap", "xlabel": "gap", "percent": True,
+         "bars": [(row["method"], row["gap"]) for row in quality]},
+        {"title": "group recovery (10,000 more signals)", "xlabel": "recovered", "percent": True,
+         "bars": [(row["method"], row["recovery_more"]) for row in quality]},
+        {"title": "transform of 10,000 signals", "xlabel": "seconds", "log": True,
+         "bars": [(row["method"], row["s"]) for row in payload["speed"]]},
+    ])  # fmt: skip
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -325,6 +339,7 @@ def main(argv=None):
     (RESULTS / "structured.json").write_text(
         json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
     )
+    plot(payload, RESULTS / "structured.png")
     return 0 if all(ok for _, _, ok in checks) else 1
 
 

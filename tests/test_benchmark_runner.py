@@ -57,3 +57,20 @@ def test_a_suite_missing_its_optional_dependency_is_skipped(monkeypatch, tmp_pat
     assert run.main(["--suite", "needy"]) == 0
     summary = (tmp_path / "summary.md").read_text()
     assert "skipped (needs no_such_module_here, no-such-program)" in summary
+
+
+def test_bar_panels_draw_what_their_axes_can_show(tmp_path):
+    pytest.importorskip("matplotlib")
+    plots = pytest.importorskip("benchmarks._plots")
+    panels = [
+        {"title": "gap", "xlabel": "gap", "percent": True, "bars": [("a", 0.0), ("b", 0.5)]},
+        # A log axis cannot show 0 or NaN: those bars are left out, not drawn as errors.
+        {"title": "time", "xlabel": "s", "log": True,
+         "bars": [("a", 0.0), ("b", float("nan")), ("c", 2.0)]},
+    ]  # fmt: skip
+    assert [bar for bar, _ in plots._drawable(panels[1])] == ["c"]
+    path = plots.bar_panels(tmp_path / "figure.png", panels)
+    assert path.read_bytes().startswith(b"\x89PNG")
+    nothing = [{"title": "t", "xlabel": "s", "log": True, "bars": [("a", 0.0)]}]
+    assert plots.bar_panels(tmp_path / "none.png", nothing) is None
+    assert not (tmp_path / "none.png").exists()
