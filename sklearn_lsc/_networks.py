@@ -22,6 +22,12 @@ from ._prox import (
 from .solvers import bcofb_operators, cod_operators, ista_operators
 
 
+def _soft_threshold_in_place(values, threshold, scratch):
+    """:func:`soft_threshold` of ``values`` in place, with ``scratch`` for the clamp."""
+    threshold = threshold.clamp_min(0.0)
+    return values.sub_(torch.clamp(values, -threshold, threshold, out=scratch))
+
+
 class LISTA(nn.Module):
     """Learned ISTA (Gregor & LeCun 2010), ``n_layers`` proximal steps.
 
@@ -63,10 +69,29 @@ class LISTA(nn.Module):
         self.dictionary.copy_(dictionary)
 
     def forward(self, X):
+        if not torch.is_grad_enabled():
+            return self._forward_in_place(X)
         code = soft_threshold(X @ self.W[0], self.theta[0])
         for layer in range(1, self.n_layers):
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
             code = soft_threshold(torch.addmm(code, residual, self.W[layer]), self.theta[layer])
+        return code
+
+    def _forward_in_place(self, X):
+        """The forward pass for inference, in three buffers every layer reuses.
+
+        Same arithmetic as the autograd forward; fresh large temporaries at
+        every operation cost page faults on the CPU.
+        """
+        code = torch.mm(X, self.W[0])
+        spare = torch.empty_like(code)
+        residual = torch.empty_like(X)
+        _soft_threshold_in_place(code, self.theta[0], spare)
+        for layer in range(1, self.n_layers):
+            torch.addmm(X, code, self.dictionary, alpha=-1.0, out=residual)
+            torch.addmm(code, residual, self.W[layer], out=spare)
+            code, spare = spare, code
+            _soft_threshold_in_place(code, self.theta[layer], spare)
         return code
 
 
@@ -285,8 +310,7 @@ class LBCoFB(nn.Module):
 
     def _prox_in_place(self, B, layer, scratch):
         """:func:`hilasso_prox` with layer ``layer``'s thresholds, overwriting ``B``."""
-        threshold = self.t[layer].clamp_min(0.0)
-        B.sub_(torch.clamp(B, -threshold, threshold, out=scratch))
+        _soft_threshold_in_place(B, self.t[layer], scratch)
         blocks = B.view(B.shape[0], self.s.shape[1], self.group_size)
         norms = torch.linalg.vector_norm(blocks, dim=2).clamp_min_(1e-15)
         blocks.mul_(torch.relu(1.0 - self.s[layer] / norms).unsqueeze(2))

@@ -81,3 +81,28 @@ def test_lista_follows_a_new_dictionary():
     new_D = D[::-1].copy()
     network.set_dictionary(torch.tensor(new_D))
     np.testing.assert_array_equal(network.dictionary.numpy(), new_D)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_layers", [1, 2, 5])
+def test_lista_inference_in_buffers_equals_the_autograd_forward(dtype, n_layers):
+    # Without autograd LISTA runs in reused buffers; any parameters (here
+    # moved away from the untrained ones, one threshold made negative: it
+    # acts as zero) must give the autograd forward's codes.
+    X, D = problem(7)
+    network = LISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).to(dtype)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=dtype)
+            parameter.mul_(1 + 0.2 * noise)
+        network.theta[0, 0] = -1.0
+    X_tensor = torch.tensor(X, dtype=dtype)
+    with torch.no_grad():
+        buffered = network(X_tensor)
+        assert torch.equal(buffered, network._forward_in_place(X_tensor))
+    autograd = network(X_tensor.requires_grad_())
+    tolerance = 1e-6 if dtype == torch.float32 else 1e-13
+    torch.testing.assert_close(buffered, autograd.detach(), rtol=tolerance, atol=tolerance)
+    assert torch.count_nonzero(buffered) > 0
+    assert torch.equal(X_tensor.detach(), torch.tensor(X, dtype=dtype))  # input untouched
