@@ -6,6 +6,7 @@ network from a dictionary and how to compute exact codes; everything else
 moving between devices, pickling without a GPU) lives here once.
 """
 
+import copy
 import io
 import math
 import numbers
@@ -70,6 +71,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "transform_dtype": [StrOptions({"bfloat16"}), None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -450,7 +452,10 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         device = resolve_device(self.device)
         self._move_to(device)
-        dtype = self._network_dtype()
+        network, dtype = self.network_, self._network_dtype()
+        if self.transform_dtype == "bfloat16":
+            # A rounded copy: the fitted network keeps its precision.
+            network, dtype = copy.deepcopy(network).to(torch.bfloat16), torch.bfloat16
         n_components = self.components_.shape[0]
         elements = _TRANSFORM_BATCH_ELEMENTS[device.type]
         batch_size = max(1, elements // (n_components + X.shape[1]))
@@ -463,10 +468,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             for start in range(0, X.shape[0], batch_size):
                 rows = slice(start, start + batch_size)
                 batch = to_tensor(X[rows], device=device, dtype=dtype)
-                batch_code = self.network_(batch)
+                batch_code = network(batch)
                 code[rows] = to_numpy(batch_code, X.dtype)
                 if with_objective:
-                    values = per_sample(batch.double(), batch_code.double(), dictionary)
+                    # The objective of the signals as given, not as rounded.
+                    signals = to_tensor(X[rows], device=device, dtype=torch.float64)
+                    values = per_sample(signals, batch_code.double(), dictionary)
                     objective[rows] = to_numpy(values, np.float64)
                 if self.verbose and X.shape[0] > batch_size:  # progress of long transforms
                     done = min(start + batch_size, X.shape[0])

@@ -94,5 +94,8 @@ def to_tensor(array, *, device, dtype):
 
 
 def to_numpy(tensor, dtype):
-    """Copy a tensor back to a numpy array of ``dtype`` on the host."""
-    return tensor.detach().to("cpu").numpy().astype(dtype, copy=False)
+    """Copy a tensor back to a numpy array of ``dtype`` (float32 or float64) on the host.
+
+    Converted by torch first: numpy has no bfloat16.
+    """
+    return tensor.detach().to("cpu", torch_dtype(dtype)).numpy()

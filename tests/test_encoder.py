@@ -105,6 +105,27 @@ def test_regression_with_a_learned_dictionary_uses_the_current_dictionary(monkey
     assert not torch.equal(calls[0], calls[-1])  # the dictionary moved in between
 
 
+# -------------------------------------------------------- bfloat16 transform
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_bfloat16_transform_codes_nearly_as_well_in_the_dtype_of_X(architecture, dtype):
+    X_train, X_test, D = demo_problem(n_components=64)
+    X_train, X_test = X_train[:600].astype(dtype), X_test.astype(dtype)
+    encoder = LearnedLassoEncoder(
+        alpha=0.1, dictionary=D, architecture=architecture, max_iter=20, random_state=0
+    ).fit(X_train)
+    full = encoder.transform(X_test)
+    rounded = encoder.set_params(transform_dtype="bfloat16").transform(X_test)
+    assert rounded.dtype == dtype
+    assert not np.array_equal(rounded, full)  # the products really ran in bfloat16
+    assert next(encoder.network_.parameters()).dtype == torch.from_numpy(X_train).dtype
+    objective_full = lasso_objective(X_test, full, D, 0.1)
+    objective_rounded = lasso_objective(X_test, rounded, D, 0.1)
+    assert objective_rounded == pytest.approx(objective_full, rel=0.02)
+    # score is the objective of the rounded codes against the signals as given.
+    assert encoder.score(X_test) == pytest.approx(-objective_rounded, rel=1e-6)
+
+
 # -------------------------------------------------------------- input noise
 def test_input_noise_regularizes_a_small_training_set():
     # 5 untied layers on 300 digits overfit: the held-out gap grows with the
@@ -456,6 +477,7 @@ def test_wrong_n_features_at_transform_is_refused():
         ({"batch_size": 0}, "batch_size"),
         ({"fit_dictionary": "yes"}, "fit_dictionary"),
         ({"input_noise": -0.1}, "input_noise"),
+        ({"transform_dtype": "float16"}, "transform_dtype"),
     ],
 )
 def test_bad_parameters_are_refused_naming_them(params, match):

@@ -137,3 +137,15 @@ np.testing.assert_allclose(code, np.load({str(tmp_path / "code.npy")!r}), atol=1
 """
     env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
+
+
+def test_bfloat16_transform_on_gpu():
+    X, _ = data(7)
+    encoder = LearnedLassoEncoder(alpha=0.1, architecture="lista", max_iter=5, device="cuda")
+    full = encoder.fit(X).transform(X)
+    rounded = encoder.set_params(transform_dtype="bfloat16").transform(X)
+    assert rounded.dtype == np.float32
+    D = encoder.components_
+    assert lasso_objective(X, rounded, D, 0.1) == pytest.approx(
+        lasso_objective(X, full, D, 0.1), rel=0.02
+    )

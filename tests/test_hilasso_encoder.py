@@ -318,3 +318,18 @@ def test_unsupervised_objectives_ignore_y():
     with_y = LearnedHiLassoEncoder(**common).fit(X, np.arange(60))
     without_y = LearnedHiLassoEncoder(**common).fit(X)
     np.testing.assert_array_equal(with_y.transform(X), without_y.transform(X))
+
+
+@pytest.mark.parametrize("architecture", ["bcofb", "ista"])
+def test_bfloat16_transform_keeps_the_codes_objective(group_problem, architecture):
+    X_train, X_test, _, _, D = group_problem
+    encoder = LearnedHiLassoEncoder(
+        **PROBLEM, dictionary=D, architecture=architecture, n_layers=3, max_iter=10,
+        random_state=0,
+    ).fit(X_train)  # fmt: skip
+    full = encoder.transform(X_test)
+    rounded = encoder.set_params(transform_dtype="bfloat16").transform(X_test)
+    assert rounded.dtype == np.float32 and not np.array_equal(rounded, full)
+    assert hilasso_objective(X_test, rounded, D, **PROBLEM) == pytest.approx(
+        hilasso_objective(X_test, full, D, **PROBLEM), rel=0.02
+    )

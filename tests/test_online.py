@@ -232,3 +232,15 @@ def test_bad_parameters_are_refused_naming_them(params, match):
     with pytest.raises(ValueError, match=match):
         model.partial_fit(sparse_stream()[:30])
     assert not hasattr(model, "components_")
+
+
+def test_bfloat16_transform_of_the_stream_model():
+    X = sparse_stream()
+    model = OnlineSparseModeler(**SMALL).fit(X)
+    full = model.transform(X)
+    rounded = model.set_params(transform_dtype="bfloat16").transform(X)
+    assert rounded.dtype == X.dtype and not np.array_equal(rounded, full)
+    D = model.components_
+    assert lasso_objective(X, rounded, D, 0.1) == pytest.approx(
+        lasso_objective(X, full, D, 0.1), rel=0.02
+    )
