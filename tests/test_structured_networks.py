@@ -101,11 +101,11 @@ def test_rows_are_coded_independently_of_the_batch(make):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n_samples", [1, 37])
-def test_lbcofb_grouped_inference_equals_the_dense_forward(dtype, n_samples):
-    # Inference on the CPU with contiguous groups carries the residual and
-    # updates it group by group; it must give the dense forward's codes for
-    # any parameters (here moved away from the untrained ones), with
-    # all-zero rows, and when some group is selected by no sample.
+def test_lbcofb_in_place_inference_equals_the_dense_forward(dtype, n_samples):
+    # Inference on the CPU with contiguous groups runs in place in reused
+    # buffers; it must give the dense forward's codes for any parameters
+    # (here moved away from the untrained ones), with all-zero rows, and
+    # when some group is selected by no sample.
     X, D = problem(5, n_samples=n_samples)
     if n_samples > 1:
         X[-1] = 0.0
@@ -116,12 +116,12 @@ def test_lbcofb_grouped_inference_equals_the_dense_forward(dtype, n_samples):
             noise = torch.randn(parameter.shape, generator=generator, dtype=dtype)
             parameter.mul_(1 + 0.2 * noise)
         X_tensor = torch.tensor(X, dtype=dtype)
-        grouped = network._forward_grouped(X_tensor)
+        in_place = network._forward_in_place(X_tensor)
         dense = network._forward_dense(X_tensor)
-        assert torch.equal(network(X_tensor), grouped)  # the path no_grad takes
+        assert torch.equal(network(X_tensor), in_place)  # the path no_grad takes
     tolerance = 1e-5 if dtype == torch.float32 else 1e-12
-    torch.testing.assert_close(grouped, dense, rtol=tolerance, atol=tolerance)
-    assert torch.count_nonzero(grouped) > 0
+    torch.testing.assert_close(in_place, dense, rtol=tolerance, atol=tolerance)
+    assert torch.count_nonzero(in_place) > 0
 
 
 def test_lbcofb_trains_through_the_dense_forward(monkeypatch):
@@ -129,9 +129,9 @@ def test_lbcofb_trains_through_the_dense_forward(monkeypatch):
     network = lbcofb(D, 3, EQUAL_GROUPS)
 
     def refuse(X):
-        raise AssertionError("the grouped forward has no gradients to give")
+        raise AssertionError("the in-place forward has no gradients to give")
 
-    monkeypatch.setattr(network, "_forward_grouped", refuse)
+    monkeypatch.setattr(network, "_forward_in_place", refuse)
     code = network(torch.tensor(X))  # autograd on: the dense forward
     code.sum().backward()
     assert network.W.grad is not None
