@@ -121,7 +121,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         of the network codes bfloat16-rounded signals, about twice as fast on
         CPUs with AVX-512 BF16 and on GPUs with bfloat16 tensor cores (5-layer
         LISTA, 10,000 signals of 100 features, 256 atoms: 27 ms -> 13 ms,
-        held-out gap 2.21% -> 2.23%). Codes are returned in the dtype of ``X``;
+        held-out gap 2.20% -> 2.22%). Codes are returned in the dtype of ``X``;
         training always runs in the dtype of the training data.
 
     device : str or torch.device, default="cpu"
