@@ -232,6 +232,7 @@ def test_discriminative_objective_trains_with_the_labels():
     "params, match",
     [
         ({"n_active": 4}, "n_active"),
+        ({"n_active": 2, "n_mixtures": 0}, "n_mixtures"),
         ({"objective": "lasso"}, "objective"),
         ({"n_layers": 0}, "n_layers"),
     ],
@@ -255,6 +256,17 @@ def test_with_n_active_sources_the_encoder_also_trains_on_mixtures():
         first, second = np.flatnonzero(active)
         sums = X[y == first][:, None] + X[y == second][None]
         assert np.any(np.all(np.isclose(sums, row), axis=2))
+
+
+def test_n_mixtures_sets_how_many_mixtures_the_encoder_trains_on():
+    X, y, _ = subspace_sources(n_per_class=30, seed=5)
+    for n_mixtures, rows in [(None, 180), (7, 97), (400, 490)]:
+        classifier = StructuredSparseClassifier(n_active=2, n_mixtures=n_mixtures, random_state=0)
+        mixed, indicator = classifier._with_mixtures(X, y, 3)
+        assert mixed.shape == (rows, 20) and indicator.shape == (rows, 3)
+        assert np.all(indicator[90:].sum(axis=1) == 2)
+    single = StructuredSparseClassifier(n_active=1, n_mixtures=400)
+    assert single._with_mixtures(X, y, 3)[0].shape == X.shape  # ignored for one source
 
 
 # --------------------------------------------------------- Mahalanobis metric
