@@ -453,6 +453,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         device = resolve_device(self.device)
         self._move_to(device)
         network, dtype = self.network_, self._network_dtype()
+        if self.transform_dtype not in (None, "bfloat16"):
+            # Settable on a fitted encoder, so checked here too, not only in fit.
+            raise ValueError(
+                "The 'transform_dtype' parameter must be None or 'bfloat16'; got "
+                f"{self.transform_dtype!r}."
+            )
         if self.transform_dtype == "bfloat16":
             # A rounded copy: the fitted network keeps its precision.
             network, dtype = copy.deepcopy(network).to(torch.bfloat16), torch.bfloat16

@@ -126,6 +126,13 @@ def test_bfloat16_transform_codes_nearly_as_well_in_the_dtype_of_X(architecture,
     assert encoder.score(X_test) == pytest.approx(-objective_rounded, rel=1e-6)
 
 
+def test_transform_dtype_set_after_fit_is_checked_at_transform():
+    X = random_data(8)
+    encoder = LearnedLassoEncoder(n_components=6, alpha=0.1, max_iter=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="transform_dtype"):
+        encoder.set_params(transform_dtype="float16").transform(X)
+
+
 # -------------------------------------------------------------- input noise
 def test_input_noise_regularizes_a_small_training_set():
     # 5 untied layers on 300 digits overfit: the held-out gap grows with the
