@@ -26,7 +26,6 @@ Run ``python benchmarks/classification.py``. Writes
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -40,6 +39,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
+from benchmarks._report import check_lines, finish  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedLassoEncoder,
     SparseCodingClassifier,
@@ -300,18 +300,12 @@ def main(argv=None):
         ),
     ]
     lines.append("")
-    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
-    report = "\n".join(lines)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "classification.md").write_text(report + "\n", encoding="utf-8")
+    lines += check_lines(checks)
     payload = {"machine": machine_info(), "digits": digits, "mixtures": mixtures, "checks": checks}
-    (RESULTS / "classification.json").write_text(
-        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
-    )
-    plot(payload, RESULTS / "classification.png")
-    return 0 if all(ok for _, _, ok in checks) else 1
+    return finish(
+        RESULTS, "classification", "\n".join(lines), payload, checks,
+        draw=lambda path: plot(payload, path),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

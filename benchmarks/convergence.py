@@ -19,7 +19,6 @@ depths 1, 3, 5 on digits only). Writes ``benchmarks/results/convergence.md``,
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -32,6 +31,7 @@ from sklearn.feature_extraction.image import extract_patches_2d
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._report import check_lines, finish  # noqa: E402
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode  # noqa: E402
 from sklearn_lsc._demo import demo_problem  # noqa: E402
 from sklearn_lsc._prox import soft_threshold  # noqa: E402
@@ -209,18 +209,12 @@ def main(argv=None):
             (f"{name}: best 5-layer network matches >= {TARGET_ITERATIONS} FISTA iterations",
              f"{matched} (gap {best['gap']:.2%})", matched >= TARGET_ITERATIONS)
         )  # fmt: skip
-    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
-    report = "\n".join(lines)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
-    plot(results, RESULTS / "convergence.png")
-    (RESULTS / "convergence.md").write_text(report + "\n", encoding="utf-8")
+    lines += check_lines(checks)
     payload = {"machine": machine_info(), "results": results, "checks": checks}
-    (RESULTS / "convergence.json").write_text(
-        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
-    )
-    return 0 if all(ok for _, _, ok in checks) else 1
+    return finish(
+        RESULTS, "convergence", "\n".join(lines), payload, checks,
+        draw=lambda path: plot(results, path),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ Run ``python benchmarks/core.py`` (``--device cuda`` on a GPU). Writes
 """
 
 import argparse
-import json
 import pathlib
 import sys
 
@@ -17,6 +16,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
+from benchmarks._report import check_lines, finish  # noqa: E402
 from sklearn_lsc._demo import format_table, run_demo  # noqa: E402
 
 GAP_TARGET = 0.03
@@ -57,19 +57,11 @@ def main(argv=None):
     ]
     table = format_table(rows)
     lines = ["# Core targets (digits demo)", "", "```", table, "```", ""]
-    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
-    report = "\n".join(lines)
-    print()
-    print(report)
-
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "core.md").write_text(report + "\n", encoding="utf-8")
+    lines += check_lines(checks)
     payload = {"machine": machine_info(), "rows": rows}
-    (RESULTS / "core.json").write_text(
-        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
+    return finish(
+        RESULTS, "core", "\n".join(lines), payload, checks, draw=lambda path: plot(payload, path)
     )
-    plot(payload, RESULTS / "core.png")
-    return 0 if all(ok for _, _, ok in checks) else 1
 
 
 if __name__ == "__main__":

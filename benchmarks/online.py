@@ -30,7 +30,6 @@ Writes ``benchmarks/results/online.md``, ``online.json`` and ``online.png``.
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -41,6 +40,7 @@ from sklearn.decomposition import MiniBatchDictionaryLearning
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
+from benchmarks._report import check_lines, finish  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedLassoEncoder,
     OnlineSparseModeler,
@@ -220,29 +220,20 @@ def main(argv=None):
         ),
     ]
     lines.append("")
-    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
-    report = "\n".join(lines)
-    print()
-    print(report)
-
-    RESULTS.mkdir(exist_ok=True)
-    plot(
-        {name: curve for name, (curve, _) in results.items()},
-        np.arange(0, stream.shape[0] // STEP, block_steps),
-        RESULTS / "online.png",
-    )
-    (RESULTS / "online.md").write_text(report + "\n", encoding="utf-8")
+    lines += check_lines(checks)
+    curves = {name: curve for name, (curve, _) in results.items()}
+    texture_steps = np.arange(0, stream.shape[0] // STEP, block_steps)
     payload = {
         "machine": machine_info(),
         "means": means,
         "seconds": {name: seconds for name, (_, seconds) in results.items()},
-        "curves": {name: curve.tolist() for name, (curve, _) in results.items()},
+        "curves": {name: curve.tolist() for name, curve in curves.items()},
         "checks": checks,
     }
-    (RESULTS / "online.json").write_text(
-        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
-    )
-    return 0 if all(ok for _, _, ok in checks) else 1
+    return finish(
+        RESULTS, "online", "\n".join(lines), payload, checks,
+        draw=lambda path: plot(curves, texture_steps, path),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ Run ``python benchmarks/speakers.py``. Writes
 
 import argparse
 import itertools
-import json
 import pathlib
 import shutil
 import subprocess
@@ -36,6 +35,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
+from benchmarks._report import check_lines, finish  # noqa: E402
 from sklearn_lsc import StructuredSparseClassifier, sparse_encode  # noqa: E402
 
 VOICES = ("en+m1", "en+f2", "en+m3", "en+f4", "en-us+m7", "en-gb-scotland+f1")
@@ -194,18 +194,12 @@ def main(argv=None):
     ]
     lines += [f"| {row['method']} | {row['identified']:.1%} |" for row in rows]
     lines.append("")
-    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
-    report = "\n".join(lines)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "speakers.md").write_text(report + "\n", encoding="utf-8")
+    lines += check_lines(checks)
     payload = {"machine": machine_info(), "rows": rows, "checks": checks}
-    (RESULTS / "speakers.json").write_text(
-        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
-    )
-    plot(payload, RESULTS / "speakers.png")
-    return 0 if all(ok for _, _, ok in checks) else 1
+    return finish(
+        RESULTS, "speakers", "\n".join(lines), payload, checks,
+        draw=lambda path: plot(payload, path),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ Writes ``benchmarks/results/speed.md``, ``.json`` and ``.png``.
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -44,6 +43,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
+from benchmarks._report import check_lines, finish  # noqa: E402
 from benchmarks._spams import hilasso_solver, lasso_solver  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedHiLassoEncoder,
@@ -375,18 +375,11 @@ def main(argv=None):
         for row in sparse_rows
     ]
     lines.append("")
-    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
-    report = "\n".join(lines)
-    print()
-    print(report)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "speed.md").write_text(report + "\n", encoding="utf-8")
+    lines += check_lines(checks)
     results.update(machine=machine_info(), checks=checks)
-    (RESULTS / "speed.json").write_text(
-        json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8"
+    return finish(
+        RESULTS, "speed", "\n".join(lines), results, checks, draw=lambda path: plot(results, path)
     )
-    plot(results, RESULTS / "speed.png")
-    return 0 if all(ok for _, _, ok in checks) else 1
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ Run ``python benchmarks/structured.py`` (``--device cuda`` on a GPU). Writes
 """
 
 import argparse
-import json
 import pathlib
 import sys
 import time
@@ -38,6 +37,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
+from benchmarks._report import check_lines, finish  # noqa: E402
 from benchmarks._spams import hilasso_solver  # noqa: E402
 from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, sparse_encode  # noqa: E402
 from sklearn_lsc._groups import check_groups, group_index  # noqa: E402
@@ -245,7 +245,7 @@ def format_report(quality, speed, checks, n_speed):
         speedup = f"{row['network_speedup']:.0f}x" if "network_speedup" in row else "-"
         lines.append(f"| {row['method']} | {row['s']:.4f} | {row['gap']:.2e} | {speedup} |")
     lines.append("")
-    lines += [f"- {name}: {value} ({'met' if ok else 'NOT met'})" for name, value, ok in checks]
+    lines += check_lines(checks)
     return "\n".join(lines)
 
 
@@ -330,17 +330,10 @@ def main(argv=None):
         ),
     ]
     report = format_report(quality, speed, checks, X_speed.shape[0])
-    print()
-    print(report)
-
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "structured.md").write_text(report + "\n", encoding="utf-8")
     payload = {"machine": machine_info(), "quality": quality, "speed": speed, "checks": checks}
-    (RESULTS / "structured.json").write_text(
-        json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
+    return finish(
+        RESULTS, "structured", report, payload, checks, draw=lambda path: plot(payload, path)
     )
-    plot(payload, RESULTS / "structured.png")
-    return 0 if all(ok for _, _, ok in checks) else 1
 
 
 if __name__ == "__main__":

@@ -74,3 +74,20 @@ def test_bar_panels_draw_what_their_axes_can_show(tmp_path):
     nothing = [{"title": "t", "xlabel": "s", "log": True, "bars": [("a", 0.0)]}]
     assert plots.bar_panels(tmp_path / "none.png", nothing) is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_finish_writes_the_report_files_and_says_whether_every_target_is_met(tmp_path):
+    report_module = pytest.importorskip("benchmarks._report")
+    checks = [("a target", "2x", True), ("another", "0.5x", False)]
+    assert report_module.check_lines(checks) == [
+        "- a target: 2x (met)",
+        "- another: 0.5x (NOT met)",
+    ]
+    drawn = []
+    code = report_module.finish(
+        tmp_path / "out", "suite", "# report", {"value": 1.5}, checks, draw=drawn.append
+    )
+    assert code == 1 and drawn == [tmp_path / "out" / "suite.png"]
+    assert (tmp_path / "out" / "suite.md").read_text() == "# report\n"
+    assert '"value": 1.5' in (tmp_path / "out" / "suite.json").read_text()
+    assert report_module.finish(tmp_path, "ok", "", {}, checks[:1]) == 0
