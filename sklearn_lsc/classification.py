@@ -59,7 +59,14 @@ def _fit_encoder(encoder, X):
 
 
 class _SparseClassifier(ClassifierMixin, BaseEstimator):
-    """What the sparse-coding classifiers share: ``score``, documented here."""
+    """What the sparse-coding classifiers share: their tags and ``score``."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Both model classes as unions of subspaces: on low-dimensional blobs
+        # (the common checks' data) every class's atoms span the whole space.
+        tags.classifier_tags.poor_score = True
+        return tags
 
     def score(self, X, y, sample_weight=None):
         """Return the mean accuracy of ``predict(X)`` against ``y``.
@@ -180,13 +187,6 @@ class SparseCodingClassifier(_SparseClassifier):
         self.margin = margin
         self.metric_max_iter = metric_max_iter
         self.n_jobs = n_jobs
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # A union of per-class subspaces: on low-dimensional blobs (the common
-        # checks' data) every class's dictionary spans the whole space.
-        tags.classifier_tags.poor_score = True
-        return tags
 
     def _template(self):
         template = LearnedLassoEncoder() if self.encoder is None else self.encoder
@@ -530,13 +530,6 @@ class StructuredSparseClassifier(_SparseClassifier):
         self.batch_size = batch_size
         self.device = device
         self.random_state = random_state
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        # Group energies separate sources that live in distinct subspaces, not
-        # low-dimensional blobs (the common checks' data).
-        tags.classifier_tags.poor_score = True
-        return tags
 
     def _training(self):
         return dict(
