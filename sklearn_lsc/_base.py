@@ -71,6 +71,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "transform_dtype": [StrOptions({"bfloat16"}), None],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -290,10 +292,18 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.n_iter_ = 0
 
     def _train(self, X, y, *, n_epochs, anneal):
-        """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop."""
+        """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop.
+
+        With ``early_stopping`` (and ``anneal``: ``fit``, not ``partial_fit``),
+        ``validation_fraction`` of the rows are set aside: the network trains
+        on the others, the stopping rule watches the loss of the set-aside
+        rows (noise-free), and the network of the best such epoch is kept.
+        """
         device = resolve_device(self.device)
         self._move_to(device)
         dtype = self._network_dtype()
+        early_stopping = anneal and self.early_stopping
+        X, y, X_validation, y_validation = self._validation_split(X, y, early_stopping)
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
         y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
@@ -302,8 +312,14 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.objective == "regression" and not self._fit_dictionary and perturb is None:
             targets = self._exact_codes(X_tensor, dictionary, init=None)
         objective = self._training_objective(device, dtype)
+        validation = None
+        if early_stopping:
+            validation = self._validation_loss_function(
+                X_validation, y_validation, dictionary, objective, device, dtype
+            )
+        self.validation_loss_curve_ = [] if early_stopping else None
         stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
-        best = (math.inf, None, None)  # (loss, epoch, snapshot of network and atoms)
+        best = (math.inf, None, None)  # (watched loss, epoch, snapshot of network and atoms)
         for epoch in range(n_epochs):
             if anneal and not isinstance(self._optimizer, ArmijoDescent):
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
@@ -318,32 +334,91 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 )
             self.loss_curve_.append(loss)
             self.n_iter_ += 1
-            if anneal and loss < best[0]:
-                best = (loss, self.n_iter_, self._snapshot(dictionary))
+            watched = loss
+            if early_stopping:
+                watched = validation()
+                self.validation_loss_curve_.append(watched)
+            if anneal and watched < best[0]:
+                best = (watched, self.n_iter_, self._snapshot(dictionary))
             if self.verbose:
+                shown = f", validation loss {watched:.6g}" if early_stopping else ""
                 print(
-                    f"[{type(self).__name__}] epoch {self.n_iter_}: loss {loss:.6g}, "
+                    f"[{type(self).__name__}] epoch {self.n_iter_}: loss {loss:.6g}{shown}, "
                     f"{time.perf_counter() - start:.2f} s"
                 )
-            if anneal and stopper.update(loss):
+            if anneal and stopper.update(watched):
                 if self.verbose:
                     print(
                         f"[{type(self).__name__}] no relative improvement of "
                         f"{self.tol} in {self.n_iter_no_change} epochs: stopping."
                     )
                 break
-        rise = loss - best[0] if anneal and best[2] is not None else 0.0
-        if rise > max(_BLOW_UP * abs(best[0]), 1e-12):
+        self.best_validation_loss_ = best[0] if early_stopping else None
+        rise = watched - best[0] if anneal and best[2] is not None else 0.0
+        blew_up = rise > max(_BLOW_UP * abs(best[0]), 1e-12)
+        if blew_up or (early_stopping and best[1] != self.n_iter_):
             self._restore(best[2], dictionary)
+        if blew_up:
+            watched_name = "validation loss" if early_stopping else "training loss"
             warnings.warn(
-                f"The training loss rose from {best[0]:.4g} (epoch {best[1]}) to "
-                f"{loss:.4g} (epoch {self.n_iter_}): training blew up, and the "
+                f"The {watched_name} rose from {best[0]:.4g} (epoch {best[1]}) to "
+                f"{watched:.4g} (epoch {self.n_iter_}): training blew up, and the "
                 f"network of epoch {best[1]} was restored. Lower the 'learning_rate' "
                 f"parameter (now {self.learning_rate}).",
                 ConvergenceWarning,
                 stacklevel=3,
             )
         self.components_ = to_numpy(dictionary, self.components_.dtype)
+
+    def _validation_split(self, X, y, early_stopping):
+        """``(X, y, X_validation, y_validation)``: rows set aside for early stopping.
+
+        Without early stopping, all rows train and the validation ones are
+        None (the random generator is then not drawn from: results stay as
+        they were without the option).
+        """
+        if not early_stopping:
+            return X, y, None, None
+        n_samples = X.shape[0]
+        n_validation = math.ceil(self.validation_fraction * n_samples)
+        if n_validation >= n_samples:
+            raise ValueError(
+                f"early_stopping sets aside validation_fraction={self.validation_fraction} "
+                f"of the {n_samples} rows, leaving none to train on; lower "
+                "'validation_fraction' or pass more rows."
+            )
+        order = self._rng.permutation(n_samples)
+        validation, training = np.sort(order[:n_validation]), np.sort(order[n_validation:])
+        if y is None:
+            return X[training], None, X[validation], None
+        return X[training], y[training], X[validation], y[validation]
+
+    def _validation_loss_function(self, X, y, dictionary, objective, device, dtype):
+        """A callable returning the mean training loss of the validation rows.
+
+        Noise-free, without gradients, in minibatches of ``batch_size`` (the
+        similarity objective compares every pair of rows of a batch); the
+        regression objective's exact codes follow the dictionary when it moves.
+        """
+        X_tensor = to_tensor(X, device=device, dtype=dtype)
+        y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
+        targets = None
+        if self.objective == "regression" and not self._fit_dictionary:
+            targets = self._exact_codes(X_tensor, dictionary, init=None)
+
+        def validation_loss():
+            total = 0.0
+            with torch.no_grad():
+                for start in range(0, X_tensor.shape[0], self.batch_size):
+                    rows = slice(start, start + self.batch_size)
+                    X_rows = X_tensor[rows]
+                    y_rows = None if y_tensor is None else y_tensor[rows]
+                    target_rows = None if targets is None else targets[rows]
+                    loss, _ = self._batch_loss(X_rows, y_rows, dictionary, objective, target_rows)
+                    total += float(loss) * X_rows.shape[0]
+            return total / X_tensor.shape[0]
+
+        return validation_loss
 
     def _snapshot(self, dictionary):
         """Copies of the network's state and of the atoms (cheap: the networks are small)."""
@@ -376,6 +451,19 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
         return perturb
 
+    def _batch_loss(self, X, y, dictionary, objective, targets):
+        """``(mean loss, codes)`` of the rows ``X`` (targets: regression's exact codes).
+
+        Regression without ``targets`` (the dictionary moves) solves for the
+        current dictionary's exact codes, warm-started from the network's.
+        """
+        code = self.network_(X)
+        if self.objective != "regression":
+            return objective(X, code, dictionary, y).mean(), code
+        if targets is None:
+            targets = self._exact_codes(X, dictionary, init=code.detach())
+        return (code - targets).pow(2).sum(dim=1).mean(), code
+
     def _train_epoch(self, X, y, dictionary, objective, targets, perturb=None):
         """One epoch (one step for Armijo); returns the mean training loss.
 
@@ -391,17 +479,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             X_rows = X if rows is None else X[rows]
             if perturb is not None:
                 X_rows = perturb(X_rows)
-            code = network(X_rows)
+            y_rows = y if (y is None or rows is None) else y[rows]
+            target_rows = targets if (targets is None or rows is None) else targets[rows]
+            loss, code = self._batch_loss(X_rows, y_rows, dictionary, objective, target_rows)
             last_code["value"] = code.detach()
             last_code["signals"] = X_rows
-            if self.objective != "regression":
-                y_rows = y if (y is None or rows is None) else y[rows]
-                return objective(X_rows, code, dictionary, y_rows).mean()
-            if targets is None:  # the dictionary moves: exact codes for the current one
-                target = self._exact_codes(X_rows, dictionary, init=code.detach())
-            else:
-                target = targets if rows is None else targets[rows]
-            return (code - target).pow(2).sum(dim=1).mean()
+            return loss
 
         def dictionary_step(rows):
             # The signals the codes were computed from (noisy under input_noise).

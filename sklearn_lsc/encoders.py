@@ -104,20 +104,32 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         its own weights, and on small training sets they overfit (on the
         1500 digits of the convergence benchmark, a 5-layer LISTA reaches a
         1.1% held-out gap after 500 epochs with ``input_noise=0.25``; without
-        noise its gap grows to 4.8% by 400 epochs). The noisy loss
-        fluctuates between epochs: raise ``n_iter_no_change`` (to
-        ``max_iter`` to run every epoch) or the stopping rule ends training
-        early. 0 trains on the signals as given.
+        noise its gap grows to 4.8% by 400 epochs). The noisy training loss
+        fluctuates between epochs: with ``early_stopping`` the stopping rule
+        watches the noise-free loss of held-out rows instead; otherwise raise
+        ``n_iter_no_change`` (to ``max_iter`` to run every epoch) or the rule
+        ends training early. 0 trains on the signals as given.
 
     max_iter : int, default=150
         Maximum number of epochs of ``fit``.
 
     tol : float, default=1e-4
-        ``fit`` stops when the training loss has not improved by this relative
-        amount for ``n_iter_no_change`` consecutive epochs.
+        ``fit`` stops when the training loss (the validation loss, with
+        ``early_stopping``) has not improved by this relative amount for
+        ``n_iter_no_change`` consecutive epochs.
 
     n_iter_no_change : int, default=10
         Patience of the stopping rule, in epochs.
+
+    early_stopping : bool, default=False
+        Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
+        random, from ``random_state``), trains on the others, stops when their
+        noise-free training loss stops improving, and keeps the network and
+        dictionary of the epoch where it was lowest. ``partial_fit`` ignores
+        it and trains on every row.
+
+    validation_fraction : float, default=0.1
+        Share of the rows set aside by ``early_stopping``, in (0, 1).
 
     transform_dtype : {None, "bfloat16"}, default=None
         Precision of the network's arithmetic in ``transform`` (and
@@ -152,6 +164,13 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     loss_curve_ : list of float
         Mean training loss of each epoch (the Lasso objective for
         ``objective="lasso"``).
+
+    validation_loss_curve_ : list of float or None
+        Mean loss of the set-aside rows after each epoch of the last ``fit``
+        with ``early_stopping`` (None without it, and after ``partial_fit``).
+
+    best_validation_loss_ : float or None
+        The lowest of them: the kept network's (None without ``early_stopping``).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -213,6 +232,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         max_iter=150,
         tol=1e-4,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         transform_dtype=None,
         device="cpu",
         random_state=None,
@@ -234,6 +255,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.transform_dtype = transform_dtype
         self.device = device
         self.random_state = random_state
@@ -360,20 +383,32 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         its own weights, and on small training sets they overfit (on the
         1500 digits of the convergence benchmark, a 5-layer LISTA reaches a
         1.1% held-out gap after 500 epochs with ``input_noise=0.25``; without
-        noise its gap grows to 4.8% by 400 epochs). The noisy loss
-        fluctuates between epochs: raise ``n_iter_no_change`` (to
-        ``max_iter`` to run every epoch) or the stopping rule ends training
-        early. 0 trains on the signals as given.
+        noise its gap grows to 4.8% by 400 epochs). The noisy training loss
+        fluctuates between epochs: with ``early_stopping`` the stopping rule
+        watches the noise-free loss of held-out rows instead; otherwise raise
+        ``n_iter_no_change`` (to ``max_iter`` to run every epoch) or the rule
+        ends training early. 0 trains on the signals as given.
 
     max_iter : int, default=150
         Maximum number of epochs of ``fit``.
 
     tol : float, default=1e-4
-        ``fit`` stops when the training loss has not improved by this relative
-        amount for ``n_iter_no_change`` consecutive epochs.
+        ``fit`` stops when the training loss (the validation loss, with
+        ``early_stopping``) has not improved by this relative amount for
+        ``n_iter_no_change`` consecutive epochs.
 
     n_iter_no_change : int, default=10
         Patience of the stopping rule, in epochs.
+
+    early_stopping : bool, default=False
+        Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
+        random, from ``random_state``), trains on the others, stops when their
+        noise-free training loss stops improving, and keeps the network and
+        dictionary of the epoch where it was lowest. ``partial_fit`` ignores
+        it and trains on every row.
+
+    validation_fraction : float, default=0.1
+        Share of the rows set aside by ``early_stopping``, in (0, 1).
 
     transform_dtype : {None, "bfloat16"}, default=None
         Precision of the network's arithmetic in ``transform`` (and
@@ -410,6 +445,13 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     loss_curve_ : list of float
         Mean training loss of each epoch.
+
+    validation_loss_curve_ : list of float or None
+        Mean loss of the set-aside rows after each epoch of the last ``fit``
+        with ``early_stopping`` (None without it, and after ``partial_fit``).
+
+    best_validation_loss_ : float or None
+        The lowest of them: the kept network's (None without ``early_stopping``).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -479,6 +521,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         max_iter=150,
         tol=1e-4,
         n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         transform_dtype=None,
         device="cpu",
         random_state=None,
@@ -501,6 +545,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.transform_dtype = transform_dtype
         self.device = device
         self.random_state = random_state

@@ -2,6 +2,7 @@
 
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -233,6 +234,129 @@ def test_early_stopping_stops_before_max_iter():
     ).fit(X)
     # The first epoch sets the reference; none after it improves by 50%.
     assert encoder.n_iter_ == 1 + 3
+
+
+# ----------------------------------------------------- validation stopping
+def _training_rows_of(monkeypatch, cls=LearnedLassoEncoder):
+    """Spy on ``_train_epoch``: the list of training tensors each epoch saw."""
+    seen = []
+    original = cls._train_epoch
+
+    def spy(self, X, *args):
+        seen.append(X.clone())
+        return original(self, X, *args)
+
+    monkeypatch.setattr(cls, "_train_epoch", spy)
+    return seen
+
+
+def test_early_stopping_watches_the_noise_free_loss_of_set_aside_rows(monkeypatch):
+    X = random_data(40)
+    seen = _training_rows_of(monkeypatch)
+    encoder = LearnedLassoEncoder(
+        n_components=6, alpha=0.1, input_noise=0.5, early_stopping=True,
+        validation_fraction=0.25, max_iter=12, n_iter_no_change=100, random_state=0,
+    ).fit(X)  # fmt: skip
+    # ceil(0.25 * 120) = 30 rows set aside; the others (and only they) train.
+    trained = _match_rows(seen[0].numpy(), X)
+    np.testing.assert_array_equal(seen[0].numpy(), X[trained])
+    assert len(set(trained)) == 90
+    held_out = np.setdiff1d(np.arange(120), trained)
+    assert all(torch.equal(rows, seen[0]) for rows in seen)
+    curve = encoder.validation_loss_curve_
+    assert len(curve) == encoder.n_iter_ == len(encoder.loss_curve_) == 12
+    assert encoder.best_validation_loss_ == min(curve)
+    # The kept network's objective on the set-aside rows as given (no noise).
+    X_val = X[held_out]
+    kept = lasso_objective(X_val, encoder.transform(X_val), encoder.components_, 0.1)
+    assert kept == pytest.approx(encoder.best_validation_loss_, rel=1e-10)
+
+
+def test_early_stopping_stops_on_the_validation_loss_and_keeps_its_best_epoch(monkeypatch):
+    # Scripted validation losses: best at epoch 3, then three epochs without
+    # improvement. The training loss (decreasing here) is not what stops it.
+    X = random_data(41)
+    script = iter([5.0, 4.0, 3.0, 3.5, 3.2, 3.1, 1.0, 1.0])
+    monkeypatch.setattr(
+        LearnedLassoEncoder, "_validation_loss_function",
+        lambda self, *args: lambda: next(script),
+    )  # fmt: skip
+    codes_after_epoch = []
+    original = LearnedLassoEncoder._train_epoch
+
+    def recording(self, *args):
+        loss = original(self, *args)
+        with torch.no_grad():
+            codes_after_epoch.append(self.network_(torch.from_numpy(X)).numpy().copy())
+        return loss
+
+    monkeypatch.setattr(LearnedLassoEncoder, "_train_epoch", recording)
+    encoder = LearnedLassoEncoder(
+        n_components=6, alpha=0.1, early_stopping=True, max_iter=50, tol=0.0,
+        n_iter_no_change=3, learning_rate=1e-2, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a plain stop: no blow-up warning
+        encoder.fit(X)
+    assert encoder.n_iter_ == 6
+    assert encoder.validation_loss_curve_ == [5.0, 4.0, 3.0, 3.5, 3.2, 3.1]
+    assert encoder.best_validation_loss_ == 3.0
+    assert not np.allclose(codes_after_epoch[2], codes_after_epoch[5])
+    np.testing.assert_allclose(encoder.transform(X), codes_after_epoch[2], atol=1e-12)
+
+
+def test_early_stopping_validation_loss_of_the_regression_objective(monkeypatch):
+    # Mean squared distance of the set-aside rows' codes to their exact codes.
+    X = random_data(42)
+    D = np.eye(8)[:6] + 0.1
+    seen = _training_rows_of(monkeypatch)
+    encoder = LearnedLassoEncoder(
+        alpha=0.1, dictionary=D, objective="regression", early_stopping=True,
+        validation_fraction=0.5, max_iter=5, n_iter_no_change=100, random_state=0,
+    ).fit(X)  # fmt: skip
+    X_val = X[np.setdiff1d(np.arange(120), _match_rows(seen[0].numpy(), X))]
+    assert X_val.shape[0] == 60
+    exact = sparse_encode(X_val, D, alpha=0.1, tol=1e-10, max_iter=5000)
+    error = np.mean(np.sum((encoder.transform(X_val) - exact) ** 2, axis=1))
+    assert error == pytest.approx(encoder.best_validation_loss_, rel=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["adam", "armijo"])
+def test_early_stopping_with_labels_splits_them_with_their_rows(solver):
+    X = random_data(43)
+    y = (X[:, 0] > 0).astype(int)
+    encoder = LearnedLassoEncoder(
+        n_components=6, alpha=0.1, objective="similarity", solver=solver,
+        early_stopping=True, max_iter=4, n_iter_no_change=100, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert len(encoder.validation_loss_curve_) == 4
+    assert np.all(np.isfinite(encoder.validation_loss_curve_))
+
+
+def test_without_early_stopping_every_row_trains(monkeypatch):
+    X = random_data(44)
+    seen = _training_rows_of(monkeypatch)
+    encoder = LearnedLassoEncoder(n_components=6, alpha=0.1, max_iter=2, random_state=0).fit(X)
+    assert encoder.validation_loss_curve_ is None and encoder.best_validation_loss_ is None
+    np.testing.assert_array_equal(seen[0].numpy(), X)
+    # partial_fit ignores early_stopping: one pass over every row.
+    seen.clear()
+    encoder.set_params(early_stopping=True).partial_fit(X)
+    np.testing.assert_array_equal(seen[0].numpy(), X)
+    assert encoder.validation_loss_curve_ is None
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5])
+def test_validation_fraction_outside_the_open_unit_interval_is_refused(fraction):
+    encoder = LearnedLassoEncoder(early_stopping=True, validation_fraction=fraction)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        encoder.fit(random_data(45))
+
+
+def test_early_stopping_that_would_leave_no_training_row_is_refused():
+    encoder = LearnedLassoEncoder(n_components=2, early_stopping=True, validation_fraction=0.5)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        encoder.fit(random_data(46, n_samples=1))
 
 
 def test_divergence_raises_a_value_error_naming_learning_rate():

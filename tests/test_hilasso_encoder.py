@@ -136,6 +136,42 @@ def test_discriminative_loss_flips_the_sign_of_known_active_groups(group_problem
     np.testing.assert_allclose(loss.numpy(), expected, rtol=1e-10)
 
 
+def test_discriminative_early_stopping_scores_set_aside_rows_with_their_groups(
+    group_problem, monkeypatch
+):
+    # The validation loss of the kept network is the discriminative loss of
+    # the set-aside rows with their own known groups (found by the rows the
+    # training epochs did not see).
+    X_train, _, active_train, _, D = group_problem
+    X, y = X_train[:100].astype(np.float64), active_train[:100]
+    seen = []
+    original = LearnedHiLassoEncoder._train_epoch
+
+    def spy(self, X_rows, *args):
+        seen.append(X_rows.numpy().copy())
+        return original(self, X_rows, *args)
+
+    monkeypatch.setattr(LearnedHiLassoEncoder, "_train_epoch", spy)
+    encoder = LearnedHiLassoEncoder(
+        **PROBLEM, dictionary=D.astype(np.float64), objective="discriminative", n_layers=2,
+        early_stopping=True, validation_fraction=0.2, max_iter=6, n_iter_no_change=100,
+        random_state=0,
+    ).fit(X, y)  # fmt: skip
+    trained = [int(np.flatnonzero(np.all(X == row, axis=1))[0]) for row in seen[0]]
+    held_out = np.setdiff1d(np.arange(100), trained)
+    assert held_out.size == 20
+    objective = encoder._training_objective(torch.device("cpu"), torch.float64)
+    X_val, y_val = X[held_out], y[held_out].astype(np.float64)
+    loss = objective(
+        *(
+            torch.from_numpy(a)
+            for a in (X_val, encoder.transform(X_val), D.astype(np.float64), y_val)
+        )
+    )
+    assert float(loss.mean()) == pytest.approx(encoder.best_validation_loss_, rel=1e-10)
+    assert encoder.best_validation_loss_ == min(encoder.validation_loss_curve_)
+
+
 def test_discriminative_training_puts_more_energy_in_known_active_groups():
     X, D, _, active = make_group_sparse_signals(
         800, n_features=24, n_groups=GROUPS, group_size=8, n_active_groups=1,
