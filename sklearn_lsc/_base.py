@@ -384,7 +384,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if n_validation >= n_samples:
             raise ValueError(
                 f"early_stopping sets aside validation_fraction={self.validation_fraction} "
-                f"of the {n_samples} rows, leaving none to train on; lower "
+                f"of the n_samples={n_samples} rows, leaving none to train on; lower "
                 "'validation_fraction' or pass more rows."
             )
         order = self._rng.permutation(n_samples)

@@ -23,10 +23,17 @@ def _public_estimators():
         "step_size": 10,
         "encoder": sklearn_lsc.LearnedLassoEncoder(max_iter=5, random_state=0),
     }
-    return [
+    estimators = [
         cls(**{key: value for key, value in fast.items() if key in cls().get_params()})
         for cls in classes
     ]
+    # The validation split changes what fit trains on: checked as well.
+    held_out = dict(max_iter=5, early_stopping=True, input_noise=0.1, random_state=0)
+    estimators += [
+        sklearn_lsc.LearnedLassoEncoder(**held_out),
+        sklearn_lsc.LearnedHiLassoEncoder(**held_out),
+    ]
+    return estimators
 
 
 def test_every_public_estimator_is_checked():
