@@ -322,15 +322,28 @@ def test_early_stopping_validation_loss_of_the_regression_objective(monkeypatch)
 
 
 @pytest.mark.parametrize("solver", ["adam", "armijo"])
-def test_early_stopping_with_labels_splits_them_with_their_rows(solver):
+def test_early_stopping_with_labels_splits_them_with_their_rows(solver, monkeypatch):
+    # The kept network's validation loss is the similarity objective of the
+    # set-aside rows with their own labels (12 rows: one validation batch).
     X = random_data(43)
     y = (X[:, 0] > 0).astype(int)
+    seen = _training_rows_of(monkeypatch)
     encoder = LearnedLassoEncoder(
         n_components=6, alpha=0.1, objective="similarity", solver=solver,
         early_stopping=True, max_iter=4, n_iter_no_change=100, random_state=0,
     ).fit(X, y)  # fmt: skip
-    assert len(encoder.validation_loss_curve_) == 4
-    assert np.all(np.isfinite(encoder.validation_loss_curve_))
+    held_out = np.setdiff1d(np.arange(120), _match_rows(seen[0].numpy(), X))
+    assert held_out.size == 12 and len(encoder.validation_loss_curve_) == 4
+    objective = encoder._training_objective(torch.device("cpu"), torch.float64)
+    X_val, code = X[held_out], encoder.transform(X[held_out])
+    tensors = (X_val, code, encoder.components_, y[held_out].astype(np.float64))
+    loss = float(objective(*(torch.from_numpy(a) for a in tensors)).mean())
+    assert loss == pytest.approx(encoder.best_validation_loss_, rel=1e-10)
+    # Labels shuffled against their rows give another loss: the pairing matters.
+    shuffled = (X_val, code, encoder.components_, y[held_out][::-1].astype(np.float64))
+    assert float(objective(*(torch.from_numpy(a) for a in shuffled)).mean()) != pytest.approx(
+        loss, rel=1e-6
+    )
 
 
 def test_without_early_stopping_every_row_trains(monkeypatch):
