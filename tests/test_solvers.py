@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from _reference import cod_reference, ista_reference, lasso_kkt_violation
+from _reference import cod_reference, fista_reference, ista_reference, lasso_kkt_violation
 from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
 from sklearn.linear_model import Lasso
 
@@ -71,6 +71,17 @@ def test_first_fista_iterate_is_ista():
     X, D = random_problem(4, n_samples=5)
     fista = sparse_encode(X, D, alpha=0.2, algorithm="fista", max_iter=1, tol=0.0)
     np.testing.assert_allclose(fista, ista_reference(X, D, 0.2, 1), atol=1e-12)
+
+
+@pytest.mark.parametrize("n_iter", [2, 5, 60])
+def test_fista_iterates_equal_reference(n_iter):
+    # Momentum and its adaptive restart, by hand per row.
+    X, D = random_problem(8, n_samples=6)
+    code = sparse_encode(X, D, alpha=0.2, algorithm="fista", max_iter=n_iter, tol=0.0)
+    expected, restarts = fista_reference(X, D, 0.2, n_iter)
+    np.testing.assert_allclose(code, expected, atol=1e-10)
+    if n_iter == 60:
+        assert restarts > 0  # so the restart is checked too
 
 
 def test_cod_iteration_is_n_components_greedy_updates():

@@ -4,9 +4,11 @@ import functools
 
 import numpy as np
 import pytest
+import torch
 from _reference import cod_reference, soft
 
 from sklearn_lsc import hilasso_objective, lasso_objective, sparse_encode
+from sklearn_lsc.solvers import Penalty
 
 GROUPS = [np.arange(0, 6), np.arange(6, 10), np.arange(10, 18), np.arange(18, 24)]
 
@@ -171,3 +173,24 @@ def test_bad_groups_are_refused_naming_the_parameter(kwargs, match):
     arguments = {"groups": 2, "group_alpha": 0.5, **kwargs}
     with pytest.raises(ValueError, match=match):
         sparse_encode(np.ones((2, 3)), np.eye(4, 3) + 0.1, **arguments)
+
+
+@pytest.mark.parametrize("layout", ["lasso", "contiguous", "scattered"])
+def test_in_place_prox_equals_the_prox(layout):
+    # The exact FISTA's in-place prox against the plain one, an all-zero row
+    # and a group thresholded to zero included.
+    rng = np.random.default_rng(0)
+    values = torch.from_numpy(rng.standard_normal((7, 12)))
+    values[0] = 0.0
+    if layout == "lasso":
+        penalty = Penalty(0.3)
+    else:
+        index = np.arange(12) // 4
+        index = index if layout == "contiguous" else rng.permutation(index)
+        penalty = Penalty(0.3, torch.from_numpy(index), torch.tensor([0.5, 2.0, 0.0]))
+        assert (penalty.group_size is not None) == (layout == "contiguous")
+    expected = penalty.prox(values, 0.7)
+    result = values.clone()
+    assert penalty.prox_in_place(result, 0.7, torch.empty_like(values)) is result
+    torch.testing.assert_close(result, expected, rtol=0, atol=1e-15)
+    assert torch.count_nonzero(expected) < torch.count_nonzero(values)
