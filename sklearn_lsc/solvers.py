@@ -114,6 +114,7 @@ def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True):
     full-size temporaries cost page faults, and more time than the product.
     """
     W, S, step = ista_operators(dictionary)
+    step = float(step)  # once: on a GPU, reading it back every iteration would sync
     B = X @ W
     code = torch.zeros_like(B) if init is None else init.clone()
     extrapolated = code.clone()
