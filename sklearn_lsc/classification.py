@@ -433,6 +433,23 @@ class StructuredSparseClassifier(_SparseClassifier):
     batch_size : int, default=100
         Rows per minibatch.
 
+    input_noise : float, default=0.0
+        Training noise of every encoder, relative to the root mean square of
+        its training rows (see :class:`LearnedLassoEncoder`).
+
+    tol : float, default=1e-4
+        Relative improvement of the stopping rule of every encoder.
+
+    n_iter_no_change : int, default=10
+        Patience of the stopping rule of every encoder, in epochs.
+
+    early_stopping : bool, default=False
+        Whether every encoder sets aside ``validation_fraction`` of its rows
+        and stops on their loss (see :class:`LearnedLassoEncoder`).
+
+    validation_fraction : float, default=0.1
+        Share of the rows set aside by ``early_stopping``, in (0, 1).
+
     device : str or torch.device, default="cpu"
         Where the networks train and run.
 
@@ -494,6 +511,11 @@ class StructuredSparseClassifier(_SparseClassifier):
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
     }
@@ -513,6 +535,11 @@ class StructuredSparseClassifier(_SparseClassifier):
         learning_rate=1e-3,
         max_iter=100,
         batch_size=100,
+        input_noise=0.0,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         device="cpu",
         random_state=None,
     ):
@@ -528,6 +555,11 @@ class StructuredSparseClassifier(_SparseClassifier):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.batch_size = batch_size
+        self.input_noise = input_noise
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.device = device
         self.random_state = random_state
 
@@ -536,6 +568,11 @@ class StructuredSparseClassifier(_SparseClassifier):
             learning_rate=self.learning_rate,
             max_iter=self.max_iter,
             batch_size=self.batch_size,
+            input_noise=self.input_noise,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction,
             device=self.device,
             random_state=self.random_state,
         )

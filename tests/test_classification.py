@@ -235,12 +235,29 @@ def test_discriminative_objective_trains_with_the_labels():
         ({"n_active": 2, "n_mixtures": 0}, "n_mixtures"),
         ({"objective": "lasso"}, "objective"),
         ({"n_layers": 0}, "n_layers"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change"),
+        ({"early_stopping": True, "validation_fraction": 1.0}, "validation_fraction"),
+        ({"input_noise": -1.0}, "input_noise"),
     ],
 )
 def test_structured_bad_parameters(params, match):
     X, y, _ = subspace_sources(n_per_class=20)
     with pytest.raises(ValueError, match=match):
         StructuredSparseClassifier(max_iter=1, **params).fit(X, y)
+
+
+def test_training_settings_reach_every_encoder():
+    X, y, _ = subspace_sources(n_per_class=40, seed=6)
+    settings = dict(
+        input_noise=0.1, tol=0.0, n_iter_no_change=3, early_stopping=True,
+        validation_fraction=0.2,
+    )  # fmt: skip
+    classifier = StructuredSparseClassifier(
+        n_components_per_class=4, alpha=0.02, max_iter=6, random_state=0, **settings
+    ).fit(X, y)
+    for encoder in [*classifier.class_encoders_, classifier.encoder_]:
+        assert {key: encoder.get_params()[key] for key in settings} == settings
+        assert len(encoder.validation_loss_curve_) == encoder.n_iter_
 
 
 def test_with_n_active_sources_the_encoder_also_trains_on_mixtures():
