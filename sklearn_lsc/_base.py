@@ -23,7 +23,11 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
@@ -536,12 +540,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         device = resolve_device(self.device)
         self._move_to(device)
         network, dtype = self.network_, self._network_dtype()
-        if self.transform_dtype not in (None, "bfloat16"):
-            # Settable on a fitted encoder, so checked here too, not only in fit.
-            raise ValueError(
-                "The 'transform_dtype' parameter must be None or 'bfloat16'; got "
-                f"{self.transform_dtype!r}."
-            )
+        # Settable on a fitted encoder, so checked here too, not only in fit.
+        validate_parameter_constraints(
+            {"transform_dtype": self._parameter_constraints["transform_dtype"]},
+            {"transform_dtype": self.transform_dtype},
+            caller_name=type(self).__name__,
+        )
         if self.transform_dtype == "bfloat16":
             # A rounded copy: the fitted network keeps its precision.
             network, dtype = copy.deepcopy(network).to(torch.bfloat16), torch.bfloat16
@@ -552,6 +556,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         objective = np.empty(X.shape[0]) if with_objective else None
         if with_objective:
             dictionary = to_tensor(self.components_, device=device, dtype=torch.float64)
+            batch_is_exact = dtype in (torch.float64, torch_dtype(X.dtype))
             per_sample = self._objective(device, torch.float64)
         with torch.inference_mode():
             for start in range(0, X.shape[0], batch_size):
@@ -560,8 +565,11 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 batch_code = network(batch)
                 code[rows] = to_numpy(batch_code, X.dtype)
                 if with_objective:
-                    # The objective of the signals as given, not as rounded.
-                    signals = to_tensor(X[rows], device=device, dtype=torch.float64)
+                    # The objective of the signals as given, not as rounded for
+                    # the network (bfloat16, or float64 rows in a float32 one).
+                    signals = batch.double()
+                    if not batch_is_exact:
+                        signals = to_tensor(X[rows], device=device, dtype=torch.float64)
                     values = per_sample(signals, batch_code.double(), dictionary)
                     objective[rows] = to_numpy(values, np.float64)
                 if self.verbose and X.shape[0] > batch_size:  # progress of long transforms

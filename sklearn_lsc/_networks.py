@@ -15,17 +15,13 @@ from torch import nn
 from ._prox import (
     contiguous_group_size,
     group_norms,
+    group_shrink_in_place,
     hilasso_prox,
     keep_group,
     soft_threshold,
+    soft_threshold_in_place,
 )
 from .solvers import bcofb_operators, cod_operators, ista_operators
-
-
-def _soft_threshold_in_place(values, threshold, scratch):
-    """:func:`soft_threshold` of ``values`` in place, with ``scratch`` for the clamp."""
-    threshold = threshold.clamp_min(0.0)
-    return values.sub_(torch.clamp(values, -threshold, threshold, out=scratch))
 
 
 class LISTA(nn.Module):
@@ -86,12 +82,12 @@ class LISTA(nn.Module):
         code = torch.mm(X, self.W[0])
         spare = torch.empty_like(code)
         residual = torch.empty_like(X)
-        _soft_threshold_in_place(code, self.theta[0], spare)
+        soft_threshold_in_place(code, self.theta[0], spare)
         for layer in range(1, self.n_layers):
             torch.addmm(X, code, self.dictionary, alpha=-1.0, out=residual)
             torch.addmm(code, residual, self.W[layer], out=spare)
             code, spare = spare, code
-            _soft_threshold_in_place(code, self.theta[layer], spare)
+            soft_threshold_in_place(code, self.theta[layer], spare)
         return code
 
 
@@ -294,11 +290,8 @@ class LBCoFB(nn.Module):
 
     def _prox_in_place(self, B, layer, scratch):
         """:func:`hilasso_prox` with layer ``layer``'s thresholds, overwriting ``B``."""
-        _soft_threshold_in_place(B, self.t[layer], scratch)
-        blocks = B.view(B.shape[0], self.s.shape[1], self.group_size)
-        norms = torch.linalg.vector_norm(blocks, dim=2).clamp_min_(1e-15)
-        blocks.mul_(torch.relu(1.0 - self.s[layer] / norms).unsqueeze(2))
-        return B
+        soft_threshold_in_place(B, self.t[layer], scratch)
+        return group_shrink_in_place(B, self.s[layer], self.group_size)
 
 
 # Networks for the Lasso, built as ``cls(dictionary, alpha, n_layers)``.

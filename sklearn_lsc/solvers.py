@@ -4,7 +4,6 @@ All samples are solved at once: one iteration is a handful of matrix products
 over the whole batch, on CPU or GPU.
 """
 
-import math
 import numbers
 
 import numpy as np
@@ -18,8 +17,10 @@ from ._prox import (
     contiguous_group_size,
     group_norms,
     group_shrink,
+    group_shrink_in_place,
     keep_group,
     soft_threshold,
+    soft_threshold_in_place,
 )
 from ._torch_utils import resolve_device, to_numpy, to_tensor, torch_dtype
 from ._validation import check_code, check_dictionary
@@ -91,18 +92,13 @@ class Penalty:
 
     def prox_in_place(self, values, step, scratch):
         """:meth:`prox` with a scalar ``step``, overwriting ``values`` (scratch: same shape)."""
-        threshold = max(float(self.alpha * step), 0.0)
-        values.sub_(torch.clamp(values, -threshold, threshold, out=scratch))
+        soft_threshold_in_place(values, self.alpha * step, scratch)
         if self.group_index is None:
             return values
         thresholds = self.group_penalties * step
         if self.group_size is None:
-            values.copy_(group_shrink(values, self.group_index, thresholds))
-            return values
-        blocks = values.view(values.shape[0], self.n_groups, self.group_size)
-        norms = torch.linalg.vector_norm(blocks, dim=2).clamp_min_(math.sqrt(_TINY))
-        blocks.mul_(torch.relu(1.0 - thresholds / norms).unsqueeze(2))
-        return values
+            return values.copy_(group_shrink(values, self.group_index, thresholds))
+        return group_shrink_in_place(values, thresholds, self.group_size)
 
 
 def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True):
