@@ -10,7 +10,7 @@ import torch
 
 from . import solvers
 from ._groups import check_group_weights, group_index
-from ._networks import NETWORKS, STRUCTURED_NETWORKS
+from ._networks import NETWORKS, STRUCTURED_NETWORKS, RescaledLISTA
 from ._objectives import hilasso_loss, lasso_loss
 from ._prox import contiguous_group_size
 
@@ -63,6 +63,10 @@ class GroupObjectiveMixin:
 
     def _build_network(self, dictionary):
         architecture = self._architecture_name()
+        if architecture == "rescaled_lista" and self.groups_ is not None:
+            # Its per-signal factor minimises the objective it is trained on.
+            groups = self._group_tensors(dictionary.device, dictionary.dtype)
+            return RescaledLISTA(dictionary, self.alpha, self.n_layers, *groups)
         if architecture in NETWORKS:
             return NETWORKS[architecture](dictionary, self.alpha, self.n_layers)
         index, penalties = self._group_tensors(dictionary.device, dictionary.dtype)

@@ -70,9 +70,11 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     group_weights : array-like of shape (n_groups,), default=None
         Positive per-group weights; ones when None.
 
-    architecture : {"lista", "lcod", "bcofb", "ista"}, default=None
-        The unrolled network. None: ``"lista"`` without groups, ``"bcofb"``
-        with groups; ``"bcofb"`` and ``"ista"`` (structured) need ``groups``.
+    architecture : {"lista", "lcod", "rescaled_lista", "bcofb", "ista"}, default=None
+        The unrolled network (see :class:`~sklearn_lsc.LearnedLassoEncoder` and
+        :class:`~sklearn_lsc.LearnedHiLassoEncoder`). None: ``"lista"`` without groups,
+        ``"bcofb"`` with groups; ``"bcofb"`` and ``"ista"`` (structured) need
+        ``groups``.
         The paper uses CoD layers (``"lcod"``); LISTA's layers read the
         current dictionary, so they follow each dictionary step: on the
         texture stream of ``benchmarks/online.py`` its mean objective is 6%
@@ -118,11 +120,14 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     transform_dtype : {None, "bfloat16"}, default=None
         Precision of the network's arithmetic in ``transform`` (and
         ``score``). None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network codes bfloat16-rounded signals, about twice as fast on
-        CPUs with AVX-512 BF16 and on GPUs with bfloat16 tensor cores (5-layer
-        LISTA, 10,000 signals of 100 features, 256 atoms: 27 ms -> 13 ms,
-        held-out gap 2.20% -> 2.22%). Codes are returned in the dtype of ``X``;
-        training always runs in the dtype of the training data.
+        of the network codes bfloat16-rounded signals: about twice as fast
+        where bfloat16 products are (GPUs with bfloat16 tensor cores, an AMD
+        EPYC with AVX-512 BF16: 5-layer LISTA, 10,000 signals of 100
+        features, 256 atoms, 27 ms -> 13 ms, held-out gap 2.20% -> 2.22%),
+        slower where they are not (an Intel Xeon whose bfloat16 products ran
+        at 168 GFLOP/s against 209 in float32: 32 ms -> 49 ms);
+        ``benchmarks/speed.py`` measures both. Codes are returned in the
+        dtype of ``X``; training always runs in the dtype of the training data.
 
     device : str or torch.device, default="cpu"
         Where the network runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``.

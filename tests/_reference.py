@@ -127,3 +127,33 @@ def bcofb_reference(X, D, alpha, groups, penalties, n_updates):
             z[groups[r]] = z_tilde[groups[r]]
         codes.append(hilasso_prox_reference(B, t, groups, s))
     return np.array(codes)
+
+
+def best_multiple(x, z, D, penalty):
+    """``c z``, ``c >= 0`` minimising ``0.5 ||x - c z D||^2 + c penalty(z)`` (numerically)."""
+    from scipy.optimize import minimize_scalar
+
+    approximation = z @ D
+    if not approximation.any():
+        return np.zeros_like(z)
+    bound = 10.0 * np.linalg.norm(x) / np.linalg.norm(approximation) + 1.0
+    result = minimize_scalar(
+        lambda c: 0.5 * np.sum((x - c * approximation) ** 2) + c * penalty(z),
+        bounds=(0.0, bound), method="bounded", options={"xatol": 1e-13},
+    )  # fmt: skip
+    return result.x * z
+
+
+def rescaled_lista_reference(X, D, W, theta, momentum, penalty):
+    """Rescaled LISTA with given parameters, per row: momentum step, threshold, best multiple."""
+    codes = []
+    for x in X:
+        previous = np.zeros(D.shape[0])
+        z = best_multiple(x, soft(x @ W[0], theta[0]), D, penalty)
+        for layer in range(1, len(theta)):
+            ahead = z + momentum[layer - 1] * (z - previous)
+            previous = z
+            step = soft(ahead + (x - ahead @ D) @ W[layer], theta[layer])
+            z = best_multiple(x, step, D, penalty)
+        codes.append(z)
+    return np.array(codes)

@@ -177,12 +177,14 @@ def test_a_non_encoder_is_refused_naming_the_parameter(digits):
 
 
 # ------------------------------------------------ StructuredSparseClassifier
-def test_group_energies_identify_single_sources():
+@pytest.mark.parametrize("architecture", ["bcofb", "rescaled_lista"])
+def test_group_energies_identify_single_sources(architecture):
     X, y, _ = subspace_sources()
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0, stratify=y)
     classifier = StructuredSparseClassifier(
-        n_components_per_class=4, alpha=0.02, group_alpha=0.05, max_iter=40, random_state=0
-    ).fit(X_train, y_train)
+        n_components_per_class=4, alpha=0.02, group_alpha=0.05, max_iter=40,
+        architecture=architecture, random_state=0,
+    ).fit(X_train, y_train)  # fmt: skip
     assert classifier.encoder_.components_.shape == (12, 20)
     assert len(classifier.encoder_.groups_) == 3
     energies = classifier.decision_function(X_test)

@@ -33,6 +33,12 @@ def _public_estimators():
         sklearn_lsc.LearnedLassoEncoder(**held_out),
         sklearn_lsc.LearnedHiLassoEncoder(**held_out),
     ]
+    # The network with per-signal factors, in both encoders (with groups, its
+    # factors minimise the HiLasso objective).
+    estimators += [
+        cls(max_iter=5, architecture="rescaled_lista", random_state=0)
+        for cls in (sklearn_lsc.LearnedLassoEncoder, sklearn_lsc.LearnedHiLassoEncoder)
+    ]
     return estimators
 
 

@@ -19,7 +19,7 @@ from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
 from sklearn_lsc import solvers as solvers_module
 from sklearn_lsc._demo import demo_problem, load_normalized_digits
 
-ARCHITECTURES = ["lista", "lcod"]
+ARCHITECTURES = ["lista", "lcod", "rescaled_lista"]
 
 
 @pytest.fixture(scope="module")

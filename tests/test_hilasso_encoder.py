@@ -52,7 +52,7 @@ def small_data(seed=0, n_samples=60, n_features=6, dtype=np.float64):
 
 
 # ----------------------------------------------------------------- training
-@pytest.mark.parametrize("architecture", ["bcofb", "ista"])
+@pytest.mark.parametrize("architecture", ["bcofb", "ista", "rescaled_lista"])
 def test_training_beats_the_untrained_network_and_fista(group_problem, architecture):
     X_train, X_test, _, _, D = group_problem
     params = dict(PROBLEM, dictionary=D, architecture=architecture, n_layers=3, random_state=0)
@@ -191,6 +191,32 @@ def test_discriminative_training_puts_more_energy_in_known_active_groups():
     )
 
 
+def test_rescaled_codes_are_the_best_multiples_for_the_hilasso_objective(group_problem):
+    # Each code is the best multiple of itself for the HiLasso objective (group
+    # term included): scaling it by 1 +- 1e-3 never lowers that objective.
+    X_train, X_test, _, _, D = group_problem
+    encoder = LearnedHiLassoEncoder(
+        **PROBLEM, dictionary=D, architecture="rescaled_lista", max_iter=5, random_state=0
+    ).fit(X_train)
+    assert encoder.network_.grouped
+    X, code = X_test.astype(np.float64), encoder.transform(X_test).astype(np.float64)
+    groups = [np.arange(8 * g, 8 * g + 8) for g in range(GROUPS)]
+
+    def per_sample(scale):
+        scaled = scale * code
+        group_term = sum(np.linalg.norm(scaled[:, group], axis=1) for group in groups)
+        return (
+            0.5 * ((X - scaled @ D) ** 2).sum(1)
+            + PROBLEM["alpha"] * np.abs(scaled).sum(1)
+            + PROBLEM["group_alpha"] * group_term
+        )
+
+    nonzero = np.abs(code).sum(1) > 0
+    assert nonzero.mean() > 0.9
+    for scale in (1 - 1e-3, 1 + 1e-3):
+        assert np.all(per_sample(scale)[nonzero] >= per_sample(1.0)[nonzero] - 1e-9)
+
+
 def test_unstructured_network_without_group_penalty_is_the_lasso_encoder():
     X = small_data(1)
     common = dict(n_components=6, alpha=0.1, architecture="lista", max_iter=4, random_state=0)
@@ -257,7 +283,7 @@ def test_default_groups_are_singletons():
 
 
 # ------------------------------------------------------------- the contract
-@pytest.mark.parametrize("architecture", ["bcofb", "ista", "lista", "lcod"])
+@pytest.mark.parametrize("architecture", ["bcofb", "ista", "lista", "lcod", "rescaled_lista"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_is_preserved_and_inputs_are_untouched(architecture, dtype):
     X = small_data(5, dtype=dtype)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from _reference import cod_reference, ista_reference
+from _reference import cod_reference, ista_reference, rescaled_lista_reference
 
-from sklearn_lsc._networks import LISTA, LCoD
+from sklearn_lsc._networks import LISTA, LCoD, RescaledLISTA
 
 
 def problem(seed=0, n_samples=12, n_components=16, n_features=10):
@@ -34,7 +34,7 @@ def test_untrained_lcod_equals_coordinate_descent_updates(n_layers):
     np.testing.assert_allclose(code, cod_reference(X, D, 0.3, n_layers), atol=1e-12)
 
 
-@pytest.mark.parametrize("network_class", [LISTA, LCoD])
+@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA])
 def test_rows_are_coded_independently_of_the_batch(network_class):
     X, D = problem(2)
     network = network_class(torch.tensor(D), alpha=0.3, n_layers=4)
@@ -44,7 +44,7 @@ def test_rows_are_coded_independently_of_the_batch(network_class):
     torch.testing.assert_close(whole, one_by_one)
 
 
-@pytest.mark.parametrize("network_class", [LISTA, LCoD])
+@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA])
 def test_gradients_reach_every_parameter(network_class):
     X, D = problem(3)
     network = network_class(torch.tensor(D), alpha=0.1, n_layers=3)
@@ -103,6 +103,131 @@ def test_lista_inference_in_buffers_equals_the_autograd_forward(dtype, n_layers)
         assert torch.equal(buffered, network._forward_in_place(X_tensor))
     autograd = network(X_tensor.requires_grad_())
     tolerance = 1e-6 if dtype == torch.float32 else 1e-13
+    torch.testing.assert_close(buffered, autograd.detach(), rtol=tolerance, atol=tolerance)
+    assert torch.count_nonzero(buffered) > 0
+    assert torch.equal(X_tensor.detach(), torch.tensor(X, dtype=dtype))  # input untouched
+
+
+def perturbed(network, seed=0):
+    """``network`` with every parameter moved away from its untrained value."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+            parameter.mul_(1 + 0.2 * noise).add_(0.05 * noise)
+    return network
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 5])
+@pytest.mark.parametrize("trained", [False, True])
+def test_rescaled_lista_equals_its_algorithm_by_hand(n_layers, trained):
+    # Untrained: ISTA iterates, each multiplied by its best factor (found by a
+    # numerical 1-D minimisation, not the network's closed form); perturbed
+    # parameters, momentum included, must follow the same recipe.
+    X, D = problem(8)
+    network = RescaledLISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    if trained:
+        perturbed(network)
+    with torch.no_grad():
+        code = network(torch.tensor(X)).numpy()
+    W, theta, momentum = (p.detach().numpy() for p in (network.W, network.theta, network.momentum))
+    reference = rescaled_lista_reference(
+        X, D, W, np.maximum(theta, 0.0), momentum, lambda z: 0.3 * np.abs(z).sum()
+    )
+    np.testing.assert_allclose(code, reference, atol=1e-7)
+    assert np.count_nonzero(code) > 0
+
+
+def test_untrained_rescaled_lista_beats_ista():
+    X, D = problem(9)
+    alpha = 0.3
+
+    def objective(code):
+        return 0.5 * ((X - code @ D) ** 2).sum() + alpha * np.abs(code).sum()
+
+    network = RescaledLISTA(torch.tensor(D), alpha=alpha, n_layers=4).double()
+    with torch.no_grad():
+        code = network(torch.tensor(X)).numpy()
+    assert objective(code) < objective(ista_reference(X, D, alpha, 4))
+
+
+def test_rescaled_lista_factor_minimises_the_hilasso_objective():
+    # With groups the factor uses the whole HiLasso penalty.
+    X, D = problem(10)
+    groups = [np.arange(0, 5), np.arange(5, 11), np.arange(11, 16)]  # unequal: no block view
+    group_index = torch.tensor(np.repeat([0, 1, 2], [5, 6, 5]))
+    penalties = np.array([0.2, 0.5, 0.1])
+    network = RescaledLISTA(
+        torch.tensor(D), 0.1, 3, group_index=group_index, group_penalties=torch.tensor(penalties)
+    ).double()
+    perturbed(network, seed=1)
+
+    def penalty(z):
+        return 0.1 * np.abs(z).sum() + sum(
+            p * np.linalg.norm(z[g]) for g, p in zip(groups, penalties, strict=True)
+        )
+
+    with torch.no_grad():
+        code = network(torch.tensor(X)).numpy()
+    W, theta, momentum = (p.detach().numpy() for p in (network.W, network.theta, network.momentum))
+    reference = rescaled_lista_reference(X, D, W, np.maximum(theta, 0.0), momentum, penalty)
+    np.testing.assert_allclose(code, reference, atol=1e-7)
+    lasso_only = rescaled_lista_reference(
+        X, D, W, np.maximum(theta, 0.0), momentum, lambda z: 0.1 * np.abs(z).sum()
+    )
+    assert np.abs(code - lasso_only).max() > 1e-3  # the group term matters
+
+
+def test_rescaled_lista_codes_zero_rows_as_zero_with_finite_gradients():
+    _, D = problem(11)
+    X = torch.zeros(3, D.shape[1], dtype=torch.float64)
+    network = perturbed(RescaledLISTA(torch.tensor(D), alpha=0.3, n_layers=3).double())
+    code = network(X)
+    assert torch.equal(code, torch.zeros_like(code))
+    loss = 0.5 * (X - code @ torch.tensor(D)).pow(2).sum() + code.abs().sum()
+    loss.backward()
+    for name, parameter in network.named_parameters():
+        assert torch.isfinite(parameter.grad).all(), name
+
+
+def test_rescaled_lista_gradient_matches_finite_differences():
+    X, D = problem(12, n_samples=4, n_components=6, n_features=5)
+    network = perturbed(RescaledLISTA(torch.tensor(D), alpha=0.1, n_layers=3).double(), seed=2)
+    X_tensor, D_tensor = torch.tensor(X), torch.tensor(D)
+
+    def loss():
+        code = network(X_tensor)
+        return 0.5 * (X_tensor - code @ D_tensor).pow(2).sum() + 0.1 * code.abs().sum()
+
+    loss().backward()
+    for parameter, index in ((network.W, (1, 2, 3)), (network.momentum, (0,))):
+        analytic = parameter.grad[index].item()
+        step = 1e-6
+        with torch.no_grad():
+            parameter[index] += step
+            plus = loss().item()
+            parameter[index] -= 2 * step
+            minus = loss().item()
+            parameter[index] += step
+        assert analytic == pytest.approx((plus - minus) / (2 * step), rel=1e-5, abs=1e-8)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("grouped", [False, True])
+def test_rescaled_lista_inference_in_buffers_equals_the_autograd_forward(dtype, grouped):
+    X, D = problem(13)
+    groups = {}
+    if grouped:  # four contiguous groups of four: the block view of the group norms
+        groups = dict(
+            group_index=torch.arange(16) // 4, group_penalties=torch.tensor([0.1, 0.3, 0.2, 0.05])
+        )
+    network = perturbed(RescaledLISTA(torch.tensor(D), 0.3, 4, **groups).to(dtype), seed=3)
+    X_tensor = torch.tensor(X, dtype=dtype)
+    with torch.no_grad():
+        buffered = network(X_tensor)
+        assert torch.equal(buffered, network._forward_in_place(X_tensor))
+    autograd = network(X_tensor.requires_grad_())
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
     torch.testing.assert_close(buffered, autograd.detach(), rtol=tolerance, atol=tolerance)
     assert torch.count_nonzero(buffered) > 0
     assert torch.equal(X_tensor.detach(), torch.tensor(X, dtype=dtype))  # input untouched

@@ -9,7 +9,7 @@ import torch
 
 from sklearn_lsc import OnlineSparseModeler, hilasso_objective, lasso_objective
 from sklearn_lsc import solvers as solvers_module
-from sklearn_lsc._networks import LISTA, LBCoFB, LCoD
+from sklearn_lsc._networks import LISTA, LBCoFB, LCoD, RescaledLISTA
 from sklearn_lsc._torch_utils import threads_for_products
 
 SMALL = dict(n_components=12, alpha=0.1, window_size=60, step_size=20, random_state=0)
@@ -130,6 +130,14 @@ def test_groups_make_the_objective_hilasso_and_the_network_structured():
     assert isinstance(OnlineSparseModeler(**SMALL).fit(X).network_, LISTA)
     lcod = OnlineSparseModeler(**SMALL, architecture="lcod").fit(X)
     assert isinstance(lcod.network_, LCoD) and lcod.groups_ is None
+    # Rescaled LISTA's factors minimise the HiLasso objective with groups, and
+    # its residuals read the adapted dictionary.
+    rescaled = OnlineSparseModeler(**params, architecture="rescaled_lista").fit(X)
+    assert isinstance(rescaled.network_, RescaledLISTA) and rescaled.network_.grouped
+    np.testing.assert_allclose(
+        rescaled.network_.dictionary.numpy(), rescaled.components_, rtol=1e-6, atol=1e-7
+    )
+    assert not OnlineSparseModeler(**SMALL, architecture="rescaled_lista").fit(X).network_.grouped
 
 
 def test_given_initial_dictionary_and_forgetting_factor():
