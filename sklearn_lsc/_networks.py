@@ -91,7 +91,7 @@ class LISTA(nn.Module):
         return code
 
 
-class RescaledLISTA(nn.Module):
+class RescaledLISTA(LISTA):
     """Learned ISTA with momentum whose every layer rescales the codes to their best multiple.
 
     Layer ``t`` steps from ``Y = Z + beta_t (Z - Z_prev)`` (a learned
@@ -126,28 +126,15 @@ class RescaledLISTA(nn.Module):
     """
 
     def __init__(self, dictionary, alpha, n_layers, group_index=None, group_penalties=None):
-        super().__init__()
-        W, _, step = ista_operators(dictionary)
+        super().__init__(dictionary, alpha, n_layers)
+        dtype = self.W.dtype
         self.alpha = float(alpha)
-        self.register_buffer("dictionary", dictionary.detach().clone())
-        self.W = nn.Parameter(W.expand(n_layers, -1, -1).clone())
-        self.theta = nn.Parameter(
-            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype)
-        )
-        self.momentum = nn.Parameter(torch.zeros(n_layers - 1, dtype=W.dtype))
+        self.momentum = nn.Parameter(torch.zeros(n_layers - 1, dtype=dtype))
         self.grouped, self.group_size = group_index is not None, None
         if self.grouped:
             self.register_buffer("group_index", group_index.detach().clone())
-            self.register_buffer("group_penalties", group_penalties.detach().to(W.dtype).clone())
+            self.register_buffer("group_penalties", group_penalties.detach().to(dtype).clone())
             self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
-
-    @property
-    def n_layers(self):
-        return self.theta.shape[0]
-
-    def set_dictionary(self, dictionary):
-        """Follow a dictionary update: residuals and factors use the new atoms."""
-        self.dictionary.copy_(dictionary)
 
     def forward(self, X):
         if not torch.is_grad_enabled():
