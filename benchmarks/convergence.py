@@ -6,7 +6,8 @@ digits (1500 training / 297 held-out rows) and 8x8 patches of scikit-learn's
 bundled sample images (20,000 / 500). For ISTA, FISTA and coordinate descent,
 the held-out relative gap ``(F - F*) / F*`` after each number of iterations;
 for LISTA, LCoD and rescaled LISTA (LISTA with a learned momentum whose
-layers multiply each code by its best factor), the gap of each depth. The
+layers move each code to the better of its best multiple and a point of the
+plane of the new and previous codes), the gap of each depth. The
 networks train on the Lasso objective with noisy minibatches
 (``input_noise``: untied layers overfit 1500 digits otherwise) for a fixed
 number of epochs (``TRAINING``).
@@ -194,8 +195,8 @@ def main(argv=None):
              + ("" if args.quick else f", {args.n_patches} training patches")
              + f"; networks trained with {TRAINING}, learning rate "
              "1e-3 up to 5 layers, 5e-3 / layers beyond. A rescaled LISTA layer does the two "
-             "products of a LISTA layer and about twice its elementwise work (plus one product "
-             "for the output's factor): `python benchmarks/speed.py` times both.", ""]  # fmt: skip
+             "products of a LISTA layer and more elementwise work (plus one product for the "
+             "output): `python benchmarks/speed.py` times both.", ""]  # fmt: skip
     checks = []
     for name, result in results.items():
         lines += [f"## {name}", "", "| iterations | " + " | ".join(result["curves"]) + " |",

@@ -56,6 +56,7 @@ SUITES = {
         Suite("convergence", quick=["--quick"], modules=("matplotlib",)),
         Suite("speed", takes_device=True, quick=["--quick", "--repeats", "3"]),
         Suite("structured", takes_device=True, quick=["--repeats", "3"]),
+        Suite("throughput", takes_device=True, quick=["--repeats", "3"]),
         Suite("classification", quick=["--repeats", "3"]),
         Suite(
             "online",
@@ -66,7 +67,7 @@ SUITES = {
     )
 }
 # A quick run (--quick) leaves out what takes minutes even when reduced.
-QUICK_SUITES = ("core", "speed", "structured", "online")
+QUICK_SUITES = ("core", "speed", "structured", "throughput", "online")
 
 
 def run_suite(suite, *, quick, device):

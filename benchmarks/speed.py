@@ -18,8 +18,9 @@ every ratio compares two things timed in this run on the same signals:
   batched FISTA to 1e-6, and FISTA matched to the network's objective;
 - the network's FLOP rate against a large matrix product's, and its time
   per vector and layer;
-- rescaled LISTA (LISTA with a learned momentum whose layers multiply each
-  code by its best factor), trained like LISTA: its time and gap against
+- rescaled LISTA (LISTA with a learned momentum whose layers move each code
+  to the better of its best multiple and a point of the plane of the new and
+  previous codes), trained like LISTA: its time and gap against
   LISTA's, and the FISTA iterations each matches (not with ``--quick``).
 
 Targets (issue 6): LISTA at least 50x faster than ``lasso_cd`` and 5x than
@@ -28,7 +29,8 @@ forward pass at 50% or more of the matrix-product FLOP rate.
 
 Run ``python benchmarks/speed.py`` (``--quick``: 10,000 signals only,
 ``--device cuda`` on a GPU, ``--compile``: also ``torch.compile``'d networks).
-Writes ``benchmarks/results/speed.md``, ``.json`` and ``.png``.
+Writes ``benchmarks/results/speed.md``, ``.json`` and ``.png``
+(``speed_cuda.md`` and so on for ``--device cuda``).
 """
 
 import argparse
@@ -438,8 +440,10 @@ def main(argv=None):
     lines.append("")
     lines += check_lines(checks)
     results.update(machine=machine_info(), checks=checks)
+    # Named after the device off the CPU, so the CPU's committed figures stay.
+    name = "speed" if device.type == "cpu" else f"speed_{device.type}"
     return finish(
-        RESULTS, "speed", "\n".join(lines), results, checks, draw=lambda path: plot(results, path)
+        RESULTS, name, "\n".join(lines), results, checks, draw=lambda path: plot(results, path)
     )
 
 

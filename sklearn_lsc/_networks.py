@@ -16,6 +16,7 @@ from ._prox import (
     contiguous_group_size,
     group_norms,
     group_shrink_in_place,
+    group_sums,
     hilasso_prox,
     keep_group,
     soft_threshold,
@@ -53,7 +54,7 @@ class LISTA(nn.Module):
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers, -1, -1).clone())
         self.theta = nn.Parameter(
-            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype)
+            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype, device=W.device)
         )
 
     @property
@@ -92,27 +93,36 @@ class LISTA(nn.Module):
 
 
 class RescaledLISTA(LISTA):
-    """Learned ISTA with momentum whose every layer rescales the codes to their best multiple.
+    """Learned ISTA with momentum whose layers move each code to a better point of a plane.
 
     Layer ``t`` steps from ``Y = Z + beta_t (Z - Z_prev)`` (a learned
-    momentum per layer, starting at 0) to ``Z_new = h_{theta_t}(Y + (X - Y D)
-    W_t)``, then multiplies each signal's ``Z_new`` by the factor ``c >= 0``
-    that minimises the objective along it. The penalty ``P`` is positively
-    homogeneous, so ``c`` has a closed form::
+    momentum per layer, starting at 0) to the proximal point
+    ``G = h_{theta_t}(Y + (X - Y D) W_t)``, then returns, per signal, the
+    better of two points of the plane spanned by ``G`` and the previous
+    layer's output ``Z``:
 
-        c = max(0, (<x, z D> - P(z)) / ||z D||^2)
+    - the best multiple ``c G``. The penalty ``P`` is positively
+      homogeneous, so ``c = max(0, (<x, G D> - P(G)) / ||G D||^2)``;
+    - the ``a G + b Z`` that minimises the objective with ``P`` replaced by
+      its linearisation ``<s, .>`` at ``G``, then rescaled to its own best
+      multiple. ``s`` is a subgradient of ``P`` at ``G`` (taken at ``Z``
+      where ``G`` is zero): the model is exact at ``G``, a lower bound
+      elsewhere, and its minimiser solves a 2 x 2 linear system per signal.
 
-    A LISTA layer keeps one threshold for all signals; the factor adapts the
-    magnitude of each signal's code, and the output is never worse than its
-    unscaled code. ``Z D`` is the product the next layer's residual needs
-    (and ``Y D = Z D + beta (Z D - Z_prev D)``), so a layer costs the two
-    products of a LISTA layer; the output's factor adds one product.
+    "Better" is decided on the exact objective, so a layer's output is never
+    worse than the best multiple of its proximal point, and is its own best
+    multiple. A LISTA layer keeps one threshold and one step for all
+    signals; the plane adapts each signal's magnitude and step (a per-signal
+    momentum). ``G D`` is the product the next layer's residual needs (``Y D
+    = Z D + beta (Z D - Z_prev D)`` and the output's image follow from it),
+    so a layer costs the two products of a LISTA layer plus elementwise
+    work, and the last layer one product more.
 
     ``P`` is ``alpha ||z||_1``, plus ``sum_g s_g ||z_g||_2`` when groups are
     given (the HiLasso objective; the unsupervised penalties, also under a
     discriminative objective). Untrained (``W_t = D^T / L``,
-    ``theta_t = alpha / L``, ``beta_t = 0``) it equals ``n_layers``
-    iterations of ISTA started from zero, each iterate rescaled.
+    ``theta_t = alpha / L``, ``beta_t = 0``) its first layer is ISTA's first
+    iterate rescaled, and every later layer starts from an ISTA step.
 
     Parameters
     ----------
@@ -125,11 +135,15 @@ class RescaledLISTA(LISTA):
         ``group_alpha * group_weights`` when ``group_index`` is given.
     """
 
+    # The 2 x 2 system is solved only when its determinant exceeds this
+    # fraction of the product of its diagonal (G D and Z D not parallel).
+    _CONDITION = 1e-6
+
     def __init__(self, dictionary, alpha, n_layers, group_index=None, group_penalties=None):
         super().__init__(dictionary, alpha, n_layers)
         dtype = self.W.dtype
         self.alpha = float(alpha)
-        self.momentum = nn.Parameter(torch.zeros(n_layers - 1, dtype=dtype))
+        self.momentum = nn.Parameter(torch.zeros(n_layers - 1, dtype=dtype, device=self.W.device))
         self.grouped, self.group_size = group_index is not None, None
         if self.grouped:
             self.register_buffer("group_index", group_index.detach().clone())
@@ -140,30 +154,36 @@ class RescaledLISTA(LISTA):
         if not torch.is_grad_enabled():
             return self._forward_in_place(X)
         code = soft_threshold(X @ self.W[0], self.theta[0])
-        code, approximation = self._rescale(X, code, code @ self.dictionary)
+        approximation = code @ self.dictionary
+        factor, _ = self._coefficients(X, code, approximation)
+        code, approximation = code * factor, approximation * factor
         previous, previous_approximation = torch.zeros_like(code), torch.zeros_like(X)
         for layer in range(1, self.n_layers):
             momentum = self.momentum[layer - 1]
             ahead = code + momentum * (code - previous)
             residual = X - approximation - momentum * (approximation - previous_approximation)
+            step = soft_threshold(torch.addmm(ahead, residual, self.W[layer]), self.theta[layer])
+            image = step @ self.dictionary
+            a, b = self._coefficients(X, step, image, code, approximation)
             previous, previous_approximation = code, approximation
-            code = soft_threshold(torch.addmm(ahead, residual, self.W[layer]), self.theta[layer])
-            code, approximation = self._rescale(X, code, code @ self.dictionary)
+            code = torch.addcmul(step * a, code, b)
+            approximation = torch.addcmul(image * a, approximation, b)
         return code
 
     def _forward_in_place(self, X):
         """The forward pass for inference, in six buffers every layer reuses (same codes).
 
         Fresh large temporaries at every operation cost page faults on the
-        CPU: the plain forward is about 1.5 times slower. The momentum stays a
-        tensor (no host synchronisation on GPUs).
+        CPU. The momentum stays a tensor (no host synchronisation on GPUs).
         """
         code = torch.mm(X, self.W[0])
         spare, previous = torch.empty_like(code), torch.empty_like(code)
         soft_threshold_in_place(code, self.theta[0], spare)
         approximation = torch.mm(code, self.dictionary)
+        factor, _ = self._coefficients(X, code, approximation, scratch=spare)
+        code.mul_(factor)
+        approximation.mul_(factor)
         previous_approximation, residual = torch.empty_like(X), torch.empty_like(X)
-        self._rescale_in_place(X, code, approximation, spare)
         for layer in range(1, self.n_layers):
             # The point ahead Y = Z + m (Z - Z_prev) = lerp(Z_prev, Z, 1 + m) and
             # X - Y D, with Z_prev = 0 before the first layer.
@@ -175,36 +195,90 @@ class RescaledLISTA(LISTA):
                 torch.lerp(previous, code, weight, out=spare)
                 torch.lerp(previous_approximation, approximation, weight, out=residual)
             torch.sub(X, residual, out=residual)
-            torch.addmm(spare, residual, self.W[layer], out=previous)
-            code, previous = previous, code
-            soft_threshold_in_place(code, self.theta[layer], spare)
-            torch.mm(code, self.dictionary, out=previous_approximation)
-            approximation, previous_approximation = previous_approximation, approximation
-            self._rescale_in_place(X, code, approximation, spare)
+            step, image = previous, previous_approximation  # Z_prev is no longer needed
+            torch.addmm(spare, residual, self.W[layer], out=step)
+            soft_threshold_in_place(step, self.theta[layer], spare)
+            torch.mm(step, self.dictionary, out=image)
+            a, b = self._coefficients(X, step, image, code, approximation, scratch=spare)
+            step.mul_(a).addcmul_(code, b)
+            image.mul_(a).addcmul_(approximation, b)
+            code, previous = step, code
+            approximation, previous_approximation = image, approximation
         return code
 
-    def _rescale_in_place(self, X, code, approximation, scratch):
-        """:meth:`_rescale` overwriting ``code`` and ``approximation``."""
-        factor = self._factor(X, code, approximation, torch.abs(code, out=scratch).sum(1, True))
-        code.mul_(factor)
-        approximation.mul_(factor)
+    def _coefficients(self, X, step, image, code=None, approximation=None, scratch=None):
+        """Each signal's ``(a, b)``, shape (n_samples, 1): the layer returns ``a G + b Z``.
 
-    def _rescale(self, X, code, approximation):
-        """``code`` and ``code D`` times each signal's best factor ``c >= 0``."""
-        factor = self._factor(X, code, approximation, code.abs().sum(1, True))
-        return code * factor, approximation * factor
+        ``step`` is ``G`` and ``image`` is ``G D``; ``code`` and
+        ``approximation`` are ``Z`` and ``Z D`` (None in the first layer:
+        ``b`` is None and ``a`` the best factor). ``scratch``, a buffer
+        shaped like ``step``, saves the temporaries of inference.
+        """
+        fit = torch.linalg.vecdot(X, image).unsqueeze(1)
+        energy = torch.linalg.vector_norm(image, dim=1, keepdim=True).square()
+        penalty = self._penalty(step, scratch)
+        # An all-zero G has fit = penalty = 0: its factor is 0, not 0 / 0.
+        tiny = torch.finfo(energy.dtype).tiny
+        factor = ((fit - penalty) / energy.clamp_min(tiny)).clamp_min(0.0)
+        if code is None:
+            return factor, None
+        slope = self._linearised_penalty(step, code, scratch)
+        fit_code = torch.linalg.vecdot(X, approximation).unsqueeze(1)
+        energy_code = torch.linalg.vector_norm(approximation, dim=1, keepdim=True).square()
+        cross = torch.linalg.vecdot(image, approximation).unsqueeze(1)
+        determinant = energy * energy_code - cross.square()
+        solvable = determinant > self._CONDITION * energy * energy_code
+        determinant = torch.where(solvable, determinant, torch.ones_like(determinant))
+        a = (energy_code * (fit - penalty) - cross * (fit_code - slope)) / determinant
+        b = (energy * (fit_code - slope) - cross * (fit - penalty)) / determinant
+        a, b = torch.where(solvable, a, factor), torch.where(solvable, b, torch.zeros_like(b))
+        if scratch is None:
+            candidate = torch.addcmul(step * a, code, b)
+        else:
+            candidate = torch.mul(step, a, out=scratch).addcmul_(code, b)
+        # The plane's point, rescaled to its own best multiple (free: its fit,
+        # energy and penalty follow from the inner products above).
+        planar_penalty = self._penalty(candidate, scratch)
+        planar_fit = a * fit + b * fit_code
+        planar_energy = a.square() * energy + 2 * a * b * cross + b.square() * energy_code
+        rescale = ((planar_fit - planar_penalty) / planar_energy.clamp_min(tiny)).clamp_min(0.0)
+        # The exact objectives of both points, less the common 0.5 ||x||^2.
+        planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
+        scaled = factor * (0.5 * factor * energy - fit + penalty)
+        better = solvable & (planar < scaled)
+        zero = torch.zeros_like(b)
+        return torch.where(better, rescale * a, factor), torch.where(better, rescale * b, zero)
 
-    def _factor(self, X, code, approximation, l1_norms):
-        """Each signal's best factor ``c >= 0`` for ``code``, shape (n_samples, 1)."""
-        penalty = self.alpha * l1_norms
+    def _penalty(self, code, scratch=None):
+        """``P(code)`` per signal, shape (n_samples, 1); may overwrite ``scratch``."""
+        total = 0.0
         if self.grouped:
             n_groups = self.group_penalties.shape[-1]
             norms = group_norms(code, self.group_index, n_groups, self.group_size)
-            penalty = penalty + (norms * self.group_penalties).sum(dim=1, keepdim=True)
-        fit = torch.linalg.vecdot(X, approximation).unsqueeze(1)
-        energy = torch.linalg.vector_norm(approximation, dim=1, keepdim=True).square()
-        # An all-zero code has fit = penalty = 0: its factor is 0, not 0 / 0.
-        return ((fit - penalty) / energy.clamp_min(torch.finfo(energy.dtype).tiny)).clamp_min(0.0)
+            total = (norms * self.group_penalties).sum(dim=1, keepdim=True)
+        magnitudes = code.abs() if scratch is None else torch.abs(code, out=scratch)
+        return self.alpha * magnitudes.sum(dim=1, keepdim=True) + total
+
+    def _linearised_penalty(self, step, code, scratch=None):
+        """``<s, code>`` for ``s`` a subgradient of ``P`` at ``step``, per signal.
+
+        Per coefficient ``s`` is the sign of ``step``, or of ``code`` where
+        ``step`` is zero; per group ``s_g`` is ``step_g / ||step_g||``, or
+        ``code_g / ||code_g||`` where ``step_g`` is zero.
+        """
+        signs = torch.where(step != 0, step, code, out=scratch).sign_()
+        slope = self.alpha * torch.linalg.vecdot(signs, code).unsqueeze(1)
+        if not self.grouped:
+            return slope
+        n_groups = self.group_penalties.shape[-1]
+        squares = group_sums(step * step, self.group_index, n_groups, self.group_size)
+        dots = group_sums(step * code, self.group_index, n_groups, self.group_size)
+        along = torch.where(
+            squares > 0,
+            dots / squares.clamp_min(1e-30).sqrt(),
+            group_norms(code, self.group_index, n_groups, self.group_size),
+        )
+        return slope + (along * self.group_penalties).sum(dim=1, keepdim=True)
 
 
 class LCoD(nn.Module):
@@ -277,7 +351,7 @@ class StructuredISTA(nn.Module):
         self.register_buffer("group_index", group_index.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers, -1, -1).clone())
         self.t = nn.Parameter(
-            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype)
+            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype, device=W.device)
         )
         self.s = nn.Parameter((group_penalties * step).to(W.dtype).expand(n_layers, -1).clone())
         self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
@@ -325,9 +399,10 @@ class LBCoFB(nn.Module):
     Untrained (``W_t = D^T / mu``) it equals ``n_layers`` block updates of
     BCoFB followed by the final prox.
 
-    Inference on the CPU with contiguous groups (no autograd) runs in place
-    in reused buffers: 1.2x faster than the plain forward, same codes up to
-    rounding (see :meth:`_forward_in_place`).
+    Inference with contiguous groups (no autograd) runs in place in reused
+    buffers, same codes up to rounding (see :meth:`_forward_in_place`): 1.2x
+    faster than the plain forward on the CPU, 1.15x on an H200 (100,000
+    vectors, 250 atoms: 6.1 against 7.05 ms).
 
     Parameters
     ----------
@@ -347,7 +422,9 @@ class LBCoFB(nn.Module):
         self.register_buffer("group_index", group_index.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers + 1, -1, -1).clone())
         self.t = nn.Parameter(
-            torch.full((n_layers + 1, W.shape[1]), float(alpha * step), dtype=W.dtype)
+            torch.full(
+                (n_layers + 1, W.shape[1]), float(alpha * step), dtype=W.dtype, device=W.device
+            )
         )
         self.s = nn.Parameter(
             (group_penalties * step).to(W.dtype).expand(n_layers + 1, -1).clone()
@@ -363,8 +440,7 @@ class LBCoFB(nn.Module):
         self.dictionary.copy_(dictionary)
 
     def forward(self, X):
-        in_place = self.group_size is not None and X.device.type == "cpu"
-        if in_place and not torch.is_grad_enabled():
+        if self.group_size is not None and not torch.is_grad_enabled():
             return self._forward_in_place(X)
         return self._forward_dense(X)
 
@@ -382,16 +458,16 @@ class LBCoFB(nn.Module):
         return hilasso_prox(B, self.t[-1], group_index, self.s[-1], group_size)
 
     def _forward_in_place(self, X):
-        """The forward pass for inference on the CPU, in reused buffers (same codes).
+        """The forward pass for inference, in reused buffers (same codes).
 
         The prox works in place in buffers every layer reuses (fresh large
-        temporaries cost page faults on the CPU) and the selected group is
-        written into the code directly. Autograd and GPUs take the plain
-        forward.
+        temporaries cost page faults on the CPU, memory traffic on a GPU) and
+        the selected group is written into the code directly. Autograd takes
+        the plain forward.
         """
         n_samples, n_groups, size = X.shape[0], self.s.shape[1], self.group_size
-        rows = torch.arange(n_samples)
-        code = torch.zeros(n_samples, n_groups * size, dtype=X.dtype)
+        rows = torch.arange(n_samples, device=X.device)
+        code = torch.zeros(n_samples, n_groups * size, dtype=X.dtype, device=X.device)
         residual = torch.empty_like(X)
         B, scratch = torch.empty_like(code), torch.empty_like(code)
         torch.mm(X, self.W[0], out=B)

@@ -83,16 +83,20 @@ def group_shrink_in_place(values, group_thresholds, group_size):
     return values
 
 
+def group_sums(values, group_index, n_groups, group_size=None):
+    """Per-sample sum of each group of ``values``: shape ``(n_samples, n_groups)``."""
+    if group_size is not None:
+        return values.reshape(values.shape[0], n_groups, group_size).sum(dim=2)
+    return values.new_zeros(values.shape[0], n_groups).index_add_(1, group_index, values)
+
+
 def group_norms(code, group_index, n_groups, group_size=None):
     """Per-sample l2 norm of each group of ``code``: shape ``(n_samples, n_groups)``.
 
     The squared norms are clamped away from zero before the square root so
     that the gradient at an all-zero group is finite (zero), not NaN.
     """
-    if group_size is not None:
-        squares = code.reshape(code.shape[0], n_groups, group_size).pow(2).sum(dim=2)
-    else:
-        squares = code.new_zeros(code.shape[0], n_groups).index_add_(1, group_index, code * code)
+    squares = group_sums(code * code, group_index, n_groups, group_size)
     return torch.sqrt(squares.clamp_min(1e-30))
 
 

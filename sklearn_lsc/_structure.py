@@ -34,7 +34,7 @@ class GroupObjectiveMixin:
         weights = check_group_weights(self.group_weights, len(self.groups_))
         self._group_index = group_index(self.groups_, n_components)
         self._group_size = contiguous_group_size(
-            torch.as_tensor(self._group_index), len(self.groups_)
+            torch.as_tensor(self._group_index, device="cpu"), len(self.groups_)
         )
         self._group_penalties = self.group_alpha * weights
 

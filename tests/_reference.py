@@ -144,16 +144,39 @@ def best_multiple(x, z, D, penalty):
     return result.x * z
 
 
-def rescaled_lista_reference(X, D, W, theta, momentum, penalty):
-    """Rescaled LISTA with given parameters, per row: momentum step, threshold, best multiple."""
+def best_planar_point(x, step, z, D, penalty, subgradient):
+    """The better of ``best_multiple(step)`` and the linearised plane's minimiser, rescaled.
+
+    The plane's point ``a step + b z`` minimises ``0.5 ||x - (a step + b z) D||^2
+    + <s, a step + b z>`` with ``s = subgradient(step, z)``, found by a
+    numerical minimisation (not the network's 2 x 2 solve).
+    """
+    from scipy.optimize import minimize
+
+    def objective(code):
+        return 0.5 * np.sum((x - code @ D) ** 2) + penalty(code)
+
+    multiple = best_multiple(x, step, D, penalty)
+    s = subgradient(step, z)
+
+    def model(ab):
+        code = ab[0] * step + ab[1] * z
+        return 0.5 * np.sum((x - code @ D) ** 2) + s @ code
+
+    ab = minimize(model, [1.0, 0.0], method="BFGS", options={"gtol": 1e-13}).x
+    planar = best_multiple(x, ab[0] * step + ab[1] * z, D, penalty)
+    return planar if objective(planar) < objective(multiple) else multiple
+
+
+def rescaled_lista_reference(X, D, W, theta, momentum, penalty, subgradient):
+    """Rescaled LISTA with given parameters, per row: momentum, threshold, best planar point."""
     codes = []
     for x in X:
         previous = np.zeros(D.shape[0])
         z = best_multiple(x, soft(x @ W[0], theta[0]), D, penalty)
         for layer in range(1, len(theta)):
             ahead = z + momentum[layer - 1] * (z - previous)
-            previous = z
             step = soft(ahead + (x - ahead @ D) @ W[layer], theta[layer])
-            z = best_multiple(x, step, D, penalty)
+            previous, z = z, best_planar_point(x, step, z, D, penalty, subgradient)
         codes.append(z)
     return np.array(codes)

@@ -1,5 +1,6 @@
 """device="cuda": run where a GPU is present, skipped cleanly elsewhere."""
 
+import os
 import pickle
 import subprocess
 import sys
@@ -46,7 +47,23 @@ def test_encoder_fits_and_transforms_on_gpu(architecture):
     assert next(encoder.network_.parameters()).is_cuda
     assert encoder.loss_curve_[-1] < encoder.loss_curve_[0]
     cpu_code = encoder.set_params(device="cpu").transform(X)
-    np.testing.assert_allclose(cpu_code, code, atol=1e-4)
+    if architecture == "rescaled_lista":
+        # Each layer picks, per signal, the better of two candidate codes; where
+        # they code about equally well, float32 rounding can flip the pick. On
+        # the CPU alone, its two float32 forwards (in place, autograd) differ by
+        # 1e-3 in codes and 3e-4 in a signal's objective here, 2e-6 in the sum:
+        # the devices must agree on the objectives, not on every code.
+        cpu_objectives = per_sample_lasso(X, cpu_code, encoder.components_, 0.1)
+        objectives = per_sample_lasso(X, code, encoder.components_, 0.1)
+        np.testing.assert_allclose(cpu_objectives, objectives, rtol=2e-3)
+        assert cpu_objectives.sum() == pytest.approx(objectives.sum(), rel=1e-5)
+    else:
+        np.testing.assert_allclose(cpu_code, code, atol=1e-4)
+
+
+def per_sample_lasso(X, code, dictionary, alpha):
+    residual = X.astype(np.float64) - code.astype(np.float64) @ dictionary
+    return 0.5 * np.sum(residual**2, axis=1) + alpha * np.abs(code).sum(axis=1)
 
 
 @pytest.mark.parametrize("algorithm", ["fista", "bcofb"])
@@ -135,7 +152,8 @@ except ValueError as error:
 code = encoder.set_params(device="cpu").transform(np.load({str(tmp_path / "X.npy")!r}))
 np.testing.assert_allclose(code, np.load({str(tmp_path / "code.npy")!r}), atol=1e-4)
 """
-    env = {"CUDA_VISIBLE_DEVICES": "", "PATH": "/usr/bin:/bin"}
+    # The caller's environment (its PYTHONPATH finds the package), with no GPU.
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     subprocess.run([sys.executable, "-c", script], check=True, env=env)
 
 

@@ -121,9 +121,11 @@ def perturbed(network, seed=0):
 @pytest.mark.parametrize("n_layers", [1, 2, 5])
 @pytest.mark.parametrize("trained", [False, True])
 def test_rescaled_lista_equals_its_algorithm_by_hand(n_layers, trained):
-    # Untrained: ISTA iterates, each multiplied by its best factor (found by a
-    # numerical 1-D minimisation, not the network's closed form); perturbed
-    # parameters, momentum included, must follow the same recipe.
+    # Every layer's output is the better of the best multiple of its proximal
+    # point (a numerical 1-D minimisation, not the network's closed form) and
+    # the minimiser over the plane of the linearised objective (a numerical
+    # 2-D minimisation, not the network's 2 x 2 solve); perturbed parameters,
+    # momentum included, must follow the same recipe.
     X, D = problem(8)
     network = RescaledLISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
     if trained:
@@ -132,10 +134,16 @@ def test_rescaled_lista_equals_its_algorithm_by_hand(n_layers, trained):
         code = network(torch.tensor(X)).numpy()
     W, theta, momentum = (p.detach().numpy() for p in (network.W, network.theta, network.momentum))
     reference = rescaled_lista_reference(
-        X, D, W, np.maximum(theta, 0.0), momentum, lambda z: 0.3 * np.abs(z).sum()
-    )
+        X, D, W, np.maximum(theta, 0.0), momentum, lambda z: 0.3 * np.abs(z).sum(),
+        lambda step, z: 0.3 * lasso_subgradient(step, z),
+    )  # fmt: skip
     np.testing.assert_allclose(code, reference, atol=1e-7)
     assert np.count_nonzero(code) > 0
+
+
+def lasso_subgradient(step, z):
+    """The sign of ``step``, or of ``z`` where ``step`` is zero."""
+    return np.where(step != 0, np.sign(step), np.sign(z))
 
 
 def test_untrained_rescaled_lista_beats_ista():
@@ -151,8 +159,8 @@ def test_untrained_rescaled_lista_beats_ista():
     assert objective(code) < objective(ista_reference(X, D, alpha, 4))
 
 
-def test_rescaled_lista_factor_minimises_the_hilasso_objective():
-    # With groups the factor uses the whole HiLasso penalty.
+def test_rescaled_lista_layers_minimise_the_hilasso_objective():
+    # With groups the factor and the linearisation use the whole HiLasso penalty.
     X, D = problem(10)
     groups = [np.arange(0, 5), np.arange(5, 11), np.arange(11, 16)]  # unequal: no block view
     group_index = torch.tensor(np.repeat([0, 1, 2], [5, 6, 5]))
@@ -167,15 +175,52 @@ def test_rescaled_lista_factor_minimises_the_hilasso_objective():
             p * np.linalg.norm(z[g]) for g, p in zip(groups, penalties, strict=True)
         )
 
+    def subgradient(step, z):
+        s = 0.1 * lasso_subgradient(step, z)
+        for g, p in zip(groups, penalties, strict=True):
+            along = step[g] if step[g].any() else z[g]
+            s[g] += p * along / max(np.linalg.norm(along), 1e-300)
+        return s
+
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
     W, theta, momentum = (p.detach().numpy() for p in (network.W, network.theta, network.momentum))
-    reference = rescaled_lista_reference(X, D, W, np.maximum(theta, 0.0), momentum, penalty)
+    theta = np.maximum(theta, 0.0)
+    reference = rescaled_lista_reference(X, D, W, theta, momentum, penalty, subgradient)
     np.testing.assert_allclose(code, reference, atol=1e-7)
     lasso_only = rescaled_lista_reference(
-        X, D, W, np.maximum(theta, 0.0), momentum, lambda z: 0.1 * np.abs(z).sum()
-    )
+        X, D, W, theta, momentum, lambda z: 0.1 * np.abs(z).sum(),
+        lambda step, z: 0.1 * lasso_subgradient(step, z),
+    )  # fmt: skip
     assert np.abs(code - lasso_only).max() > 1e-3  # the group term matters
+
+
+@pytest.mark.parametrize("grouped", [False, True])
+def test_rescaled_lista_layer_is_never_worse_than_the_best_multiple(grouped):
+    # Per signal: the chosen point of the plane of G and Z is at least as good
+    # as the best multiple of G, and for some signals strictly better.
+    X, D = problem(14, n_samples=40)
+    rng = np.random.RandomState(14)
+    groups = {}
+    if grouped:
+        groups = dict(group_index=torch.arange(16) // 4, group_penalties=torch.rand(4) / 4)
+    network = RescaledLISTA(torch.tensor(D), 0.2, 2, **groups).double()
+    step = np.maximum(np.abs(rng.randn(40, 16)) - 0.8, 0) * np.sign(rng.randn(40, 16)) / 4
+    z = np.maximum(np.abs(rng.randn(40, 16)) - 0.8, 0) * np.sign(rng.randn(40, 16)) / 4
+    tensors = [torch.tensor(v) for v in (X, step, step @ D, z, z @ D)]
+    with torch.no_grad():
+        a, b = (v.numpy() for v in network._coefficients(*tensors))
+        factor, _ = network._coefficients(*tensors[:3])
+
+    def objective(code):
+        values = torch.tensor(code)
+        with torch.no_grad():
+            penalty = network._penalty(values).numpy().ravel()
+        return 0.5 * ((X - code @ D) ** 2).sum(1) + penalty
+
+    chosen, multiple = objective(a * step + b * z), objective(factor.numpy() * step)
+    assert np.all(chosen <= multiple + 1e-12)
+    assert np.any(chosen < multiple - 1e-6)
 
 
 def test_rescaled_lista_codes_zero_rows_as_zero_with_finite_gradients():
