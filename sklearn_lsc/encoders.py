@@ -65,7 +65,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         multiple and a point of the plane of the new and previous codes (a
         per-signal step and momentum, in closed form; see the user guide):
         the same products as LISTA plus one and much more elementwise work
-        (about 3x LISTA's time on a CPU), and the most accurate for a given
+        (about 2.4x LISTA's time on a CPU), and the most accurate for a given
         depth when trained long enough (convergence benchmark,
         ``input_noise``, 100-500 epochs, 5 layers: digits 1.1% -> 0.64%
         held-out gap, image patches 0.56% -> 0.27%). With the default
