@@ -92,9 +92,11 @@ def to_tensor(array, *, device, dtype):
         return torch.tensor(array, dtype=dtype, device="cpu")
     # Off the CPU the transfer is the copy: no host copy first, and no pinned
     # staging copy (on an H200, 100,000 x 100 float32: 4.6 ms plain, 5.4 pinned).
+    # The dtype is converted on the device: torch converts a host-to-device
+    # copy of another dtype on the host, in a fresh temporary.
     if not array.flags.writeable:  # torch.from_numpy warns on read-only memory
         array = array.copy()
-    return torch.from_numpy(np.ascontiguousarray(array)).to(device=device, dtype=dtype)
+    return torch.from_numpy(np.ascontiguousarray(array)).to(device).to(dtype)
 
 
 def to_numpy(tensor, dtype):
