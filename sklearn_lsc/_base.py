@@ -281,8 +281,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self._fit_dictionary = bool(self.fit_dictionary)
         self._check_structure(dictionary.shape[0])
         self.components_ = dictionary
-        network = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
-        self.network_ = network.to(device)
+        self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
         parameters = list(self.network_.parameters())
         if self.solver == "armijo":
             self._optimizer = ArmijoDescent(parameters, self.learning_rate)

@@ -19,6 +19,7 @@ from sklearn_lsc import (
     lasso_objective,
     sparse_encode,
 )
+from sklearn_lsc._objectives import lasso_objective_numpy
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -53,17 +54,12 @@ def test_encoder_fits_and_transforms_on_gpu(architecture):
         # the CPU alone, its two float32 forwards (in place, autograd) differ by
         # 1e-3 in codes and 3e-4 in a signal's objective here, 2e-6 in the sum:
         # the devices must agree on the objectives, not on every code.
-        cpu_objectives = per_sample_lasso(X, cpu_code, encoder.components_, 0.1)
-        objectives = per_sample_lasso(X, code, encoder.components_, 0.1)
+        cpu_objectives = lasso_objective_numpy(X, cpu_code, encoder.components_, 0.1)
+        objectives = lasso_objective_numpy(X, code, encoder.components_, 0.1)
         np.testing.assert_allclose(cpu_objectives, objectives, rtol=2e-3)
         assert cpu_objectives.sum() == pytest.approx(objectives.sum(), rel=1e-5)
     else:
         np.testing.assert_allclose(cpu_code, code, atol=1e-4)
-
-
-def per_sample_lasso(X, code, dictionary, alpha):
-    residual = X.astype(np.float64) - code.astype(np.float64) @ dictionary
-    return 0.5 * np.sum(residual**2, axis=1) + alpha * np.abs(code).sum(axis=1)
 
 
 @pytest.mark.parametrize("algorithm", ["fista", "bcofb"])
