@@ -88,6 +88,9 @@ def to_tensor(array, *, device, dtype):
     modified through) the tensor, and read-only inputs (memory maps) work.
     """
     array = np.asarray(array)
+    if any(stride < 0 for stride in array.strides):
+        # torch refuses negative strides (reversed views such as X[::-1]).
+        array = np.ascontiguousarray(array)
     if device.type == "cpu":
         return torch.tensor(array, dtype=dtype, device="cpu")
     # Off the CPU the transfer is the copy: no host copy first, and no pinned
