@@ -57,6 +57,8 @@ _BLOW_UP = 1.0
 # Attributes holding torch objects: pickled together as one torch blob so that
 # shared parameters stay shared and CUDA tensors load on a machine without one.
 _TORCH_STATE = ("network_", "_optimizer", "_dictionary_update")
+# Rebuilt when needed, never pickled: transform's bfloat16 copy or compiled network.
+_TRANSIENT_STATE = ("_transform_module",)
 
 
 class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -78,6 +80,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "transform_dtype": [StrOptions({"bfloat16"}), None],
+        "transform_compile": ["boolean"],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -539,16 +542,15 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         device = resolve_device(self.device)
         self._move_to(device)
-        network, dtype = self.network_, self._network_dtype()
         # Settable on a fitted encoder, so checked here too, not only in fit.
+        names = ("transform_dtype", "transform_compile")
         validate_parameter_constraints(
-            {"transform_dtype": self._parameter_constraints["transform_dtype"]},
-            {"transform_dtype": self.transform_dtype},
+            {name: self._parameter_constraints[name] for name in names},
+            {name: getattr(self, name) for name in names},
             caller_name=type(self).__name__,
         )
-        if self.transform_dtype == "bfloat16":
-            # A rounded copy: the fitted network keeps its precision.
-            network, dtype = copy.deepcopy(network).to(torch.bfloat16), torch.bfloat16
+        network, dtype = self._transform_network()
+        compiled = self.transform_compile and network is not self._transform_module[2]
         n_components = self.components_.shape[0]
         elements = _TRANSFORM_BATCH_ELEMENTS[device.type]
         batch_size = max(1, elements // (n_components + X.shape[1]))
@@ -562,7 +564,13 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             for start in range(0, X.shape[0], batch_size):
                 rows = slice(start, start + batch_size)
                 batch = to_tensor(X[rows], device=device, dtype=dtype)
-                batch_code = network(batch)
+                try:
+                    batch_code = network(batch)
+                except Exception as error:
+                    if not compiled:
+                        raise
+                    network, compiled = self._compile_failed(error), False
+                    batch_code = network(batch)
                 if batch_code.device.type != "cpu":
                     # Converted on the device (bfloat16 networks): a copy to
                     # the host of another dtype converts there, in a temporary.
@@ -584,10 +592,68 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                     print(f"[{type(self).__name__}] coded {done}/{X.shape[0]} rows")
         return (code, objective) if with_objective else code
 
+    def _transform_network(self):
+        """The module ``transform`` runs, and its dtype.
+
+        The fitted network, or its bfloat16 copy (``transform_dtype``), or
+        ``torch.compile`` of either (``transform_compile``), kept between
+        calls. A compiled network reads the fitted parameters as they are
+        now; the bfloat16 copy is refreshed in place when one of the
+        network's tensors has changed since (training, a dictionary step, a
+        restored snapshot: their version counters move), so that its compiled
+        code, guarded on the copy, stays valid.
+        """
+        network, dtype = self.network_, self._network_dtype()
+        if self.transform_dtype is None and not self.transform_compile:
+            return network, dtype
+        rounded = self.transform_dtype == "bfloat16"
+        tensors = [*network.parameters(), *network.buffers()]
+        key = (
+            self.transform_dtype,
+            self.transform_compile,
+            id(network),
+            tuple(tensor.device for tensor in tensors),
+        )
+        versions = tuple(tensor._version for tensor in tensors) if rounded else None
+        cached = self.__dict__.get("_transform_module")
+        if cached is None or cached[0] != key:
+            # A rounded copy: the fitted network keeps its precision.
+            module = copy.deepcopy(network).to(torch.bfloat16) if rounded else network
+            # Compiled by its first call; a new batch shape (the last,
+            # shorter batch) compiles once more, with dynamic shapes.
+            runner = torch.compile(module) if self.transform_compile else module
+            cached = (key, runner, module, versions)
+        elif cached[3] != versions:
+            module = cached[2]
+            with torch.no_grad():
+                for target, source in zip(
+                    [*module.parameters(), *module.buffers()], tensors, strict=True
+                ):
+                    target.copy_(source)
+            cached = (*cached[:3], versions)
+        self._transform_module = cached
+        return cached[1], torch.bfloat16 if rounded else dtype
+
+    def _compile_failed(self, error):
+        """Warn that ``torch.compile`` failed; the eager module from now on."""
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        warnings.warn(
+            f"transform_compile=True, but torch.compile failed ({type(error).__name__}: "
+            f"{first_line}); {type(self).__name__} runs the network uncompiled "
+            "(the same codes).",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        key, _, eager, versions = self._transform_module
+        self._transform_module = (key, eager, eager, versions)
+        return eager
+
     # ------------------------------------------------------------- pickling
     def __getstate__(self):
         # A copy: object.__getstate__ may return the live __dict__ itself.
         state = dict(super().__getstate__())
+        for key in _TRANSIENT_STATE:
+            state.pop(key, None)
         torch_state = {key: state.pop(key) for key in _TORCH_STATE if key in state}
         if torch_state:
             buffer = io.BytesIO()

@@ -129,6 +129,20 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         ``benchmarks/speed.py`` measures both. Codes are returned in the
         dtype of ``X``; training always runs in the dtype of the training data.
 
+    transform_compile : bool, default=False
+        Run ``transform`` (and ``score``) through ``torch.compile`` of the
+        network (of its bfloat16 copy with ``transform_dtype="bfloat16"``),
+        compiled by the first call and again for each new batch shape, then
+        reused until training changes the network. Same codes up to
+        rounding. Worth it on GPUs, where it fuses the layers' elementwise
+        work: a 5-layer structured network (100 features, 250 atoms in 10
+        groups) on an H200 takes 0.0072 instead of 0.0122 microseconds per
+        vector per layer. Less on CPUs, where the products take a larger
+        share (5-layer LBCoFB, 10,000 signals, two Xeon cores: 58 -> 48
+        ms); the first call takes seconds. Settable on a fitted model; if
+        the compiler fails, a ``RuntimeWarning`` says so and the network
+        runs uncompiled. The compiled module is never pickled.
+
     device : str or torch.device, default="cpu"
         Where the network runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
 
@@ -213,6 +227,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "updates_per_step": [Interval(numbers.Integral, 0, None, closed="left")],
         "transform_dtype": [StrOptions({"bfloat16"}), None],
+        "transform_compile": ["boolean"],
         "device": [str, torch.device],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -237,6 +252,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         batch_size=100,
         updates_per_step=2,
         transform_dtype=None,
+        transform_compile=False,
         device="cpu",
         random_state=None,
         verbose=0,
@@ -257,6 +273,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self.batch_size = batch_size
         self.updates_per_step = updates_per_step
         self.transform_dtype = transform_dtype
+        self.transform_compile = transform_compile
         self.device = device
         self.random_state = random_state
         self.verbose = verbose

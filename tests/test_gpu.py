@@ -4,6 +4,7 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -163,3 +164,24 @@ def test_bfloat16_transform_on_gpu():
     assert lasso_objective(X, rounded, D, 0.1) == pytest.approx(
         lasso_objective(X, full, D, 0.1), rel=0.02
     )
+
+
+@pytest.mark.parametrize("transform_dtype", [None, "bfloat16"])
+def test_compiled_transform_on_gpu(transform_dtype):
+    # LBCoFB, the network whose eager GPU forward is bound by elementwise work.
+    X, _ = data(8)
+    encoder = LearnedHiLassoEncoder(
+        groups=4, n_components=20, alpha=0.05, group_alpha=0.1, n_layers=3, max_iter=5,
+        transform_dtype=transform_dtype, device="cuda",
+    ).fit(X)  # fmt: skip
+    eager = encoder.transform(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no fallback to eager
+        compiled = encoder.set_params(transform_compile=True).transform(X)
+    assert compiled.dtype == np.float32
+    if transform_dtype is None:
+        np.testing.assert_allclose(compiled, eager, rtol=1e-4, atol=1e-5)
+    else:  # fused bfloat16 arithmetic rounds differently: compare objectives
+        objective = encoder.score(X)
+        assert objective == pytest.approx(encoder.set_params(transform_compile=False).score(X),
+                                          rel=0.02)  # fmt: skip
