@@ -22,6 +22,7 @@ from ._prox import (
     soft_threshold,
     soft_threshold_in_place,
 )
+from ._torch_utils import argmax_rows
 from .solvers import bcofb_operators, cod_operators, ista_operators
 
 
@@ -321,6 +322,8 @@ class LCoD(nn.Module):
         """Nothing to do: LCoD's learned ``W`` and ``S`` do not read the atoms."""
 
     def forward(self, X):
+        if not torch.is_grad_enabled():
+            return self._forward_in_place(X)
         B = X @ self.W
         code = torch.zeros_like(B)
         for layer in range(self.n_layers):
@@ -331,6 +334,28 @@ class LCoD(nn.Module):
             B = B + change * self.S[layer].index_select(0, selected.squeeze(1))
             code = code.scatter(1, selected, new_value)
         return soft_threshold(B, self.theta[self.n_layers])
+
+    def _forward_in_place(self, X):
+        """The forward pass for inference, in buffers every layer reuses (same codes).
+
+        Also a faster arg-max on the CPU (:func:`argmax_rows`): with torch's,
+        it took a third of the layer's time.
+        """
+        B = torch.mm(X, self.W)
+        code = torch.zeros_like(B)
+        code_bar, scratch, update = (torch.empty_like(B) for _ in range(3))
+        rows = torch.arange(B.shape[0], device=B.device)
+        for layer in range(self.n_layers):
+            soft_threshold_in_place(code_bar.copy_(B), self.theta[layer], scratch)
+            selected = argmax_rows(torch.sub(code_bar, code, out=scratch).abs_(), scratch)
+            new_value = code_bar[rows, selected]
+            change = new_value - code[rows, selected]
+            # B + change * S[k], rounded as in the autograd forward.
+            B.add_(
+                torch.index_select(self.S[layer], 0, selected, out=update).mul_(change[:, None])
+            )
+            code.index_put_((rows, selected), new_value)
+        return soft_threshold_in_place(B, self.theta[self.n_layers], scratch)
 
 
 class StructuredISTA(nn.Module):

@@ -108,3 +108,25 @@ def to_numpy(tensor, dtype):
     Converted by torch first: numpy has no bfloat16.
     """
     return tensor.detach().to("cpu", torch_dtype(dtype)).numpy()
+
+
+def argmax_rows(values, scratch):
+    """``values.argmax(dim=1)``, the first index among ties; may overwrite ``scratch``.
+
+    On the CPU, torch's arg-max along rows runs at a tenth of the speed of
+    the row maxima (1472 x 256 float32, two cores: 364 against 26 us), and
+    comparisons that make bool tensors are as slow. So, in float arithmetic
+    alone: ``sign(values - max)`` is 0 at each row's maxima and -1
+    elsewhere; ``(sign + 1) * r`` with the reversed index ``r = m - 1 - j``
+    keeps ``r`` at the maxima only, and its row maximum names the first one.
+    Exact for float32 (indices below 2**24). Other dtypes (float64: no
+    faster this way) and devices use ``argmax``.
+    """
+    if values.device.type != "cpu" or values.dtype != torch.float32:
+        return values.argmax(dim=1)
+    n_columns = values.shape[1]
+    reversed_index = torch.arange(n_columns - 1, -1, -1, dtype=values.dtype, device="cpu")
+    torch.sub(values, values.amax(dim=1, keepdim=True), out=scratch).sign_()
+    torch.addcmul(reversed_index, scratch, reversed_index, out=scratch)
+    # A row with a NaN marks no maximum: the clamp keeps its index valid.
+    return (n_columns - 1 - scratch.amax(dim=1)).long().clamp_(0, n_columns - 1)

@@ -22,7 +22,7 @@ from ._prox import (
     soft_threshold,
     soft_threshold_in_place,
 )
-from ._torch_utils import resolve_device, to_numpy, to_tensor, torch_dtype
+from ._torch_utils import argmax_rows, resolve_device, to_numpy, to_tensor, torch_dtype
 from ._validation import check_code, check_dictionary
 
 __all__ = ["sparse_encode", "lasso_objective", "hilasso_objective"]
@@ -151,14 +151,17 @@ def cod(X, dictionary, alpha, *, max_iter, tol, init=None):
     if init is not None:
         code = init.clone()
     B = torch.addmm(X @ W, code, S)
+    # Every step reuses these buffers (fresh temporaries cost page faults on the CPU).
+    code_bar, scratch, update = (torch.empty_like(B) for _ in range(3))
+    rows = torch.arange(B.shape[0], device=B.device)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         for _ in range(W.shape[1]):
-            code_bar = soft_threshold(B, threshold)
-            selected = (code_bar - code).abs().argmax(dim=1, keepdim=True)
-            change = code_bar.gather(1, selected) - code.gather(1, selected)
-            B.add_(change * S.index_select(0, selected.squeeze(1)))
-            code.scatter_add_(1, selected, change)
+            soft_threshold_in_place(code_bar.copy_(B), threshold, scratch)
+            selected = argmax_rows(torch.sub(code_bar, code, out=scratch).abs_(), scratch)
+            change = code_bar[rows, selected] - code[rows, selected]
+            B.add_(torch.index_select(S, 0, selected, out=update).mul_(change[:, None]))
+            code.index_put_((rows, selected), change, accumulate=True)
         # Largest pending coordinate move, relative to the code: zero at the optimum.
         pending = (soft_threshold(B, threshold) - code).abs().amax(dim=1)
         scale = code.abs().amax(dim=1).clamp_min(_TINY)

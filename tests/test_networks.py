@@ -108,6 +108,28 @@ def test_lista_inference_in_buffers_equals_the_autograd_forward(dtype, n_layers)
     assert torch.equal(X_tensor.detach(), torch.tensor(X, dtype=dtype))  # input untouched
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_layers", [1, 3, 12])
+def test_lcod_inference_in_buffers_equals_the_autograd_forward(dtype, n_layers):
+    # Without autograd LCoD runs in reused buffers with a faster arg-max on
+    # the CPU (float32); any parameters must give the autograd forward's
+    # codes exactly: same arithmetic, same coordinate picks, zero rows too.
+    X, D = problem(8, n_samples=37, n_components=40)
+    X[[3, 20]] = 0.0
+    network = perturbed(LCoD(torch.tensor(D), alpha=0.3, n_layers=n_layers).to(dtype))
+    with torch.no_grad():
+        network.theta[0, 0] = -1.0  # acts as zero
+    X_tensor = torch.tensor(X, dtype=dtype)
+    with torch.no_grad():
+        buffered = network(X_tensor)
+        assert torch.equal(buffered, network._forward_in_place(X_tensor))
+    autograd = network(X_tensor.requires_grad_()).detach()
+    assert torch.equal(buffered, autograd)
+    assert torch.count_nonzero(buffered) > 0
+    assert not buffered[[3, 20]].any()
+    assert torch.equal(X_tensor.detach(), torch.tensor(X, dtype=dtype))  # input untouched
+
+
 def perturbed(network, seed=0):
     """``network`` with every parameter moved away from its untrained value."""
     generator = torch.Generator().manual_seed(seed)

@@ -6,7 +6,7 @@ from _reference import cod_reference, fista_reference, ista_reference, lasso_kkt
 from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
 from sklearn.linear_model import Lasso
 
-from sklearn_lsc import lasso_objective, sparse_encode
+from sklearn_lsc import lasso_objective, solvers, sparse_encode
 
 ALGORITHMS = ["ista", "fista", "cod"]
 # ISTA converges slowly; the others need far fewer iterations.
@@ -90,6 +90,20 @@ def test_cod_iteration_is_n_components_greedy_updates():
         code = sparse_encode(X, D, alpha=0.2, algorithm="cod", max_iter=n_iter, tol=0.0)
         expected = cod_reference(X, D, 0.2, n_updates=n_iter * D.shape[0])
         np.testing.assert_allclose(code, expected, atol=1e-12)
+
+
+def test_cod_in_float32_picks_the_coordinates_of_torch_argmax(monkeypatch):
+    # float32 on the CPU picks coordinates with argmax_rows; the same run
+    # with torch's arg-max must give bit-identical codes.
+    X, D = random_problem(6, n_samples=40, n_components=30)
+    X[5] = 0.0
+    X32, D32 = X.astype(np.float32), D.astype(np.float32)
+    fast = sparse_encode(X32, D32, alpha=0.2, algorithm="cod", max_iter=3, tol=0.0)
+    monkeypatch.setattr(solvers, "argmax_rows", lambda values, scratch: values.argmax(dim=1))
+    plain = sparse_encode(X32, D32, alpha=0.2, algorithm="cod", max_iter=3, tol=0.0)
+    np.testing.assert_array_equal(fast, plain)
+    expected = cod_reference(X, D, 0.2, n_updates=3 * D.shape[0])
+    np.testing.assert_allclose(fast, expected, atol=1e-4)
 
 
 def test_fista_needs_fewer_iterations_than_ista_for_the_same_accuracy():

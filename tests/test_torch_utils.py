@@ -1,0 +1,41 @@
+"""Helpers of ``_torch_utils``: the CPU row arg-max."""
+
+import pytest
+import torch
+
+from sklearn_lsc._torch_utils import argmax_rows
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 1), (300, 256), (50, 1000)])
+def test_argmax_rows_equals_torch_argmax(shape):
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(shape, generator=generator)
+    scratch = torch.empty_like(values)
+    assert torch.equal(argmax_rows(values, scratch), values.argmax(dim=1))
+    assert torch.equal(argmax_rows(values.abs(), values.abs()), values.abs().argmax(dim=1))
+
+
+def test_argmax_rows_names_the_first_of_tied_maxima():
+    values = torch.zeros(6, 9)
+    values[1, [3, 5]] = 2.0  # a tie inside the row
+    values[2] = 1.0  # every column tied
+    values[3, 8] = 5.0  # the last column
+    values[4, 0] = -1.0  # a negative entry, maxima 0 elsewhere
+    values[5] = -torch.arange(9.0)  # all negative: the first column
+    expected = torch.tensor([0, 3, 0, 8, 1, 0])
+    assert torch.equal(values.argmax(dim=1), expected)  # torch's rule
+    assert torch.equal(argmax_rows(values, torch.empty_like(values)), expected)
+
+
+def test_argmax_rows_stays_a_valid_index_with_nan():
+    values = torch.tensor([[0.0, float("nan"), 1.0], [1.0, 2.0, 3.0]])
+    selected = argmax_rows(values, torch.empty_like(values))
+    assert 0 <= int(selected[0]) < 3 and int(selected[1]) == 2
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_argmax_rows_of_other_dtypes_is_torch_argmax(dtype):
+    # bfloat16 cannot hold the reversed index exactly (here 0 .. 299).
+    values = torch.randn(20, 300).to(dtype)
+    values[0, 260], values[0, 261] = 10.0, 10.0
+    assert torch.equal(argmax_rows(values, torch.empty_like(values)), values.argmax(dim=1))
