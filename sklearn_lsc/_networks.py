@@ -502,14 +502,27 @@ class LBCoFB(nn.Module):
         n_samples, n_groups, size = X.shape[0], self.s.shape[1], self.group_size
         rows = torch.arange(n_samples, device=X.device)
         code = torch.zeros(n_samples, n_groups * size, dtype=X.dtype, device=X.device)
+        code_blocks = code.view(n_samples, n_groups, size)
         residual = torch.empty_like(X)
         B, scratch = torch.empty_like(code), torch.empty_like(code)
+        # On the CPU, the selected group is added through a one-hot group mask
+        # and picked by `max` (torch's CPU `argmax` is slower; both name the
+        # first of tied maxima): 4-8% faster per forward than `argmax` and
+        # advanced indexing (1472 signals, 8 groups of 32: 6.9 vs 6.4 ms and
+        # 8.0 vs 7.4 ms in two interleaved runs), the same codes.
+        chosen = torch.empty(n_samples, n_groups, 1, dtype=X.dtype, device=X.device)
         torch.mm(X, self.W[0], out=B)
         for layer in range(self.n_layers):
             change = self._prox_in_place(B, layer, scratch).sub_(code)
             blocks = change.view(n_samples, n_groups, size)
-            selected = torch.linalg.vector_norm(blocks, dim=2).argmax(1)
-            code.view(n_samples, n_groups, size)[rows, selected] += blocks[rows, selected]
+            norms = torch.linalg.vector_norm(blocks, dim=2)
+            if X.device.type == "cpu":
+                selected = norms.max(dim=1).indices
+                chosen.zero_().scatter_(1, selected.view(-1, 1, 1), 1.0)
+                code_blocks.addcmul_(blocks, chosen)
+            else:
+                selected = norms.argmax(dim=1)
+                code_blocks[rows, selected] += blocks[rows, selected]
             torch.addmm(X, code, self.dictionary, alpha=-1.0, out=residual)
             torch.addmm(code, residual, self.W[layer + 1], out=B)
         return self._prox_in_place(B, self.n_layers, scratch)
