@@ -18,7 +18,8 @@ computation than CoD: an LCoD layer costs about one coordinate update).
 Target (issue 6): a trained 5-layer network matches the gap of at least 50
 FISTA iterations. Run ``python benchmarks/convergence.py`` (``--quick``:
 depths 1, 3, 5 on digits only; ``--n-patches N``: N training patches;
-``--depths``; ``--name``: the results' file name). Writes
+``--depths``; ``--architectures``; ``--patch-epochs`` and ``--patch-noise``:
+the patches' training; ``--name``: the results' file name). Writes
 ``benchmarks/results/convergence.md``, ``.json`` and ``.png``.
 """
 
@@ -120,7 +121,7 @@ def steps_to_reach(gap, curve):
     return int(reached[0]) + 1 if reached.size else None
 
 
-def run_problem(name, problem, depths):
+def run_problem(name, problem, depths, architectures, training):
     X_train, X_test, dictionary = problem
     exact = sparse_encode(X_test.astype(np.float64), dictionary, alpha=ALPHA, tol=1e-12,
                           max_iter=20000)  # fmt: skip
@@ -131,13 +132,13 @@ def run_problem(name, problem, depths):
     }
     cod_updates = gaps_of_coordinate_updates(X_test, dictionary, optimum)
     networks = {}
-    for architecture in ARCHITECTURES:
+    for architecture in architectures:
         networks[architecture] = []
         for depth in depths:
             start = time.perf_counter()
             encoder = LearnedLassoEncoder(
                 alpha=ALPHA, dictionary=dictionary, architecture=architecture, n_layers=depth,
-                random_state=0, learning_rate=1e-3 * min(1.0, 5 / depth), **TRAINING[name],
+                random_state=0, learning_rate=1e-3 * min(1.0, 5 / depth), **training,
             ).fit(X_train)  # fmt: skip
             code = encoder.transform(X_test)
             gap = lasso_objective(X_test, code, dictionary, ALPHA) / optimum - 1
@@ -182,18 +183,37 @@ def main(argv=None):
                         help="training patches of the image problem (default 20,000)")  # fmt: skip
     parser.add_argument("--depths", type=lambda text: tuple(int(d) for d in text.split(",")),
                         help="comma-separated network depths (default 1,2,3,5,10)")  # fmt: skip
+    parser.add_argument("--architectures", type=lambda text: tuple(text.split(",")),
+                        default=ARCHITECTURES,
+                        help="comma-separated networks (default: all three)")  # fmt: skip
+    parser.add_argument("--patch-epochs", type=int, default=TRAINING["image patches"]["max_iter"],
+                        help="training epochs on the patches (default 100)")  # fmt: skip
+    parser.add_argument("--patch-noise", type=float,
+                        default=TRAINING["image patches"]["input_noise"],
+                        help="input_noise on the patches (default 0.12)")  # fmt: skip
     parser.add_argument("--name", default="convergence", help="name of the results' files")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.architectures) - set(ARCHITECTURES))
+    if unknown:
+        parser.error(f"unknown architectures {unknown}; choose from {list(ARCHITECTURES)}")
     depths = args.depths or ((1, 3, 5) if args.quick else DEPTHS)
+    training = {
+        "digits": TRAINING["digits"],
+        "image patches": dict(input_noise=args.patch_noise, max_iter=args.patch_epochs,
+                              n_iter_no_change=args.patch_epochs),
+    }  # fmt: skip
     problems = {"digits": demo_problem()}
     if not args.quick:
         problems["image patches"] = patch_problem(n_train=args.n_patches)
-    results = {name: run_problem(name, problem, depths) for name, problem in problems.items()}
+    results = {
+        name: run_problem(name, problem, depths, args.architectures, training[name])
+        for name, problem in problems.items()
+    }
 
     lines = ["# Convergence: gap against iterations and layers", "",
              f"alpha={ALPHA}, 128 atoms"
              + ("" if args.quick else f", {args.n_patches} training patches")
-             + f"; networks trained with {TRAINING}, learning rate "
+             + f"; networks trained with {training}, learning rate "
              "1e-3 up to 5 layers, 5e-3 / layers beyond. A rescaled LISTA layer does the two "
              "products of a LISTA layer and more elementwise work (plus one product for the "
              "output): `python benchmarks/speed.py` times both.", ""]  # fmt: skip

@@ -27,6 +27,14 @@ def test_unknown_suites_and_devices_are_refused(capsys):
     assert "'device'" in capsys.readouterr().err
 
 
+def test_the_convergence_suite_refuses_unknown_architectures(capsys):
+    convergence = pytest.importorskip("benchmarks.convergence")
+    with pytest.raises(SystemExit) as exit_info:
+        convergence.main(["--architectures", "lista,nope"])
+    assert exit_info.value.code == 2
+    assert "unknown architectures ['nope']" in capsys.readouterr().err
+
+
 def test_a_failing_suite_does_not_stop_the_others(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(run, "RESULTS", tmp_path)
     seen = []
