@@ -616,21 +616,23 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         )
         versions = tuple(tensor._version for tensor in tensors) if rounded else None
         cached = self.__dict__.get("_transform_module")
-        if cached is None or cached[0] != key:
-            # A rounded copy: the fitted network keeps its precision.
-            module = copy.deepcopy(network).to(torch.bfloat16) if rounded else network
-            # Compiled by its first call; a new batch shape (the last,
-            # shorter batch) compiles once more, with dynamic shapes.
-            runner = torch.compile(module) if self.transform_compile else module
-            cached = (key, runner, module, versions)
-        elif cached[3] != versions:
-            module = cached[2]
-            with torch.no_grad():
+        # Not under a caller's inference mode: a copy made there could not be
+        # refreshed in place outside it.
+        with torch.inference_mode(False), torch.no_grad():
+            if cached is None or cached[0] != key:
+                # A rounded copy: the fitted network keeps its precision.
+                module = copy.deepcopy(network).to(torch.bfloat16) if rounded else network
+                # Compiled by its first call; a new batch shape (the last,
+                # shorter batch) compiles once more, with dynamic shapes.
+                runner = torch.compile(module) if self.transform_compile else module
+                cached = (key, runner, module, versions)
+            elif cached[3] != versions:
+                module = cached[2]
                 for target, source in zip(
                     [*module.parameters(), *module.buffers()], tensors, strict=True
                 ):
                     target.copy_(source)
-            cached = (*cached[:3], versions)
+                cached = (*cached[:3], versions)
         self._transform_module = cached
         return cached[1], torch.bfloat16 if rounded else dtype
 

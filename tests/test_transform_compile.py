@@ -114,6 +114,17 @@ def test_bfloat16_copy_is_made_once_and_follows_training():
     np.testing.assert_array_equal(code, _eager_codes(encoder, X, torch.bfloat16))
 
 
+def test_bfloat16_copy_made_under_inference_mode_follows_training():
+    # A copy made under the caller's torch.inference_mode would hold
+    # inference tensors, which cannot be refreshed in place outside it.
+    X = _signals()
+    encoder = _lasso_encoder(transform_dtype="bfloat16").fit(X)
+    with torch.inference_mode():
+        encoder.transform(X)
+    encoder.partial_fit(X)
+    np.testing.assert_array_equal(encoder.transform(X), _eager_codes(encoder, X, torch.bfloat16))
+
+
 def test_bfloat16_copy_follows_the_online_modeler(compile_calls):
     X = _signals(n_samples=200)
     model = OnlineSparseModeler(
