@@ -47,11 +47,12 @@ def _eager_codes(encoder, X, dtype=None):
 
 
 def test_compiled_transform_with_inductor_equals_eager():
-    # The real compiler (inductor, C++ code on the CPU): one small network,
-    # whose compiled code must read the parameters and the dictionary as
-    # training leaves them, not as they were when it compiled.
+    # The real compiler (inductor, C++ code on the CPU): one small LISTA,
+    # whose compiled code must read its parameters and the dictionary (a
+    # buffer its layers use) as training leaves them, not as they were when
+    # it compiled.
     X = _signals()
-    encoder = _lasso_encoder(transform_compile=True).fit(X)
+    encoder = _lasso_encoder(architecture="lista", transform_compile=True).fit(X)
     code = encoder.transform(X)
     assert code.dtype == np.float32
     np.testing.assert_allclose(code, _eager_codes(encoder, X), rtol=1e-5, atol=1e-6)
@@ -68,13 +69,14 @@ def test_compiled_transform_with_inductor_equals_eager():
     "make",
     [
         lambda **p: _lasso_encoder(**p),
+        lambda **p: _lasso_encoder(architecture="lista", **p),
         lambda **p: _lasso_encoder(architecture="rescaled_lista", **p),
         lambda **p: LearnedHiLassoEncoder(
             groups=4, n_components=16, alpha=0.05, group_alpha=0.1, n_layers=2, max_iter=3,
             random_state=0, **p,
         ),
     ],
-    ids=["lista", "rescaled_lista", "lbcofb"],
+    ids=["lcod", "lista", "rescaled_lista", "lbcofb"],
 )  # fmt: skip
 def test_compiled_module_is_kept_and_follows_training(make, compile_calls):
     X = _signals()
