@@ -138,6 +138,30 @@ def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True):
     return code, n_iter
 
 
+def coordinate_buffers(B):
+    """Buffers every greedy coordinate step reuses (fresh temporaries cost page
+    faults on the CPU): the row indices and three arrays shaped like ``B``."""
+    rows = torch.arange(B.shape[0], device=B.device)
+    return (rows, *(torch.empty_like(B) for _ in range(3)))
+
+
+def coordinate_step_in_place(B, code, S, threshold, buffers):
+    """One greedy coordinate step of every row; ``B`` is updated, ``code`` is not.
+
+    Picks per row the coordinate ``k`` where ``h(B)`` moves farthest from
+    ``code`` and adds ``(h(B)_k - code_k) S[k]`` to ``B`` (rounded as
+    ``B + change * S[k]``). Returns ``(k, h(B)_k, change)``, one per row;
+    the caller writes the code (CoD adds the change, LCoD sets the value).
+    """
+    rows, code_bar, scratch, update = buffers
+    soft_threshold_in_place(code_bar.copy_(B), threshold, scratch)
+    selected = argmax_rows(torch.sub(code_bar, code, out=scratch).abs_(), scratch)
+    new_value = code_bar[rows, selected]
+    change = new_value - code[rows, selected]
+    B.add_(torch.index_select(S, 0, selected, out=update).mul_(change[:, None]))
+    return selected, new_value, change
+
+
 def cod(X, dictionary, alpha, *, max_iter, tol, init=None):
     """Batched greedy coordinate descent (Li & Osher); returns ``(code, n_iter)``.
 
@@ -151,16 +175,12 @@ def cod(X, dictionary, alpha, *, max_iter, tol, init=None):
     if init is not None:
         code = init.clone()
     B = torch.addmm(X @ W, code, S)
-    # Every step reuses these buffers (fresh temporaries cost page faults on the CPU).
-    code_bar, scratch, update = (torch.empty_like(B) for _ in range(3))
-    rows = torch.arange(B.shape[0], device=B.device)
+    buffers = coordinate_buffers(B)
+    rows = buffers[0]
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         for _ in range(W.shape[1]):
-            soft_threshold_in_place(code_bar.copy_(B), threshold, scratch)
-            selected = argmax_rows(torch.sub(code_bar, code, out=scratch).abs_(), scratch)
-            change = code_bar[rows, selected] - code[rows, selected]
-            B.add_(torch.index_select(S, 0, selected, out=update).mul_(change[:, None]))
+            selected, _, change = coordinate_step_in_place(B, code, S, threshold, buffers)
             code.index_put_((rows, selected), change, accumulate=True)
         # Largest pending coordinate move, relative to the code: zero at the optimum.
         pending = (soft_threshold(B, threshold) - code).abs().amax(dim=1)
