@@ -20,7 +20,8 @@ For each network, medians after a warm-up of:
 - ``forward, bfloat16``: a bfloat16 copy of the network on a bfloat16 tensor;
 - ``forward, compiled`` (``--compile``): ``torch.compile`` of the network;
 - ``transform``: the encoder's ``transform``, numpy in and numpy out, so the
-  copies between host and device are included.
+  copies between host and device are included; with ``--compile`` also with
+  ``transform_compile=True`` (the estimator's compiled path).
 
 Target (issue 6, on a GPU): LBCoFB's forward below 0.01 us per vector per
 layer. On a CPU the figures are reported without a target.
@@ -125,9 +126,14 @@ def network_rows(name, encoder, X, device, repeats, compile_network):
         if reference is None:
             reference = code
         rows.append(row(name, kind, seconds, len(X), np.max(np.abs(code - reference))))
-    seconds, code = median_time(lambda: encoder.transform(X), repeats=repeats)
-    difference = np.max(np.abs(code - reference))
-    rows.append(row(name, "transform (numpy in and out)", seconds, len(X), difference))
+    transforms = {"transform (numpy in and out)": False}
+    if compile_network:
+        transforms["transform, transform_compile=True"] = True
+    for kind, compiled in transforms.items():
+        encoder.set_params(transform_compile=compiled)
+        seconds, code = median_time(lambda: encoder.transform(X), repeats=repeats, warmup=2)
+        rows.append(row(name, kind, seconds, len(X), np.max(np.abs(code - reference))))
+    encoder.set_params(transform_compile=False)
     for line in rows:
         if "error" in line:
             print(f"  {name} {line['kind']}: failed: {line['error']}", flush=True)

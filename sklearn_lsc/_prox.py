@@ -75,11 +75,16 @@ def soft_threshold_in_place(values, threshold, scratch):
     return values.sub_(torch.clamp(values, -threshold, threshold, out=scratch))
 
 
+def group_shrink_factor(norms, group_thresholds):
+    """Each group's factor ``max(0, 1 - s_g / ||z_g||)`` in the group shrink, from its norms."""
+    return torch.relu(1.0 - group_thresholds / norms.clamp_min(1e-15))  # as in group_norms
+
+
 def group_shrink_in_place(values, group_thresholds, group_size):
     """:func:`group_shrink` of contiguous groups of ``group_size`` atoms, in place."""
     blocks = values.view(values.shape[0], -1, group_size)
-    norms = torch.linalg.vector_norm(blocks, dim=2).clamp_min_(1e-15)  # as in group_norms
-    blocks.mul_(torch.relu(1.0 - group_thresholds / norms).unsqueeze(2))
+    norms = torch.linalg.vector_norm(blocks, dim=2)
+    blocks.mul_(group_shrink_factor(norms, group_thresholds).unsqueeze(2))
     return values
 
 

@@ -20,6 +20,7 @@ from sklearn_lsc import (
     lasso_objective,
     sparse_encode,
 )
+from sklearn_lsc._networks import LBCoFB
 from sklearn_lsc._objectives import lasso_objective_numpy
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -50,15 +51,19 @@ def test_encoder_fits_and_transforms_on_gpu(architecture):
     assert encoder.loss_curve_[-1] < encoder.loss_curve_[0]
     cpu_code = encoder.set_params(device="cpu").transform(X)
     if architecture == "rescaled_lista":
-        # Each layer picks, per signal, the better of two candidate codes; where
-        # they code about equally well, float32 rounding can flip the pick. On
-        # the CPU alone, its two float32 forwards (in place, autograd) differ by
-        # 1e-3 in codes and 3e-4 in a signal's objective here, 2e-6 in the sum:
-        # the devices must agree on the objectives, not on every code.
+        # Each layer picks, per signal, the better of two candidate codes, and
+        # its plane's point extrapolates (a G + b Z with a = 12, b = -11 seen):
+        # float32 rounding, amplified, moves that point and can flip a pick,
+        # and later layers carry the difference on. On an H200, 1 signal of
+        # 300 ended 1.1% apart in one run (5e-5 at most in the next: GPU
+        # training is not deterministic, so the network differs per run).
+        # The devices must agree on almost every signal's objective and on
+        # their sum, not on every code.
         cpu_objectives = lasso_objective_numpy(X, cpu_code, encoder.components_, 0.1)
         objectives = lasso_objective_numpy(X, code, encoder.components_, 0.1)
-        np.testing.assert_allclose(cpu_objectives, objectives, rtol=2e-3)
-        assert cpu_objectives.sum() == pytest.approx(objectives.sum(), rel=1e-5)
+        relative = np.abs(objectives - cpu_objectives) / cpu_objectives
+        assert np.mean(relative < 2e-3) >= 0.99 and relative.max() < 0.05
+        assert cpu_objectives.sum() == pytest.approx(objectives.sum(), rel=1e-4)
     else:
         np.testing.assert_allclose(cpu_code, code, atol=1e-4)
 
@@ -185,3 +190,22 @@ def test_compiled_transform_on_gpu(transform_dtype):
         objective = encoder.score(X)
         assert objective == pytest.approx(encoder.set_params(transform_compile=False).score(X),
                                           rel=0.02)  # fmt: skip
+
+
+def test_lbcofb_gpu_inference_equals_the_cpu_dense_forward():
+    # Inference with contiguous groups (in reused buffers, only the selected
+    # group's proximal point formed) gives the dense forward's codes on GPUs,
+    # where it gathers and writes blocks with other kernels than on the CPU
+    # (float64: no float32 near-tie can flip a group selection between devices).
+    rng = np.random.default_rng(9)
+    D = torch.tensor(rng.standard_normal((24, 10)))
+    index = torch.arange(24) // 6
+    network = LBCoFB(D, 0.2, index, torch.tensor([0.3, 0.5, 0.2, 0.4]), 6).double()
+    with torch.no_grad():
+        for parameter in network.parameters():
+            parameter.mul_(1 + 0.2 * torch.tensor(rng.standard_normal(parameter.shape)))
+        X = torch.tensor(rng.standard_normal((500, 10)))
+        expected = network._forward_dense(X)
+        code = network.to("cuda")(X.to("cuda")).cpu()
+    torch.testing.assert_close(code, expected, rtol=1e-10, atol=1e-10)
+    assert (code == 0).any() and (code != 0).any()

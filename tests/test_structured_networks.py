@@ -100,16 +100,24 @@ def test_rows_are_coded_independently_of_the_batch(make):
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("n_samples", [1, 37])
-def test_lbcofb_in_place_inference_equals_the_dense_forward(dtype, n_samples):
-    # Inference on the CPU with contiguous groups runs in place in reused
-    # buffers; it must give the dense forward's codes for any parameters
-    # (here moved away from the untrained ones), with all-zero rows, and
-    # when some group is selected by no sample.
+@pytest.mark.parametrize(
+    "n_samples, groups, n_layers",
+    [(1, EQUAL_GROUPS, 5), (37, EQUAL_GROUPS, 5), (37, [np.arange(8), np.arange(8, 16)], 6),
+     (37, [np.arange(16)], 3)],
+    ids=["1 sample", "4 groups", "2 groups 6 layers", "1 group"],
+)  # fmt: skip
+def test_lbcofb_in_place_inference_equals_the_dense_forward(dtype, n_samples, groups, n_layers):
+    # Inference with contiguous groups runs in reused buffers and forms only
+    # the selected group's proximal point; it must give the dense forward's
+    # codes for any parameters (here moved away from the untrained ones), with
+    # all-zero rows, when some group is selected by no sample, and when layers
+    # select a group the code already holds (more layers than groups).
     X, D = problem(5, n_samples=n_samples)
     if n_samples > 1:
         X[-1] = 0.0
-    network = lbcofb(D, 5, EQUAL_GROUPS).to(dtype)
+    index = torch.as_tensor(group_index(groups, D.shape[0]))
+    penalties = torch.tensor(PENALTIES[: len(groups)])
+    network = LBCoFB(torch.tensor(D), 0.2, index, penalties, n_layers).to(dtype)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in network.parameters():
@@ -121,7 +129,7 @@ def test_lbcofb_in_place_inference_equals_the_dense_forward(dtype, n_samples):
         assert torch.equal(network(X_tensor), in_place)  # the path no_grad takes
     tolerance = 1e-5 if dtype == torch.float32 else 1e-12
     torch.testing.assert_close(in_place, dense, rtol=tolerance, atol=tolerance)
-    assert torch.count_nonzero(in_place) > 0
+    assert torch.count_nonzero(in_place) > 0 and (in_place == 0).any()
 
 
 def test_lbcofb_trains_through_the_dense_forward(monkeypatch):
