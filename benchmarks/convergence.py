@@ -18,9 +18,9 @@ computation than CoD: an LCoD layer costs about one coordinate update).
 Target (issue 6): a trained 5-layer network matches the gap of at least 50
 FISTA iterations. Run ``python benchmarks/convergence.py`` (``--quick``:
 depths 1, 3, 5 on digits only; ``--n-patches N``: N training patches;
-``--depths``; ``--architectures``; ``--patch-epochs`` and ``--patch-noise``:
-the patches' training; ``--name``: the results' file name). Writes
-``benchmarks/results/convergence.md``, ``.json`` and ``.png``.
+``--depths``; ``--architectures``; ``--patch-epochs``, ``--patch-noise`` and
+``--patch-batch-size``: the patches' training; ``--name``: the results' file
+name). Writes ``benchmarks/results/convergence.md``, ``.json`` and ``.png``.
 """
 
 import argparse
@@ -191,6 +191,8 @@ def main(argv=None):
     parser.add_argument("--patch-noise", type=float,
                         default=TRAINING["image patches"]["input_noise"],
                         help="input_noise on the patches (default 0.12)")  # fmt: skip
+    parser.add_argument("--patch-batch-size", type=int, default=100,
+                        help="minibatch size on the patches (default 100)")  # fmt: skip
     parser.add_argument("--name", default="convergence", help="name of the results' files")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.architectures) - set(ARCHITECTURES))
@@ -200,7 +202,8 @@ def main(argv=None):
     training = {
         "digits": TRAINING["digits"],
         "image patches": dict(input_noise=args.patch_noise, max_iter=args.patch_epochs,
-                              n_iter_no_change=args.patch_epochs),
+                              n_iter_no_change=args.patch_epochs,
+                              batch_size=args.patch_batch_size),
     }  # fmt: skip
     problems = {"digits": demo_problem()}
     if not args.quick:

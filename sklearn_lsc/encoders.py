@@ -67,9 +67,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         the same products as LISTA plus one and much more elementwise work
         (about 2.4x LISTA's time on a CPU), and the most accurate for a given
         depth when trained long enough (convergence benchmark,
-        ``input_noise``, 100-500 epochs, 5 layers: digits 1.1% -> 0.64%
-        held-out gap, image patches 0.56% -> 0.27%). With the default
-        training on the demo's 1500 digits it is worse than LISTA (3.2%
+        ``input_noise``, 100-500 epochs, 5 layers: digits 1.1% -> 0.46%
+        held-out gap, image patches 0.56% -> 0.22%). With the default
+        training on the demo's 1500 digits it is worse than LISTA (2.9%
         against 2.5%).
 
     n_layers : int, default=5

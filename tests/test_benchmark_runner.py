@@ -99,3 +99,25 @@ def test_finish_writes_the_report_files_and_says_whether_every_target_is_met(tmp
     assert (tmp_path / "out" / "suite.md").read_text() == "# report\n"
     assert '"value": 1.5' in (tmp_path / "out" / "suite.json").read_text()
     assert report_module.finish(tmp_path, "ok", "", {}, checks[:1]) == 0
+
+
+def test_the_convergence_suite_passes_the_patch_training_options_on(monkeypatch):
+    convergence = pytest.importorskip("benchmarks.convergence")
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def run_problem(name, problem, depths, architectures, training):
+        seen[name] = training
+        if name == "image patches":
+            raise Stop
+
+    monkeypatch.setattr(convergence, "run_problem", run_problem)
+    monkeypatch.setattr(convergence, "patch_problem", lambda n_train: None)
+    with pytest.raises(Stop):
+        convergence.main(["--patch-batch-size", "25", "--patch-epochs", "7", "--patch-noise", "0"])
+    assert seen["image patches"] == {
+        "input_noise": 0.0, "max_iter": 7, "n_iter_no_change": 7, "batch_size": 25
+    }  # fmt: skip
+    assert "batch_size" not in seen["digits"]

@@ -181,6 +181,19 @@ def test_untrained_rescaled_lista_beats_ista():
     assert objective(code) < objective(ista_reference(X, D, alpha, 4))
 
 
+def test_untrained_rescaled_lista_momentum_is_fistas():
+    # Beck & Teboulle's t_1 = 1, t_{k+1} = (1 + sqrt(1 + 4 t_k^2)) / 2; layer l
+    # (l >= 1) starts from FISTA's coefficient (t_{l+1} - 1) / t_{l+2}.
+    t = [1.0]
+    for _ in range(7):
+        t.append((1 + (1 + 4 * t[-1] ** 2) ** 0.5) / 2)
+    expected = [(t[layer] - 1) / t[layer + 1] for layer in range(1, 6)]
+    network = RescaledLISTA(torch.tensor(problem(9)[1]), alpha=0.3, n_layers=6)
+    np.testing.assert_allclose(network.momentum.detach().numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(expected[:2], [0.2818, 0.4340], atol=1e-4)
+    assert RescaledLISTA(torch.tensor(problem(9)[1]), 0.3, 1).momentum.shape == (0,)
+
+
 def test_rescaled_lista_layers_minimise_the_hilasso_objective():
     # With groups the factor and the linearisation use the whole HiLasso penalty.
     X, D = problem(10)
