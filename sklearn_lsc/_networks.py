@@ -498,7 +498,13 @@ class LBCoFB(nn.Module):
 
     def forward(self, X):
         if self.group_size is not None and not torch.is_grad_enabled():
-            return self._forward_in_place(X)
+            # Compiled for a CPU, the in-place pass (gathers and scatters in
+            # reused buffers) runs 2x slower than the plain one, which the
+            # compiler fuses (10,000 x 256, two Xeon cores: 65 against 33 ms).
+            # GPUs keep it: compiled, it gave 0.0060 us per vector and layer
+            # on an H200 (the plain pass compiled there is unmeasured).
+            if not (torch.compiler.is_compiling() and X.device.type == "cpu"):
+                return self._forward_in_place(X)
         return self._forward_dense(X)
 
     def _forward_dense(self, X):

@@ -134,13 +134,16 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         network (of its bfloat16 copy with ``transform_dtype="bfloat16"``),
         compiled by the first call (once more for a second batch shape,
         then with dynamic shapes) and kept: later training changes its
-        parameters, not its code. Same codes up to rounding. Worth it on
-        GPUs, where it fuses the layers' elementwise work: a 5-layer
-        structured network (100 features, 250 atoms in 10 groups) on an
-        H200 takes 0.0060 instead of 0.0107 microseconds per vector per
-        layer. Less on CPUs, where the products take a larger share
-        (10,000 signals, 256 atoms, two Xeon cores: LBCoFB 58 -> 48 ms,
-        rescaled LISTA 71 -> 41 ms); the first call takes seconds.
+        parameters, not its code. Same codes up to rounding (with rescaled
+        LISTA, rounding can flip a layer's choice between two near-equal
+        points for a rare signal: 3 of 10,000 moved by over 1e-4 of their
+        objective). Worth it on GPUs, where it fuses the layers'
+        elementwise work: a 5-layer structured network (100 features, 250
+        atoms in 10 groups) on an H200 takes 0.0060 instead of 0.0107
+        microseconds per vector per layer. Less on CPUs, where the products
+        take a larger share (10,000 signals, 256 atoms, two Xeon cores:
+        rescaled LISTA 74 -> 45 ms, LBCoFB 55 -> 46 ms, LISTA no faster);
+        the first call takes seconds.
         Settable on a fitted model; if the compiler fails, a
         ``RuntimeWarning`` says so and the network runs uncompiled. The
         compiled module is never pickled.

@@ -143,3 +143,24 @@ def test_lbcofb_trains_through_the_dense_forward(monkeypatch):
     code = network(torch.tensor(X))  # autograd on: the dense forward
     code.sum().backward()
     assert network.W.grad is not None
+
+
+def test_lbcofb_compiled_for_a_cpu_takes_the_dense_forward(monkeypatch):
+    # Compiled for a CPU the in-place pass is 2x slower than the fused plain
+    # one; eager inference keeps the in-place pass.
+    X, D = problem(6)
+    network = lbcofb(D, 3, EQUAL_GROUPS)
+    X_tensor = torch.tensor(X)
+    with torch.no_grad():
+        expected = network._forward_dense(X_tensor)
+
+    def refuse(X):
+        raise AssertionError("the in-place forward, compiled for a CPU")
+
+    monkeypatch.setattr(network, "_forward_in_place", refuse)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: True)
+    with torch.no_grad():
+        torch.testing.assert_close(network(X_tensor), expected, rtol=0, atol=0)
+    monkeypatch.setattr(torch.compiler, "is_compiling", lambda: False)
+    with torch.no_grad(), pytest.raises(AssertionError, match="in-place"):
+        network(X_tensor)
