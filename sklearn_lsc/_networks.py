@@ -454,10 +454,11 @@ class LBCoFB(nn.Module):
     Untrained (``W_t = D^T / mu``) it equals ``n_layers`` block updates of
     BCoFB followed by the final prox.
 
-    Inference with contiguous groups (no autograd) runs in reused buffers and
-    forms only the selected group's proximal point, same codes up to rounding
-    (see :meth:`_forward_in_place`): 1.2x faster than the plain forward on
-    the CPU; on an H200 (100,000 vectors, 250 atoms, 5 layers) 5.35 ms,
+    Inference with contiguous groups (no autograd; eager, or compiled for a
+    GPU: compiled for a CPU the plain forward is faster) runs in reused
+    buffers and forms only the selected group's proximal point, same codes up
+    to rounding (see :meth:`_forward_in_place`): 1.2x faster than the plain
+    forward on the CPU; on an H200 (100,000 vectors, 250 atoms, 5 layers) 5.35 ms,
     against 6.15 for the in-place forward that formed every group's change
     and 7.05 for the plain forward.
 
