@@ -206,6 +206,11 @@ def test_lbcofb_gpu_inference_equals_the_cpu_dense_forward():
             parameter.mul_(1 + 0.2 * torch.tensor(rng.standard_normal(parameter.shape)))
         X = torch.tensor(rng.standard_normal((500, 10)))
         expected = network._forward_dense(X)
-        code = network.to("cuda")(X.to("cuda")).cpu()
+        network = network.to("cuda")
+        code = network(X.to("cuda"))
+        assert torch.equal(code, network._forward_in_place_by_atom(X.to("cuda")))  # its path
+        code = code.cpu()
+        row_major = network._forward_in_place(X.to("cuda")).cpu()
     torch.testing.assert_close(code, expected, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(row_major, expected, rtol=1e-10, atol=1e-10)
     assert (code == 0).any() and (code != 0).any()

@@ -103,20 +103,22 @@ def test_rows_are_coded_independently_of_the_batch(make):
 @pytest.mark.parametrize(
     "n_samples, groups, n_layers",
     [(1, EQUAL_GROUPS, 5), (37, EQUAL_GROUPS, 5), (37, [np.arange(8), np.arange(8, 16)], 6),
-     (37, [np.arange(16)], 3)],
-    ids=["1 sample", "4 groups", "2 groups 6 layers", "1 group"],
+     (37, [np.arange(16)], 3), (37, [np.arange(2 * g, 2 * g + 2) for g in range(8)], 5)],
+    ids=["1 sample", "4 groups", "2 groups 6 layers", "1 group", "8 groups"],
 )  # fmt: skip
 def test_lbcofb_in_place_inference_equals_the_dense_forward(dtype, n_samples, groups, n_layers):
     # Inference with contiguous groups runs in reused buffers and forms only
     # the selected group's proximal point; it must give the dense forward's
     # codes for any parameters (here moved away from the untrained ones), with
     # all-zero rows, when some group is selected by no sample, and when layers
-    # select a group the code already holds (more layers than groups).
+    # select a group the code already holds (more layers than groups). With 8
+    # groups the GPUs' by-atom pass gathers the held blocks at layer 1 and
+    # takes every group's move from the full arrays after.
     X, D = problem(5, n_samples=n_samples)
     if n_samples > 1:
         X[-1] = 0.0
     index = torch.as_tensor(group_index(groups, D.shape[0]))
-    penalties = torch.tensor(PENALTIES[: len(groups)])
+    penalties = torch.tensor(np.resize(PENALTIES, len(groups)))
     network = LBCoFB(torch.tensor(D), 0.2, index, penalties, n_layers).to(dtype)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
@@ -125,10 +127,13 @@ def test_lbcofb_in_place_inference_equals_the_dense_forward(dtype, n_samples, gr
             parameter.mul_(1 + 0.2 * noise)
         X_tensor = torch.tensor(X, dtype=dtype)
         in_place = network._forward_in_place(X_tensor)
+        by_atom = network._forward_in_place_by_atom(X_tensor)  # the GPUs' layout
         dense = network._forward_dense(X_tensor)
-        assert torch.equal(network(X_tensor), in_place)  # the path no_grad takes
+        assert torch.equal(network(X_tensor), in_place)  # the path no_grad takes on a CPU
     tolerance = 1e-5 if dtype == torch.float32 else 1e-12
     torch.testing.assert_close(in_place, dense, rtol=tolerance, atol=tolerance)
+    torch.testing.assert_close(by_atom, dense, rtol=tolerance, atol=tolerance)
+    assert by_atom.is_contiguous() and by_atom.dtype == dtype
     assert torch.count_nonzero(in_place) > 0 and (in_place == 0).any()
 
 
