@@ -114,9 +114,9 @@ class RescaledLISTA(LISTA):
 
     Layer ``t`` steps from ``Y = Z + beta_t (Z - Z_prev)`` (a learned
     momentum per layer, starting from FISTA's coefficients) to the proximal
-    point ``G = h_{theta_t}(Y + (X - Y D) W_t)``, then returns, per signal, the
-    better of two points of the plane spanned by ``G`` and the previous
-    layer's output ``Z``:
+    point ``G = h_{theta_t}(g_t * Y + (X - Y D) W_t)``, then returns, per
+    signal, the better of two points of the plane spanned by ``G`` and the
+    previous layer's output ``Z``:
 
     - the best multiple ``c G``. The penalty ``P`` is positively
       homogeneous, so ``c = max(0, (<x, G D> - P(G)) / ||G D||^2)``;
@@ -148,6 +148,13 @@ class RescaledLISTA(LISTA):
     of the convergence benchmark and 0.317% instead of 0.344% on 20,000
     image patches (50 epochs).
 
+    The learned per-atom gains ``g_t`` (ones untrained) free the diagonal of
+    the layer's matrix on the code, ``B = Y (diag(g_t) - D W_t) + X W_t``,
+    which with ``g_t = 1`` is tied to the identity; they cost an elementwise
+    product. On 20,000 image patches of the convergence benchmark (50
+    epochs, no input noise, seeds 0 and 1) they took the 5-layer held-out
+    gap from 0.317% and 0.293% to 0.278% and 0.279%.
+
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
@@ -170,6 +177,9 @@ class RescaledLISTA(LISTA):
         self.momentum = nn.Parameter(
             torch.tensor(fista_momentum(n_layers + 1)[1:], dtype=dtype, device=self.W.device)
         )
+        self.gain = nn.Parameter(
+            torch.ones(n_layers - 1, self.W.shape[2], dtype=dtype, device=self.W.device)
+        )
         self.grouped, self.group_size = group_index is not None, None
         if self.grouped:
             self.register_buffer("group_index", group_index.detach().clone())
@@ -188,7 +198,8 @@ class RescaledLISTA(LISTA):
             momentum = self.momentum[layer - 1]
             ahead = code + momentum * (code - previous)
             residual = X - approximation - momentum * (approximation - previous_approximation)
-            step = soft_threshold(torch.addmm(ahead, residual, self.W[layer]), self.theta[layer])
+            B = torch.addmm(ahead * self.gain[layer - 1], residual, self.W[layer])
+            step = soft_threshold(B, self.theta[layer])
             image = step @ self.dictionary
             a, b = self._coefficients(X, step, image, code, approximation)
             previous, previous_approximation = code, approximation
@@ -221,6 +232,7 @@ class RescaledLISTA(LISTA):
                 torch.lerp(previous, code, weight, out=spare)
                 torch.lerp(previous_approximation, approximation, weight, out=residual)
             torch.sub(X, residual, out=residual)
+            spare.mul_(self.gain[layer - 1])
             step, image = previous, previous_approximation  # Z_prev is no longer needed
             torch.addmm(spare, residual, self.W[layer], out=step)
             soft_threshold_in_place(step, self.theta[layer], spare)

@@ -168,15 +168,15 @@ def best_planar_point(x, step, z, D, penalty, subgradient):
     return planar if objective(planar) < objective(multiple) else multiple
 
 
-def rescaled_lista_reference(X, D, W, theta, momentum, penalty, subgradient):
-    """Rescaled LISTA with given parameters, per row: momentum, threshold, best planar point."""
+def rescaled_lista_reference(X, D, W, theta, momentum, gain, penalty, subgradient):
+    """Rescaled LISTA with given parameters, per row: momentum, gain, threshold, best point."""
     codes = []
     for x in X:
         previous = np.zeros(D.shape[0])
         z = best_multiple(x, soft(x @ W[0], theta[0]), D, penalty)
         for layer in range(1, len(theta)):
             ahead = z + momentum[layer - 1] * (z - previous)
-            step = soft(ahead + (x - ahead @ D) @ W[layer], theta[layer])
+            step = soft(gain[layer - 1] * ahead + (x - ahead @ D) @ W[layer], theta[layer])
             previous, z = z, best_planar_point(x, step, z, D, penalty, subgradient)
         codes.append(z)
     return np.array(codes)

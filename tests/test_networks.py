@@ -154,9 +154,11 @@ def test_rescaled_lista_equals_its_algorithm_by_hand(n_layers, trained):
         perturbed(network)
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    W, theta, momentum = (p.detach().numpy() for p in (network.W, network.theta, network.momentum))
+    W, theta, momentum, gain = (
+        p.detach().numpy() for p in (network.W, network.theta, network.momentum, network.gain)
+    )
     reference = rescaled_lista_reference(
-        X, D, W, np.maximum(theta, 0.0), momentum, lambda z: 0.3 * np.abs(z).sum(),
+        X, D, W, np.maximum(theta, 0.0), momentum, gain, lambda z: 0.3 * np.abs(z).sum(),
         lambda step, z: 0.3 * lasso_subgradient(step, z),
     )  # fmt: skip
     np.testing.assert_allclose(code, reference, atol=1e-7)
@@ -192,6 +194,8 @@ def test_untrained_rescaled_lista_momentum_is_fistas():
     np.testing.assert_allclose(network.momentum.detach().numpy(), expected, rtol=1e-6)
     np.testing.assert_allclose(expected[:2], [0.2818, 0.4340], atol=1e-4)
     assert RescaledLISTA(torch.tensor(problem(9)[1]), 0.3, 1).momentum.shape == (0,)
+    # Untrained, the gains leave each layer's step from the point ahead as ISTA's.
+    assert torch.equal(network.gain, torch.ones(5, network.W.shape[2]))
 
 
 def test_rescaled_lista_layers_minimise_the_hilasso_objective():
@@ -219,12 +223,14 @@ def test_rescaled_lista_layers_minimise_the_hilasso_objective():
 
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    W, theta, momentum = (p.detach().numpy() for p in (network.W, network.theta, network.momentum))
+    W, theta, momentum, gain = (
+        p.detach().numpy() for p in (network.W, network.theta, network.momentum, network.gain)
+    )
     theta = np.maximum(theta, 0.0)
-    reference = rescaled_lista_reference(X, D, W, theta, momentum, penalty, subgradient)
+    reference = rescaled_lista_reference(X, D, W, theta, momentum, gain, penalty, subgradient)
     np.testing.assert_allclose(code, reference, atol=1e-7)
     lasso_only = rescaled_lista_reference(
-        X, D, W, theta, momentum, lambda z: 0.1 * np.abs(z).sum(),
+        X, D, W, theta, momentum, gain, lambda z: 0.1 * np.abs(z).sum(),
         lambda step, z: 0.1 * lasso_subgradient(step, z),
     )  # fmt: skip
     assert np.abs(code - lasso_only).max() > 1e-3  # the group term matters
@@ -280,7 +286,11 @@ def test_rescaled_lista_gradient_matches_finite_differences():
         return 0.5 * (X_tensor - code @ D_tensor).pow(2).sum() + 0.1 * code.abs().sum()
 
     loss().backward()
-    for parameter, index in ((network.W, (1, 2, 3)), (network.momentum, (0,))):
+    for parameter, index in (
+        (network.W, (1, 2, 3)),
+        (network.momentum, (0,)),
+        (network.gain, (1, 4)),
+    ):
         analytic = parameter.grad[index].item()
         step = 1e-6
         with torch.no_grad():
