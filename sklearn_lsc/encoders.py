@@ -384,10 +384,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         (per-coefficient and per-group thresholds). ``"lista"``, ``"lcod"``:
         the unstructured networks (soft threshold only) trained on the
         structured objective, the baseline of Sprechmann et al.
-        ``"rescaled_lista"``: soft thresholds too, with a learned momentum,
-        and every layer moves each signal's code to a better point of the
-        plane of the new and previous codes for the HiLasso objective (see
-        :class:`~sklearn_lsc.LearnedLassoEncoder`).
+        ``"rescaled_lista"``: soft thresholds too, with a learned momentum
+        and per-atom gains, and every layer moves each signal's code to a
+        better point of the plane of the new and previous codes for the
+        HiLasso objective (see :class:`~sklearn_lsc.LearnedLassoEncoder`).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
