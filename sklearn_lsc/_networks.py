@@ -109,12 +109,29 @@ def fista_momentum(n_steps):
     return [(tau[k] - 1.0) / tau[k + 1] for k in range(n_steps - 1)]
 
 
+def correction_basis(dictionary, rank):
+    """The top ``rank`` eigenvectors of the atoms' Gram matrix, each of norm ``1 / sqrt(K)``.
+
+    Shape (n_components, min(rank, n_components)), in the dictionary's dtype
+    and device; computed on the CPU in float64, each vector's largest entry
+    made positive, so that every machine starts from the same basis.
+    """
+    n_components = dictionary.shape[0]
+    atoms = dictionary.detach().to("cpu", torch.float64)
+    _, vectors = torch.linalg.eigh(atoms @ atoms.T)
+    top = vectors[:, -min(rank, n_components) :].flip(1)
+    signs = top.gather(0, top.abs().argmax(dim=0, keepdim=True)).sign()
+    top = top * torch.where(signs == 0, 1.0, signs) / math.sqrt(n_components)
+    return top.to(dictionary.device, dictionary.dtype)
+
+
 class RescaledLISTA(LISTA):
     """Learned ISTA with momentum whose layers move each code to a better point of a plane.
 
     Layer ``t`` steps from ``Y = Z + beta_t (Z - Z_prev)`` (a learned
     momentum per layer, starting from FISTA's coefficients) to the proximal
-    point ``G = h_{theta_t}(g_t * Y + (X - Y D) W_t)``, then returns, per
+    point ``G = h_{theta_t}(g_t * Y + (X - Y D) W_t + (Y U_t) V_t)`` (learned
+    per-atom gains and a low-rank correction, below), then returns, per
     signal, the better of two points of the plane spanned by ``G`` and the
     previous layer's output ``Z``:
 
@@ -155,6 +172,17 @@ class RescaledLISTA(LISTA):
     epochs, no input noise, seeds 0 and 1) they took the 5-layer held-out
     gap from 0.317% and 0.293% to 0.278% and 0.279%.
 
+    A learned correction of rank ``r = min(8, n_components)`` frees that
+    matrix further: ``B`` adds ``(Y U_t) V_t``, with ``U_t`` (n_components,
+    r) starting from the top eigenvectors of the atoms' Gram matrix (scaled
+    by ``1 / sqrt(n_components)``) and ``V_t`` (r, n_components) from zero,
+    so the untrained network is unchanged. It costs ``4 r n_components``
+    operations per signal and layer, an eighth of a layer's two products
+    with 64 features. On the same patches (seed 0) it took the gap from
+    0.278% to 0.211% (training rows: 0.163% to 0.122%); from random bases,
+    ranks 1, 2, 4, 8 and 16 gave 0.255%, 0.212%, 0.216%, 0.210% and
+    0.216-0.252% (seed 1, rank 8: 0.210%).
+
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
@@ -169,6 +197,8 @@ class RescaledLISTA(LISTA):
     # The 2 x 2 system is solved only when its determinant exceeds this
     # fraction of the product of its diagonal (G D and Z D not parallel).
     _CONDITION = 1e-6
+    # Rank of the learned correction of each layer's matrix on the code.
+    _CORRECTION_RANK = 8
 
     def __init__(self, dictionary, alpha, n_layers, group_index=None, group_penalties=None):
         super().__init__(dictionary, alpha, n_layers)
@@ -180,6 +210,9 @@ class RescaledLISTA(LISTA):
         self.gain = nn.Parameter(
             torch.ones(n_layers - 1, self.W.shape[2], dtype=dtype, device=self.W.device)
         )
+        basis = correction_basis(dictionary, self._CORRECTION_RANK)
+        self.correction_basis = nn.Parameter(basis.expand(n_layers - 1, -1, -1).clone())
+        self.correction = nn.Parameter(basis.new_zeros(n_layers - 1, *basis.T.shape))
         self.grouped, self.group_size = group_index is not None, None
         if self.grouped:
             self.register_buffer("group_index", group_index.detach().clone())
@@ -199,6 +232,8 @@ class RescaledLISTA(LISTA):
             ahead = code + momentum * (code - previous)
             residual = X - approximation - momentum * (approximation - previous_approximation)
             B = torch.addmm(ahead * self.gain[layer - 1], residual, self.W[layer])
+            projection = ahead @ self.correction_basis[layer - 1]
+            B = torch.addmm(B, projection, self.correction[layer - 1])
             step = soft_threshold(B, self.theta[layer])
             image = step @ self.dictionary
             a, b = self._coefficients(X, step, image, code, approximation)
@@ -232,9 +267,11 @@ class RescaledLISTA(LISTA):
                 torch.lerp(previous, code, weight, out=spare)
                 torch.lerp(previous_approximation, approximation, weight, out=residual)
             torch.sub(X, residual, out=residual)
+            projection = torch.mm(spare, self.correction_basis[layer - 1])
             spare.mul_(self.gain[layer - 1])
             step, image = previous, previous_approximation  # Z_prev is no longer needed
             torch.addmm(spare, residual, self.W[layer], out=step)
+            step.addmm_(projection, self.correction[layer - 1])
             soft_threshold_in_place(step, self.theta[layer], spare)
             torch.mm(step, self.dictionary, out=image)
             a, b = self._coefficients(X, step, image, code, approximation, scratch=spare)

@@ -60,12 +60,12 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         ``"lcod"``: learned coordinate descent, one coordinate update per
         layer. ``"lista"``: learned ISTA, one proximal-gradient step per layer
         (more arithmetic per layer, more accurate for the same depth).
-        ``"rescaled_lista"``: learned ISTA with a learned momentum and
-        per-atom gains per layer, whose every layer moves each signal's code
-        to the better of its best multiple and a point of the plane of the
-        new and previous codes (a per-signal step and momentum, in closed
-        form; see the user guide):
-        the same products as LISTA plus one and much more elementwise work
+        ``"rescaled_lista"``: learned ISTA with a learned momentum,
+        per-atom gains and a rank-8 correction of the matrix on the code per
+        layer, whose every layer moves each signal's code to the better of
+        its best multiple and a point of the plane of the new and previous
+        codes (a per-signal step and momentum, in closed form; see the user
+        guide): the same products as LISTA plus one and much more elementwise work
         (about 2.4x LISTA's time on a CPU), and the most accurate for a given
         depth when trained long enough (convergence benchmark,
         ``input_noise``, 100-500 epochs, 5 layers: digits 1.1% -> 0.43%
@@ -384,10 +384,11 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         (per-coefficient and per-group thresholds). ``"lista"``, ``"lcod"``:
         the unstructured networks (soft threshold only) trained on the
         structured objective, the baseline of Sprechmann et al.
-        ``"rescaled_lista"``: soft thresholds too, with a learned momentum
-        and per-atom gains, and every layer moves each signal's code to a
-        better point of the plane of the new and previous codes for the
-        HiLasso objective (see :class:`~sklearn_lsc.LearnedLassoEncoder`).
+        ``"rescaled_lista"``: soft thresholds too, with a learned momentum,
+        per-atom gains and a rank-8 correction, and every layer moves each
+        signal's code to a better point of the plane of the new and previous
+        codes for the HiLasso objective (see
+        :class:`~sklearn_lsc.LearnedLassoEncoder`).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.

@@ -168,15 +168,22 @@ def best_planar_point(x, step, z, D, penalty, subgradient):
     return planar if objective(planar) < objective(multiple) else multiple
 
 
-def rescaled_lista_reference(X, D, W, theta, momentum, gain, penalty, subgradient):
-    """Rescaled LISTA with given parameters, per row: momentum, gain, threshold, best point."""
+def rescaled_lista_reference(X, D, parameters, penalty, subgradient):
+    """Rescaled LISTA with given parameters, per row: momentum, gain, threshold, best point.
+
+    ``parameters``: ``W, theta, momentum, gain, basis, correction``; a layer's
+    step adds ``(ahead @ basis) @ correction`` to the LISTA-like update.
+    """
+    W, theta, momentum, gain, basis, correction = parameters
     codes = []
     for x in X:
         previous = np.zeros(D.shape[0])
         z = best_multiple(x, soft(x @ W[0], theta[0]), D, penalty)
         for layer in range(1, len(theta)):
             ahead = z + momentum[layer - 1] * (z - previous)
-            step = soft(gain[layer - 1] * ahead + (x - ahead @ D) @ W[layer], theta[layer])
+            update = gain[layer - 1] * ahead + (x - ahead @ D) @ W[layer]
+            update += (ahead @ basis[layer - 1]) @ correction[layer - 1]
+            step = soft(update, theta[layer])
             previous, z = z, best_planar_point(x, step, z, D, penalty, subgradient)
         codes.append(z)
     return np.array(codes)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from _reference import cod_reference, ista_reference, rescaled_lista_reference
 
-from sklearn_lsc._networks import LISTA, LCoD, RescaledLISTA
+from sklearn_lsc._networks import LISTA, LCoD, RescaledLISTA, correction_basis
 
 
 def problem(seed=0, n_samples=12, n_components=16, n_features=10):
@@ -52,7 +52,18 @@ def test_gradients_reach_every_parameter(network_class):
     loss = 0.5 * (X_tensor - network(X_tensor) @ torch.tensor(D)).pow(2).sum()
     loss.backward()
     for name, parameter in network.named_parameters():
+        if name == "correction_basis":
+            # Untrained, the correction is zero: its basis has no gradient
+            # until the correction moves (the first step of training).
+            assert torch.equal(parameter.grad, torch.zeros_like(parameter)), name
+            continue
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    if network_class is RescaledLISTA:
+        network.zero_grad()
+        with torch.no_grad():
+            network.correction.fill_(0.01)
+        (X_tensor - network(X_tensor) @ torch.tensor(D)).pow(2).sum().backward()
+        assert network.correction_basis.grad.abs().sum() > 0
 
 
 def test_lista_gradient_matches_finite_differences():
@@ -154,15 +165,20 @@ def test_rescaled_lista_equals_its_algorithm_by_hand(n_layers, trained):
         perturbed(network)
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    W, theta, momentum, gain = (
-        p.detach().numpy() for p in (network.W, network.theta, network.momentum, network.gain)
-    )
     reference = rescaled_lista_reference(
-        X, D, W, np.maximum(theta, 0.0), momentum, gain, lambda z: 0.3 * np.abs(z).sum(),
+        X, D, rescaled_parameters(network), lambda z: 0.3 * np.abs(z).sum(),
         lambda step, z: 0.3 * lasso_subgradient(step, z),
     )  # fmt: skip
     np.testing.assert_allclose(code, reference, atol=1e-7)
     assert np.count_nonzero(code) > 0
+
+
+def rescaled_parameters(network):
+    """The network's parameters as numpy arrays, in the reference's order (thresholds >= 0)."""
+    names = ("W", "theta", "momentum", "gain", "correction_basis", "correction")
+    arrays = [getattr(network, name).detach().numpy() for name in names]
+    arrays[1] = np.maximum(arrays[1], 0.0)
+    return arrays
 
 
 def lasso_subgradient(step, z):
@@ -194,8 +210,25 @@ def test_untrained_rescaled_lista_momentum_is_fistas():
     np.testing.assert_allclose(network.momentum.detach().numpy(), expected, rtol=1e-6)
     np.testing.assert_allclose(expected[:2], [0.2818, 0.4340], atol=1e-4)
     assert RescaledLISTA(torch.tensor(problem(9)[1]), 0.3, 1).momentum.shape == (0,)
-    # Untrained, the gains leave each layer's step from the point ahead as ISTA's.
+    # Untrained, the gains and the correction leave each layer's step from the
+    # point ahead as ISTA's.
     assert torch.equal(network.gain, torch.ones(5, network.W.shape[2]))
+    assert torch.equal(network.correction, torch.zeros(5, 8, network.W.shape[2]))
+
+
+@pytest.mark.parametrize("n_components", [3, 16])
+def test_correction_basis_is_the_top_eigenvectors_of_the_gram_matrix(n_components):
+    rng = np.random.RandomState(15)
+    D = rng.randn(n_components, 6)
+    basis = correction_basis(torch.tensor(D, dtype=torch.float32), 8).numpy()
+    rank = min(8, n_components)
+    assert basis.shape == (n_components, rank) and basis.dtype == np.float32
+    values = np.linalg.eigvalsh(D @ D.T)[::-1][:rank]
+    vectors = basis * np.sqrt(n_components)  # unit vectors
+    np.testing.assert_allclose(vectors.T @ vectors, np.eye(rank), atol=1e-5)
+    np.testing.assert_allclose(D @ (D.T @ vectors), vectors * values, atol=1e-4)
+    # Signs fixed: each vector's largest entry is positive.
+    assert np.all(vectors[np.abs(vectors).argmax(axis=0), np.arange(rank)] > 0)
 
 
 def test_rescaled_lista_layers_minimise_the_hilasso_objective():
@@ -223,14 +256,11 @@ def test_rescaled_lista_layers_minimise_the_hilasso_objective():
 
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    W, theta, momentum, gain = (
-        p.detach().numpy() for p in (network.W, network.theta, network.momentum, network.gain)
-    )
-    theta = np.maximum(theta, 0.0)
-    reference = rescaled_lista_reference(X, D, W, theta, momentum, gain, penalty, subgradient)
+    parameters = rescaled_parameters(network)
+    reference = rescaled_lista_reference(X, D, parameters, penalty, subgradient)
     np.testing.assert_allclose(code, reference, atol=1e-7)
     lasso_only = rescaled_lista_reference(
-        X, D, W, theta, momentum, gain, lambda z: 0.1 * np.abs(z).sum(),
+        X, D, parameters, lambda z: 0.1 * np.abs(z).sum(),
         lambda step, z: 0.1 * lasso_subgradient(step, z),
     )  # fmt: skip
     assert np.abs(code - lasso_only).max() > 1e-3  # the group term matters
@@ -290,6 +320,8 @@ def test_rescaled_lista_gradient_matches_finite_differences():
         (network.W, (1, 2, 3)),
         (network.momentum, (0,)),
         (network.gain, (1, 4)),
+        (network.correction_basis, (1, 2, 3)),
+        (network.correction, (0, 5, 1)),
     ):
         analytic = parameter.grad[index].item()
         step = 1e-6
