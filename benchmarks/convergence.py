@@ -19,8 +19,9 @@ Target (issue 6): a trained 5-layer network matches the gap of at least 50
 FISTA iterations. Run ``python benchmarks/convergence.py`` (``--quick``:
 depths 1, 3, 5 on digits only; ``--n-patches N``: N training patches;
 ``--depths``; ``--architectures``; ``--patch-epochs``, ``--patch-noise`` and
-``--patch-batch-size``: the patches' training; ``--name``: the results' file
-name). Writes ``benchmarks/results/convergence.md``, ``.json`` and ``.png``.
+``--patch-batch-size``: the patches' training; ``--seed``: the networks'
+``random_state``; ``--name``: the results' file name). Writes
+``benchmarks/results/convergence.md``, ``.json`` and ``.png``.
 """
 
 import argparse
@@ -121,7 +122,7 @@ def steps_to_reach(gap, curve):
     return int(reached[0]) + 1 if reached.size else None
 
 
-def run_problem(name, problem, depths, architectures, training):
+def run_problem(name, problem, depths, architectures, training, seed=0):
     X_train, X_test, dictionary = problem
     exact = sparse_encode(X_test.astype(np.float64), dictionary, alpha=ALPHA, tol=1e-12,
                           max_iter=20000)  # fmt: skip
@@ -138,7 +139,7 @@ def run_problem(name, problem, depths, architectures, training):
             start = time.perf_counter()
             encoder = LearnedLassoEncoder(
                 alpha=ALPHA, dictionary=dictionary, architecture=architecture, n_layers=depth,
-                random_state=0, learning_rate=1e-3 * min(1.0, 5 / depth), **training,
+                random_state=seed, learning_rate=1e-3 * min(1.0, 5 / depth), **training,
             ).fit(X_train)  # fmt: skip
             code = encoder.transform(X_test)
             gap = lasso_objective(X_test, code, dictionary, ALPHA) / optimum - 1
@@ -193,6 +194,8 @@ def main(argv=None):
                         help="input_noise on the patches (default 0.12)")  # fmt: skip
     parser.add_argument("--patch-batch-size", type=int, default=100,
                         help="minibatch size on the patches (default 100)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random_state of the networks' training (default 0)")  # fmt: skip
     parser.add_argument("--name", default="convergence", help="name of the results' files")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.architectures) - set(ARCHITECTURES))
@@ -209,14 +212,14 @@ def main(argv=None):
     if not args.quick:
         problems["image patches"] = patch_problem(n_train=args.n_patches)
     results = {
-        name: run_problem(name, problem, depths, args.architectures, training[name])
+        name: run_problem(name, problem, depths, args.architectures, training[name], args.seed)
         for name, problem in problems.items()
     }
 
     lines = ["# Convergence: gap against iterations and layers", "",
              f"alpha={ALPHA}, 128 atoms"
              + ("" if args.quick else f", {args.n_patches} training patches")
-             + f"; networks trained with {training}, learning rate "
+             + f"; networks trained (seed {args.seed}) with {training}, learning rate "
              "1e-3 up to 5 layers, 5e-3 / layers beyond. A rescaled LISTA layer does the two "
              "products of a LISTA layer and more elementwise work (plus one product for the "
              "output): `python benchmarks/speed.py` times both.", ""]  # fmt: skip

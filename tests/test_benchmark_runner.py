@@ -108,16 +108,19 @@ def test_the_convergence_suite_passes_the_patch_training_options_on(monkeypatch)
     class Stop(Exception):
         pass
 
-    def run_problem(name, problem, depths, architectures, training):
+    def run_problem(name, problem, depths, architectures, training, seed):
         seen[name] = training
+        seen[name, "seed"] = seed
         if name == "image patches":
             raise Stop
 
     monkeypatch.setattr(convergence, "run_problem", run_problem)
     monkeypatch.setattr(convergence, "patch_problem", lambda n_train: None)
     with pytest.raises(Stop):
-        convergence.main(["--patch-batch-size", "25", "--patch-epochs", "7", "--patch-noise", "0"])
+        convergence.main(["--patch-batch-size", "25", "--patch-epochs", "7", "--patch-noise", "0",
+                          "--seed", "3"])  # fmt: skip
     assert seen["image patches"] == {
         "input_noise": 0.0, "max_iter": 7, "n_iter_no_change": 7, "batch_size": 25
     }  # fmt: skip
     assert "batch_size" not in seen["digits"]
+    assert seen["digits", "seed"] == seen["image patches", "seed"] == 3
