@@ -178,6 +178,7 @@ def rescaled_parameters(network):
     names = ("W", "theta", "momentum", "gain", "correction_basis", "correction")
     arrays = [getattr(network, name).detach().numpy() for name in names]
     arrays[1] = np.maximum(arrays[1], 0.0)
+    arrays[4] = arrays[4] / np.sqrt(network.W.shape[2])  # the basis, as the layers scale it
     return arrays
 
 
@@ -224,7 +225,7 @@ def test_correction_basis_is_the_top_eigenvectors_of_the_gram_matrix(n_component
     rank = min(8, n_components)
     assert basis.shape == (n_components, rank) and basis.dtype == np.float32
     values = np.linalg.eigvalsh(D @ D.T)[::-1][:rank]
-    vectors = basis * np.sqrt(n_components)  # unit vectors
+    vectors = basis
     np.testing.assert_allclose(vectors.T @ vectors, np.eye(rank), atol=1e-5)
     np.testing.assert_allclose(D @ (D.T @ vectors), vectors * values, atol=1e-4)
     # Signs fixed: each vector's largest entry is positive.
