@@ -70,7 +70,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         depth when trained long enough (convergence benchmark, 5 layers,
         held-out gap: digits 1.1% -> 0.36% with ``input_noise`` and 500
         epochs; 100,000 image patches 0.30% -> 0.13%). With the default
-        training on the demo's 1500 digits it is worse than LISTA (2.9%
+        training on the demo's 1500 digits it is worse than LISTA (2.8%
         against 2.5%).
 
     n_layers : int, default=5
