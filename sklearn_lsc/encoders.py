@@ -65,11 +65,11 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         layer, whose every layer moves each signal's code to the better of
         its best multiple and a point of the plane of the new and previous
         codes (a per-signal step and momentum, in closed form; see the user
-        guide): the same products as LISTA plus one and much more elementwise work
-        (about 2.4x LISTA's time on a CPU), and the most accurate for a given
-        depth when trained long enough (convergence benchmark, 5 layers,
-        held-out gap: digits 1.1% -> 0.36% with ``input_noise`` and 500
-        epochs; 100,000 image patches 0.30% -> 0.13%). With the default
+        guide): the same products as LISTA plus one and much more elementwise
+        work (about 2.4x LISTA's time on a CPU), and the most accurate for a
+        given depth when trained long enough (convergence benchmark, 5
+        layers, held-out gap: digits 1.1% -> 0.36% with ``input_noise`` and
+        500 epochs; 100,000 image patches 0.30% -> 0.13%). With the default
         training on the demo's 1500 digits it is worse than LISTA (2.8%
         against 2.5%).
 

@@ -221,11 +221,10 @@ def test_untrained_rescaled_lista_momentum_is_fistas():
 def test_correction_basis_is_the_top_eigenvectors_of_the_gram_matrix(n_components):
     rng = np.random.RandomState(15)
     D = rng.randn(n_components, 6)
-    basis = correction_basis(torch.tensor(D, dtype=torch.float32), 8).numpy()
+    vectors = correction_basis(torch.tensor(D, dtype=torch.float32), 8).numpy()
     rank = min(8, n_components)
-    assert basis.shape == (n_components, rank) and basis.dtype == np.float32
+    assert vectors.shape == (n_components, rank) and vectors.dtype == np.float32
     values = np.linalg.eigvalsh(D @ D.T)[::-1][:rank]
-    vectors = basis
     np.testing.assert_allclose(vectors.T @ vectors, np.eye(rank), atol=1e-5)
     np.testing.assert_allclose(D @ (D.T @ vectors), vectors * values, atol=1e-4)
     # Signs fixed: each vector's largest entry is positive.
