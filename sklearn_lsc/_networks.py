@@ -180,12 +180,12 @@ class RescaledLISTA(LISTA):
     sqrt(n_components)`` in the product: stored at that scale, its entries
     were small against Adam's steps, and the 2-layer network trained badly
     (patches with input noise: 3.56% against 1.38% without the correction;
-    1.40% so stored). It costs ``4 r n_components`` operations per signal
-    and layer, an eighth of a layer's two products with 64 features (2% more
-    time with 100 features and 256 atoms). On the same patches (seed 0) it took the gap from
-    0.278% to 0.209% (training rows: 0.163% to 0.126%); from random bases,
-    ranks 1, 2, 4, 8 and 16 gave 0.255%, 0.212%, 0.216%, 0.210% and
-    0.216-0.252% (seed 1, rank 8: 0.210%).
+    1.40-1.44% so stored). It costs ``4 r n_components`` operations per
+    signal and layer, an eighth of a layer's two products with 64 features
+    (2% more time with 100 features and 256 atoms). On the same patches
+    (seed 0) it took the gap from 0.278% to 0.209% (training rows: 0.163% to
+    0.126%); from random bases, ranks 1, 2, 4, 8 and 16 gave 0.255%, 0.212%,
+    0.216%, 0.210% and 0.216-0.252% (seed 1, rank 8: 0.210%).
 
     Parameters
     ----------
