@@ -16,7 +16,7 @@ objective and the margin could only be met by growing it without bound.
 import numpy as np
 import torch
 
-from ._torch_utils import resolve_device, to_numpy, to_tensor
+from ._torch_utils import optimizer_state_on_cpu, resolve_device, to_numpy, to_tensor
 
 
 def projected_objective(objective, X, code, dictionary, projection):
@@ -84,7 +84,8 @@ class MetricLearner:
             loss = self.loss(X[rows], y_index[rows])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            self.optimizer.step()
+            with optimizer_state_on_cpu():
+                self.optimizer.step()
             with torch.no_grad():
                 self.projection.mul_(norm / torch.linalg.matrix_norm(self.projection))
             total += float(loss.detach()) * rows.shape[0]

@@ -81,6 +81,22 @@ def threads_for_products(size, device):
         torch.set_num_threads(previous)
 
 
+@contextlib.contextmanager
+def optimizer_state_on_cpu():
+    """Make the CPU torch's default device inside the block (no-op when it is).
+
+    torch's optimizers keep their step counters on the CPU, but torch 2.11
+    makes Adam's with no device, so on torch's default device: a user's
+    ``torch.set_default_device("cuda")`` (or ``"meta"``) made training fail
+    or synchronise at every step. Our own tensors always name their device.
+    """
+    if torch.empty(()).device.type == "cpu":  # the usual case: no mode to dispatch through
+        yield
+        return
+    with torch.device("cpu"):
+        yield
+
+
 def to_tensor(array, *, device, dtype):
     """Copy a numpy array into a new tensor on ``device``.
 

@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from ._torch_utils import optimizer_state_on_cpu
+
 # Armijo sufficient-decrease constant and step-size factors.
 _ARMIJO_C = 1e-4
 _ARMIJO_SHRINK = 0.5
@@ -47,7 +49,8 @@ def minibatch_epoch(loss_of_rows, n_samples, *, batch_size, optimizer, rng, devi
         loss = loss_of_rows(rows)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
+        with optimizer_state_on_cpu():
+            optimizer.step()
         total += loss.detach() * rows.shape[0]
         if after_step is not None:
             after_step(rows)

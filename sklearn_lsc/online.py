@@ -17,6 +17,7 @@ from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
 from ._structure import GroupObjectiveMixin
 from ._torch_utils import (
+    optimizer_state_on_cpu,
     resolve_device,
     threads_for_products,
     to_numpy,
@@ -431,7 +432,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
             loss = objective(window[rows], network(window[rows]), dictionary, None).mean()
             self._optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            self._optimizer.step()
+            with optimizer_state_on_cpu():
+                self._optimizer.step()
 
         with torch.no_grad():
             code = network(new_tensor)

@@ -1,9 +1,11 @@
-"""Helpers of ``_torch_utils``: the CPU row arg-max."""
+"""Helpers of ``_torch_utils``: the CPU row arg-max, the optimizers' default device."""
 
+import numpy as np
 import pytest
 import torch
 
-from sklearn_lsc._torch_utils import argmax_rows
+from sklearn_lsc._torch_utils import argmax_rows, optimizer_state_on_cpu
+from sklearn_lsc._training import minibatch_epoch
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (7, 1), (300, 256), (50, 1000)])
@@ -39,3 +41,53 @@ def test_argmax_rows_of_other_dtypes_is_torch_argmax(dtype):
     values = torch.randn(20, 300).to(dtype)
     values[0, 260], values[0, 261] = 10.0, 10.0
     assert torch.equal(argmax_rows(values, torch.empty_like(values)), values.argmax(dim=1))
+
+
+@pytest.fixture
+def meta_default_device():
+    previous = torch.get_default_device()
+    torch.set_default_device("meta")
+    try:
+        yield
+    finally:
+        torch.set_default_device(previous)
+
+
+def test_optimizer_state_on_cpu_overrides_a_default_device(meta_default_device):
+    assert torch.tensor(0.0).device.type == "meta"
+    with optimizer_state_on_cpu():
+        assert torch.tensor(0.0).device.type == "cpu"
+        assert torch.zeros(3, device="meta").device.type == "meta"  # a named device wins
+    assert torch.tensor(0.0).device.type == "meta"
+
+
+class DevicelessStepAdam(torch.optim.SGD):
+    """SGD whose step counter is made as torch 2.11's Adam makes it: with no device."""
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for parameter in group["params"]:
+                state = self.state[parameter]
+                state.setdefault("step", torch.tensor(0.0))
+                state["step"] += 1
+                state["step"].item()  # what Adam reads; fails on 'meta'
+        return super().step(closure)
+
+
+def test_minibatch_epoch_trains_under_a_meta_default_device(meta_default_device):
+    weight = torch.nn.Parameter(torch.ones(2, device="cpu"))
+    optimizer = DevicelessStepAdam([weight], lr=0.1)
+    loss = minibatch_epoch(
+        lambda rows: (weight * weight).sum(),
+        4,
+        batch_size=2,
+        optimizer=optimizer,
+        rng=np.random.RandomState(0),
+        device=torch.device("cpu"),
+        after_step=None,
+    )
+    # Two steps of SGD at rate 0.1 on ||w||^2 from w = 1: w = 0.8, then 0.64.
+    assert loss == pytest.approx((2.0 * 2 + 2 * 0.8**2 * 2) / 4)
+    assert optimizer.state[weight]["step"].device.type == "cpu"
+    assert float(optimizer.state[weight]["step"]) == 2
+    assert torch.allclose(weight.detach(), torch.full((2,), 0.8**2, device="cpu"))
