@@ -61,7 +61,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         layer. ``"lista"``: learned ISTA, one proximal-gradient step per layer
         (more arithmetic per layer, more accurate for the same depth).
         ``"rescaled_lista"``: learned ISTA with a learned momentum,
-        per-atom gains and a rank-8 correction of the matrix on the code per
+        per-atom gains and a rank-16 correction of the matrix on the code per
         layer, whose every layer moves each signal's code to the better of
         its best multiple and a point of the plane of the new and previous
         codes (a per-signal step and momentum, in closed form; see the user
@@ -385,7 +385,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         the unstructured networks (soft threshold only) trained on the
         structured objective, the baseline of Sprechmann et al.
         ``"rescaled_lista"``: soft thresholds too, with a learned momentum,
-        per-atom gains and a rank-8 correction, and every layer moves each
+        per-atom gains and a rank-16 correction, and every layer moves each
         signal's code to a better point of the plane of the new and previous
         codes for the HiLasso objective (see
         :class:`~sklearn_lsc.LearnedLassoEncoder`).

@@ -214,7 +214,10 @@ def test_untrained_rescaled_lista_momentum_is_fistas():
     # Untrained, the gains and the correction leave each layer's step from the
     # point ahead as ISTA's.
     assert torch.equal(network.gain, torch.ones(5, network.W.shape[2]))
-    assert torch.equal(network.correction, torch.zeros(5, 8, network.W.shape[2]))
+    n_components = network.W.shape[2]
+    rank = min(16, n_components)  # the correction's rank
+    assert torch.equal(network.correction, torch.zeros(5, rank, n_components))
+    assert network.correction_basis.shape == (5, n_components, rank)
 
 
 @pytest.mark.parametrize("n_components", [3, 16])
