@@ -17,10 +17,11 @@ def finish(folder, name, report, payload, checks, *, draw=None):
     print()
     print(report)
     folder.mkdir(parents=True, exist_ok=True)
-    if draw is not None:
-        draw(folder / f"{name}.png")
     (folder / f"{name}.md").write_text(report + "\n", encoding="utf-8")
     (folder / f"{name}.json").write_text(
         json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8"
     )
+    # Last: a figure that fails to draw must not lose a long run's results.
+    if draw is not None:
+        draw(folder / f"{name}.png")
     return 0 if all(ok for _, _, ok in checks) else 1

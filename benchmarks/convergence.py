@@ -25,6 +25,7 @@ depths 1, 3, 5 on digits only; ``--n-patches N``: N training patches;
 """
 
 import argparse
+import importlib.util
 import pathlib
 import sys
 import time
@@ -156,6 +157,9 @@ def run_problem(name, problem, depths, architectures, training, seed=0):
 
 
 def plot(results, path):
+    """The gap curves and the networks' gaps; nothing without matplotlib (an optional extra)."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -175,6 +179,7 @@ def plot(results, path):
         axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
+    return path
 
 
 def main(argv=None):
