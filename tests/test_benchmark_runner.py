@@ -101,6 +101,32 @@ def test_finish_writes_the_report_files_and_says_whether_every_target_is_met(tmp
     assert report_module.finish(tmp_path, "ok", "", {}, checks[:1]) == 0
 
 
+def test_finish_keeps_the_results_when_the_figure_fails(tmp_path):
+    report_module = pytest.importorskip("benchmarks._report")
+
+    def broken_figure(path):
+        raise ModuleNotFoundError("No module named 'matplotlib'")
+
+    with pytest.raises(ModuleNotFoundError):
+        report_module.finish(
+            tmp_path, "long", "# hours of work", {"gap": 0.1}, [], draw=broken_figure
+        )
+    assert (tmp_path / "long.md").read_text() == "# hours of work\n"
+    assert '"gap": 0.1' in (tmp_path / "long.json").read_text()
+
+
+def test_the_convergence_figure_is_skipped_without_matplotlib(monkeypatch, tmp_path):
+    convergence = pytest.importorskip("benchmarks.convergence")
+    real_find_spec = convergence.importlib.util.find_spec
+    monkeypatch.setattr(
+        convergence.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "matplotlib" else real_find_spec(name, *args),
+    )
+    assert convergence.plot({}, tmp_path / "figure.png") is None
+    assert not (tmp_path / "figure.png").exists()
+
+
 def test_the_convergence_suite_passes_the_patch_training_options_on(monkeypatch):
     convergence = pytest.importorskip("benchmarks.convergence")
     seen = {}
