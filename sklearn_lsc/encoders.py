@@ -69,9 +69,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         work (about 2.4x LISTA's time on a CPU), and the most accurate for a
         given depth when trained long enough (convergence benchmark, 5
         layers, held-out gap: digits 1.1% -> 0.36% with ``input_noise`` and
-        500 epochs; 100,000 image patches 0.30% -> 0.13%). With the default
-        training on the demo's 1500 digits it is worse than LISTA (2.8%
-        against 2.5%).
+        500 epochs; 100,000 image patches 0.30% -> 0.11%). With the default
+        training on the demo's 1500 digits it is worse than LISTA (2.9%
+        against 2.6%).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
