@@ -10,7 +10,6 @@ and show that a user's own ``torch.set_default_device`` does not leak in.
 
 import numpy as np
 import pytest
-import torch
 
 from sklearn_lsc import (
     LearnedHiLassoEncoder,
@@ -78,16 +77,6 @@ CASES = {
     **{f"sparse_encode-{name}": (solver, name) for name in ("ista", "fista", "cod")},
     **{f"sparse_encode-hilasso-{name}": (solver, name) for name in ("fista", "bcofb")},
 }
-
-
-@pytest.fixture
-def meta_default_device():
-    previous = torch.get_default_device()
-    torch.set_default_device("meta")
-    try:
-        yield
-    finally:
-        torch.set_default_device(previous)
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)

@@ -43,16 +43,6 @@ def test_argmax_rows_of_other_dtypes_is_torch_argmax(dtype):
     assert torch.equal(argmax_rows(values, torch.empty_like(values)), values.argmax(dim=1))
 
 
-@pytest.fixture
-def meta_default_device():
-    previous = torch.get_default_device()
-    torch.set_default_device("meta")
-    try:
-        yield
-    finally:
-        torch.set_default_device(previous)
-
-
 def test_optimizer_state_on_cpu_overrides_a_default_device(meta_default_device):
     assert torch.tensor(0.0).device.type == "meta"
     with optimizer_state_on_cpu():
