@@ -3,7 +3,7 @@
 On two problems, rows centred and scaled to unit norm, a dictionary of 128
 training rows, ``alpha=0.1`` (DESIGN.md's calibration setting): scikit-learn's
 digits (1500 training / 297 held-out rows) and 8x8 patches of scikit-learn's
-bundled sample images (20,000 / 500). For ISTA, FISTA and coordinate descent,
+bundled sample images (50,000 / 500). For ISTA, FISTA and coordinate descent,
 the held-out relative gap ``(F - F*) / F*`` after each number of iterations;
 for LISTA, LCoD and rescaled LISTA (LISTA with a learned momentum whose
 layers move each code to the better of its best multiple and a point of the
@@ -57,12 +57,12 @@ ARCHITECTURES = ("lista", "lcod", "rescaled_lista")
 # restores that epoch's network).
 TRAINING = {
     "digits": dict(input_noise=0.25, max_iter=500, n_iter_no_change=500),
-    "image patches": dict(input_noise=0.12, max_iter=100, n_iter_no_change=100),
+    "image patches": dict(input_noise=0.06, max_iter=100, n_iter_no_change=100),
 }
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
-def patch_problem(n_train=20_000, n_test=500, n_components=128, random_state=0):
+def patch_problem(n_train=50_000, n_test=500, n_components=128, random_state=0):
     """8x8 grayscale patches of the sample images, centred and of unit norm."""
     rng = np.random.RandomState(random_state)
     patches = []
@@ -185,8 +185,8 @@ def plot(results, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="depths 1, 3, 5 on digits only")
-    parser.add_argument("--n-patches", type=int, default=20_000,
-                        help="training patches of the image problem (default 20,000)")  # fmt: skip
+    parser.add_argument("--n-patches", type=int, default=50_000,
+                        help="training patches of the image problem (default 50,000)")  # fmt: skip
     parser.add_argument("--depths", type=lambda text: tuple(int(d) for d in text.split(",")),
                         help="comma-separated network depths (default 1,2,3,5,10)")  # fmt: skip
     parser.add_argument("--architectures", type=lambda text: tuple(text.split(",")),
@@ -196,7 +196,7 @@ def main(argv=None):
                         help="training epochs on the patches (default 100)")  # fmt: skip
     parser.add_argument("--patch-noise", type=float,
                         default=TRAINING["image patches"]["input_noise"],
-                        help="input_noise on the patches (default 0.12)")  # fmt: skip
+                        help="input_noise on the patches (default 0.06)")  # fmt: skip
     parser.add_argument("--patch-batch-size", type=int, default=100,
                         help="minibatch size on the patches (default 100)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0,
