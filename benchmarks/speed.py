@@ -28,9 +28,9 @@ Targets (issue 6): LISTA at least 50x faster than ``lasso_cd`` and 5x than
 forward pass at 50% or more of the matrix-product FLOP rate.
 
 Run ``python benchmarks/speed.py`` (``--quick``: 10,000 signals only,
-``--device cuda`` on a GPU, ``--compile``: also ``transform_compile=True``).
-Writes ``benchmarks/results/speed.md``, ``.json`` and ``.png``
-(``speed_cuda.md`` and so on for ``--device cuda``).
+``--device cuda`` on a GPU, ``--compile``: also ``transform_compile=True``,
+``--name``: the results' file name). Writes ``benchmarks/results/speed.md``,
+``.json`` and ``.png`` (``speed_cuda.md`` and so on for ``--device cuda``).
 """
 
 import argparse
@@ -298,6 +298,9 @@ def main(argv=None):
         "--compile", action="store_true",
         help="also time transform with transform_compile=True (minutes of compilation)",
     )  # fmt: skip
+    parser.add_argument(
+        "--name", help="name of the results' files (default speed, speed_cuda on a GPU)"
+    )
     # lasso_cd stops at its own tolerance in float32 and says so for many
     # signals; its gap is reported in the table instead.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -447,11 +450,20 @@ def main(argv=None):
     lines.append("")
     lines += check_lines(checks)
     results.update(machine=machine_info(), checks=checks)
-    # Named after the device off the CPU, so the CPU's committed figures stay.
-    name = "speed" if device.type == "cpu" else f"speed_{device.type}"
+    name = results_name(args.name, device)
     return finish(
         RESULTS, name, "\n".join(lines), results, checks, draw=lambda path: plot(results, path)
     )
+
+
+def results_name(name, device):
+    """``name``, or by default ``speed`` on the CPU and ``speed_<device type>`` off it.
+
+    Named after the device off the CPU, so the CPU's committed figures stay.
+    """
+    if name is not None:
+        return name
+    return "speed" if device.type == "cpu" else f"speed_{device.type}"
 
 
 if __name__ == "__main__":

@@ -150,3 +150,11 @@ def test_the_convergence_suite_passes_the_patch_training_options_on(monkeypatch)
     }  # fmt: skip
     assert "batch_size" not in seen["digits"]
     assert seen["digits", "seed"] == seen["image patches", "seed"] == 3
+
+
+def test_the_speed_suite_names_its_results_after_the_device_unless_told():
+    speed = pytest.importorskip("benchmarks.speed")
+    torch = pytest.importorskip("torch")
+    assert speed.results_name(None, torch.device("cpu")) == "speed"
+    assert speed.results_name(None, torch.device("cuda")) == "speed_cuda"
+    assert speed.results_name("speed_amd_epyc", torch.device("cpu")) == "speed_amd_epyc"
