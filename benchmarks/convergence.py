@@ -59,10 +59,11 @@ TRAINING = {
     "digits": dict(input_noise=0.25, max_iter=500, n_iter_no_change=500),
     "image patches": dict(input_noise=0.06, max_iter=100, n_iter_no_change=100),
 }
+N_PATCHES = 50_000  # training patches: on 20,000 the 5-layer rescaled LISTA overfits
 RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
-def patch_problem(n_train=50_000, n_test=500, n_components=128, random_state=0):
+def patch_problem(n_train=N_PATCHES, n_test=500, n_components=128, random_state=0):
     """8x8 grayscale patches of the sample images, centred and of unit norm."""
     rng = np.random.RandomState(random_state)
     patches = []
@@ -185,8 +186,8 @@ def plot(results, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="depths 1, 3, 5 on digits only")
-    parser.add_argument("--n-patches", type=int, default=50_000,
-                        help="training patches of the image problem (default 50,000)")  # fmt: skip
+    parser.add_argument("--n-patches", type=int, default=N_PATCHES,
+                        help=f"training patches (default {N_PATCHES:,})")  # fmt: skip
     parser.add_argument("--depths", type=lambda text: tuple(int(d) for d in text.split(",")),
                         help="comma-separated network depths (default 1,2,3,5,10)")  # fmt: skip
     parser.add_argument("--architectures", type=lambda text: tuple(text.split(",")),
