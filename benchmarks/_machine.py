@@ -6,6 +6,22 @@ import platform
 import sklearn
 import torch
 
+# The vector extensions that decide how fast float32 and bfloat16 products run.
+VECTOR_EXTENSIONS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16")
+
+
+def vector_extensions():
+    """The CPU's extensions of VECTOR_EXTENSIONS, as /proc/cpuinfo lists them (None elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return ", ".join(name for name in VECTOR_EXTENSIONS if name in flags)
+    except OSError:
+        pass
+    return None
+
 
 def machine_info():
     """CPU model, cores, GPU and library versions, for every result file."""
@@ -21,6 +37,7 @@ def machine_info():
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {
         "cpu": cpu,
+        "vector_extensions": vector_extensions(),
         "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "torch_threads": torch.get_num_threads(),
         "gpu": gpu,

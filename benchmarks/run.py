@@ -53,6 +53,7 @@ SUITES = {
     suite.name: suite
     for suite in (
         Suite("core", takes_device=True, quick=["--repeats", "3"]),
+        Suite("defaults", quick=["--quick"]),
         Suite("convergence", quick=["--quick"], modules=("matplotlib",)),
         Suite("speed", takes_device=True, quick=["--quick", "--repeats", "3"]),
         Suite("structured", takes_device=True, quick=["--repeats", "3"]),

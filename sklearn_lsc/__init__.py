@@ -1,5 +1,6 @@
 """Learned sparse coding: scikit-learn estimators built on unrolled networks."""
 
+from ._scale import lasso_alpha_max
 from .classification import SparseCodingClassifier, StructuredSparseClassifier
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 from .online import OnlineSparseModeler
@@ -14,6 +15,7 @@ __all__ = [
     "SparseCodingClassifier",
     "StructuredSparseClassifier",
     "hilasso_objective",
+    "lasso_alpha_max",
     "lasso_objective",
     "sparse_encode",
     "__version__",

@@ -30,8 +30,8 @@ def _parser():
     )
     demo.add_argument(
         "--architectures",
-        default="lista,lcod",
-        help="comma-separated networks to train (default lista,lcod)",
+        default="rescaled_lista,lista",
+        help="comma-separated networks to train (default rescaled_lista,lista)",
     )
     demo.add_argument(
         "--max-iter",

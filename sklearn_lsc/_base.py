@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
+from ._scale import warn_if_codes_vanish
 from ._torch_utils import resolve_device, to_numpy, to_tensor, torch_dtype
 from ._training import (
     ArmijoDescent,
@@ -53,6 +54,10 @@ _TRANSFORM_BATCH_ELEMENTS = {"cpu": 2**19, "cuda": 2**23}
 # restores the best epoch's network. Magnitudes, as losses can be negative
 # (the discriminative objective rewards energy in known-active groups).
 _BLOW_UP = 1.0
+
+# ``early_stopping="auto"`` sets rows aside only when at least this many would
+# be: fewer make a validation loss too noisy to pick an epoch by.
+AUTO_EARLY_STOPPING_MIN_ROWS = 50
 
 # Attributes holding torch objects: pickled together as one torch blob so that
 # shared parameters stay shared and CUDA tensors load on a machine without one.
@@ -77,7 +82,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "transform_dtype": [StrOptions({"bfloat16"}), None],
         "transform_compile": ["boolean"],
@@ -283,6 +288,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         else:
             self._fit_dictionary = bool(self.fit_dictionary)
         self._check_structure(dictionary.shape[0])
+        self._warn_if_codes_vanish(X, dictionary)
         self.components_ = dictionary
         self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
         parameters = list(self.network_.parameters())
@@ -298,6 +304,15 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.loss_curve_ = []
         self.n_iter_ = 0
 
+    def _warn_if_codes_vanish(self, X, dictionary):
+        """Warn when the penalty zeroes every optimal code of the training rows."""
+        if getattr(self, "objective", None) == "discriminative":
+            return  # known-active groups are rewarded: their codes are not zero
+        if getattr(self, "groups_", None) is None:
+            warn_if_codes_vanish(self, X, dictionary)
+        else:
+            warn_if_codes_vanish(self, X, dictionary, self._group_index, self._group_penalties)
+
     def _train(self, X, y, *, n_epochs, anneal):
         """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop.
 
@@ -309,7 +324,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         device = resolve_device(self.device)
         self._move_to(device)
         dtype = self._network_dtype()
-        early_stopping = anneal and self.early_stopping
+        early_stopping = anneal and self._uses_early_stopping(X.shape[0])
+        self.early_stopping_ = early_stopping
         X, y, X_validation, y_validation = self._validation_split(X, y, early_stopping)
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
@@ -376,6 +392,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 stacklevel=3,
             )
         self.components_ = to_numpy(dictionary, self.components_.dtype)
+
+    def _uses_early_stopping(self, n_samples):
+        """``early_stopping`` resolved: ``"auto"`` is on when enough rows would be set aside."""
+        if self.early_stopping != "auto":
+            return bool(self.early_stopping)
+        return self.validation_fraction * n_samples >= AUTO_EARLY_STOPPING_MIN_ROWS
 
     def _validation_split(self, X, y, early_stopping):
         """``(X, y, X_validation, y_validation)``: rows set aside for early stopping.

@@ -42,7 +42,7 @@ def run_demo(
     n_layers=5,
     alpha=0.1,
     n_components=128,
-    architectures=("lista", "lcod"),
+    architectures=("rescaled_lista", "lista"),
     encoder_params=None,
     device="cpu",
     repeats=5,

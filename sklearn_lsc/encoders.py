@@ -56,22 +56,26 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         network's codes, atoms kept in the unit ball. ``"auto"``: adapt when
         ``dictionary`` is None, keep a given dictionary fixed.
 
-    architecture : {"lcod", "lista", "rescaled_lista"}, default="lcod"
+    architecture : {"rescaled_lista", "lista", "lcod", "step_lista"}, \
+            default="rescaled_lista"
+        ``"rescaled_lista"`` (the default): learned ISTA with a learned
+        momentum, per-atom gains and a rank-16 correction of the matrix on
+        the code per layer, whose every layer moves each signal's code to the
+        better of its best multiple and a point of the plane of the new and
+        previous codes (a per-signal step and momentum, in closed form; see
+        the user guide). The most accurate network for a given depth, from
+        a few hundred training signals on (``benchmarks/defaults.py``); the
+        same products as LISTA plus one and more elementwise work, so a
+        ``transform`` takes about twice LISTA's time on a CPU.
+        ``"lista"``: learned ISTA, one proximal-gradient step per layer.
         ``"lcod"``: learned coordinate descent, one coordinate update per
-        layer. ``"lista"``: learned ISTA, one proximal-gradient step per layer
-        (more arithmetic per layer, more accurate for the same depth).
-        ``"rescaled_lista"``: learned ISTA with a learned momentum,
-        per-atom gains and a rank-16 correction of the matrix on the code per
-        layer, whose every layer moves each signal's code to the better of
-        its best multiple and a point of the plane of the new and previous
-        codes (a per-signal step and momentum, in closed form; see the user
-        guide): the same products as LISTA plus one and much more elementwise
-        work (about 2.4x LISTA's time on a CPU), and the most accurate for a
-        given depth when trained long enough (convergence benchmark, 5
-        layers, held-out gap: digits 1.1% -> 0.36% with ``input_noise`` and
-        500 epochs; 100,000 image patches 0.30% -> 0.11%). With the default
-        training on the demo's 1500 digits it is worse than LISTA (2.9%
-        against 2.6%).
+        layer (the cheapest layer, the least accurate for a given depth).
+        ``"step_lista"``: FISTA whose matrices stay the dictionary's own,
+        with learned per-layer steps, momenta and per-atom thresholds (Ablin
+        et al. 2019; Liu et al. 2019): few parameters, so it needs few
+        training signals and follows a changed dictionary without
+        retraining; close to the best on incoherent dictionaries, far from
+        it on coherent ones (image patches, digits).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
@@ -108,17 +112,16 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     batch_size : int, default=100
         Rows per minibatch.
 
-    input_noise : float, default=0.0
+    input_noise : float, default=0.1
         Standard deviation of Gaussian noise added afresh to each training
         minibatch, relative to the root mean square of the signals passed to
         ``fit`` (or to that ``partial_fit`` call); the network is trained on
         the objective of the noisy signals. A regularizer: every layer has
-        its own weights, and on small training sets they overfit (on the
-        1500 digits of the convergence benchmark, a 5-layer LISTA reaches a
-        1.1% held-out gap after 500 epochs with ``input_noise=0.25``; without
-        noise its gap grows to 4.8% by 400 epochs). The noisy training loss
-        fluctuates between epochs: with ``early_stopping`` the stopping rule
-        watches the noise-free loss of held-out rows instead; otherwise raise
+        its own weights, and on small training sets they overfit the
+        training rows; noise lowers the held-out gap on every problem of
+        ``benchmarks/defaults.py``. The noisy training loss fluctuates
+        between epochs: with early stopping the stopping rule watches the
+        noise-free loss of held-out rows instead; otherwise raise
         ``n_iter_no_change`` (to ``max_iter`` to run every epoch) or the rule
         ends training early. 0 trains on the signals as given.
 
@@ -130,15 +133,17 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         ``early_stopping``) has not improved by this relative amount for
         ``n_iter_no_change`` consecutive epochs.
 
-    n_iter_no_change : int, default=10
+    n_iter_no_change : int, default=20
         Patience of the stopping rule, in epochs.
 
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default="auto"
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
         random, from ``random_state``), trains on the others, stops when their
         noise-free training loss stops improving, and keeps the network and
-        dictionary of the epoch where it was lowest. ``partial_fit`` ignores
-        it and trains on every row.
+        dictionary of the epoch where it was lowest. ``"auto"``: when that
+        sets aside at least 50 rows (500 training rows with the default
+        ``validation_fraction``); fewer give too noisy a loss to choose an
+        epoch by. ``partial_fit`` ignores it and trains on every row.
 
     validation_fraction : float, default=0.1
         Share of the rows set aside by ``early_stopping``, in (0, 1).
@@ -194,6 +199,10 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     n_iter_ : int
         Number of epochs run.
+
+    early_stopping_ : bool
+        Whether the last ``fit`` set rows aside (``early_stopping`` resolved;
+        False after ``partial_fit``).
 
     loss_curve_ : list of float
         Mean training loss of each epoch (the Lasso objective for
@@ -254,7 +263,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         alpha=1.0,
         dictionary=None,
         fit_dictionary="auto",
-        architecture="lcod",
+        architecture="rescaled_lista",
         n_layers=5,
         objective="lasso",
         similarity_weight=1.0,
@@ -262,11 +271,11 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         solver="adam",
         learning_rate=1e-3,
         batch_size=100,
-        input_noise=0.0,
+        input_noise=0.1,
         max_iter=150,
         tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
+        n_iter_no_change=20,
+        early_stopping="auto",
         validation_fraction=0.1,
         transform_dtype=None,
         transform_compile=False,
@@ -378,7 +387,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         steps on the network's codes. ``"auto"``: adapt when ``dictionary`` is
         None, keep a given dictionary fixed.
 
-    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista"}, default="bcofb"
+    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista"}, \
+            default="bcofb"
         ``"bcofb"``: learned block-coordinate forward-backward, one group
         update per layer. ``"ista"``: learned ISTA with the HiLasso prox
         (per-coefficient and per-group thresholds). ``"lista"``, ``"lcod"``:
@@ -388,7 +398,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         per-atom gains and a rank-16 correction, and every layer moves each
         signal's code to a better point of the plane of the new and previous
         codes for the HiLasso objective (see
-        :class:`~sklearn_lsc.LearnedLassoEncoder`).
+        :class:`~sklearn_lsc.LearnedLassoEncoder`). ``"step_lista"``: FISTA
+        with soft thresholds, learned steps, momenta and thresholds only.
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
@@ -441,12 +452,13 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     n_iter_no_change : int, default=10
         Patience of the stopping rule, in epochs.
 
-    early_stopping : bool, default=False
+    early_stopping : bool or "auto", default=False
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
         random, from ``random_state``), trains on the others, stops when their
         noise-free training loss stops improving, and keeps the network and
-        dictionary of the epoch where it was lowest. ``partial_fit`` ignores
-        it and trains on every row.
+        dictionary of the epoch where it was lowest. ``"auto"``: when that
+        sets aside at least 50 rows. ``partial_fit`` ignores it and trains on
+        every row.
 
     validation_fraction : float, default=0.1
         Share of the rows set aside by ``early_stopping``, in (0, 1).
@@ -505,6 +517,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     n_iter_ : int
         Number of epochs run.
+
+    early_stopping_ : bool
+        Whether the last ``fit`` set rows aside (``early_stopping`` resolved;
+        False after ``partial_fit``).
 
     loss_curve_ : list of float
         Mean training loss of each epoch.

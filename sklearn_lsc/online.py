@@ -71,7 +71,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     group_weights : array-like of shape (n_groups,), default=None
         Positive per-group weights; ones when None.
 
-    architecture : {"lista", "lcod", "rescaled_lista", "bcofb", "ista"}, default=None
+    architecture : {"lista", "lcod", "rescaled_lista", "step_lista", "bcofb", "ista"}, \
+            default=None
         The unrolled network (see :class:`~sklearn_lsc.LearnedLassoEncoder` and
         :class:`~sklearn_lsc.LearnedHiLassoEncoder`). None: ``"lista"`` without groups,
         ``"bcofb"`` with groups; ``"bcofb"`` and ``"ista"`` (structured) need
@@ -387,6 +388,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
                 name="dictionary_init",
             )
         self._check_structure(dictionary.shape[0])
+        self._warn_if_codes_vanish(X[: self.window_size], dictionary)
         network = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
         # Nothing failed: the model's state changes from here on.
         self._rng = rng

@@ -23,12 +23,13 @@ def ista_reference(X, D, alpha, n_iter):
     return np.array(codes)
 
 
-def fista_reference(X, D, alpha, n_iter):
+def fista_reference(X, D, alpha, n_iter, restart=True):
     """``n_iter`` FISTA steps from zero for each row separately, with adaptive restart.
 
     Beck & Teboulle's momentum, reset to 1 (O'Donoghue & Candes) whenever
-    ``(y - z_new) . (z_new - z) > 0``: the momentum points uphill. Returns
-    the codes and the number of restarts (over all rows).
+    ``(y - z_new) . (z_new - z) > 0``: the momentum points uphill (never
+    with ``restart=False``). Returns the codes and the number of restarts
+    (over all rows).
     """
     L = np.linalg.eigvalsh(D @ D.T).max()
     codes, restarts = [], 0
@@ -37,7 +38,7 @@ def fista_reference(X, D, alpha, n_iter):
         y, t = z.copy(), 1.0
         for _ in range(n_iter):
             z_new = soft(y - ((y @ D - x) @ D.T) / L, alpha / L)
-            if (y - z_new) @ (z_new - z) > 0:
+            if restart and (y - z_new) @ (z_new - z) > 0:
                 t, restarts = 1.0, restarts + 1
             t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
             y = z_new + (t - 1.0) / t_next * (z_new - z)

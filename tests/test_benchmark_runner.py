@@ -3,6 +3,7 @@
 import sys
 import types
 
+import numpy as np
 import pytest
 
 run = pytest.importorskip("benchmarks.run")
@@ -158,3 +159,41 @@ def test_the_speed_suite_names_its_results_after_the_device_unless_told():
     assert speed.results_name(None, torch.device("cpu")) == "speed"
     assert speed.results_name(None, torch.device("cuda")) == "speed_cuda"
     assert speed.results_name("speed_amd_epyc", torch.device("cpu")) == "speed_amd_epyc"
+
+
+def test_the_defaults_suite_checks_the_worst_seed_and_the_transform_ratio():
+    defaults = pytest.importorskip("benchmarks.defaults")
+
+    def run_row(problem, requested, seed, gap, fit=10.0, ratio=1.2):
+        return {"problem": problem, "requested": requested, "n_train": requested, "seed": seed,
+                "gap": gap, "fista_iterations": 20, "fit_seconds": fit,
+                "transform_seconds": ratio, "lista_transform_seconds": 1.0}  # fmt: skip
+
+    rows = [
+        run_row("gaussian-100x256", 2000, 0, 0.004),
+        run_row("gaussian-100x256", 2000, 1, 0.012),  # one seed over 1%
+        run_row("digits", 500, 0, 0.02, ratio=1.4),
+        run_row("hilasso", 2000, 0, 0.015, ratio=9.0),  # not a Lasso transform
+    ]
+    summary = defaults.summarize(rows)
+    by_name = {(row["problem"], row["requested"]): row for row in summary}
+    assert by_name["gaussian-100x256", 2000]["gap"] == pytest.approx(0.008)
+    assert by_name["gaussian-100x256", 2000]["worst_gap"] == pytest.approx(0.012)
+    checks = {name: ok for name, _, ok in defaults.checks_of(summary)}
+    assert checks == {
+        "gaussian-100x256, 2000 rows: worst held-out gap <= 1%": False,
+        "default fit, gaussian-100x256, 2,000 rows <= 60 s": True,
+        "digits, 500 rows: worst held-out gap <= 3%": True,
+        "hilasso, 2000 rows: worst held-out gap <= 2%": True,
+        "default transform <= 1.5x a 5-layer LISTA's": True,
+    }
+
+
+def test_the_defaults_problems_hold_out_rows_disjoint_from_the_training_rows():
+    defaults = pytest.importorskip("benchmarks.defaults")
+    for name in ("digits", "patches", "gaussian-64x128", "hilasso"):
+        X_train, X_test, params = defaults.PROBLEMS[name](300, 0)
+        assert X_train.shape[0] == 300 and X_train.dtype == np.float32
+        train = {row.tobytes() for row in X_train}
+        assert not any(row.tobytes() in train for row in X_test), name
+        assert params["alpha"] > 0

@@ -29,8 +29,8 @@ def test_run_demo_reports_every_method():
         "FISTA (50 it.)",
         "sklearn lasso_lars",
         "sklearn lasso_cd",
+        "RESCALED_LISTA",
         "LISTA",
-        "LCOD",
     ]
     by_method = {row["method"]: row for row in rows}
     # lasso_lars is exact: the reference optimum's gap, near zero; 3 FISTA
@@ -40,7 +40,7 @@ def test_run_demo_reports_every_method():
     assert by_method["LISTA"]["vs_fista_same_steps"] == pytest.approx(
         by_method["FISTA (3 it.)"]["seconds"] / by_method["LISTA"]["seconds"]
     )
-    assert set(encoders) == {"lista", "lcod"}
+    assert set(encoders) == {"rescaled_lista", "lista"}
 
 
 def test_main_prints_the_table(capsys):

@@ -3,9 +3,15 @@
 import numpy as np
 import pytest
 import torch
-from _reference import cod_reference, ista_reference, rescaled_lista_reference
+from _reference import (
+    cod_reference,
+    fista_reference,
+    ista_reference,
+    rescaled_lista_reference,
+    soft,
+)
 
-from sklearn_lsc._networks import LISTA, LCoD, RescaledLISTA, correction_basis
+from sklearn_lsc._networks import LISTA, LCoD, RescaledLISTA, StepLISTA, correction_basis
 
 
 def problem(seed=0, n_samples=12, n_components=16, n_features=10):
@@ -34,7 +40,7 @@ def test_untrained_lcod_equals_coordinate_descent_updates(n_layers):
     np.testing.assert_allclose(code, cod_reference(X, D, 0.3, n_layers), atol=1e-12)
 
 
-@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA])
+@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA, StepLISTA])
 def test_rows_are_coded_independently_of_the_batch(network_class):
     X, D = problem(2)
     network = network_class(torch.tensor(D), alpha=0.3, n_layers=4)
@@ -44,7 +50,7 @@ def test_rows_are_coded_independently_of_the_batch(network_class):
     torch.testing.assert_close(whole, one_by_one)
 
 
-@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA])
+@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA, StepLISTA])
 def test_gradients_reach_every_parameter(network_class):
     X, D = problem(3)
     network = network_class(torch.tensor(D), alpha=0.1, n_layers=3)
@@ -356,3 +362,83 @@ def test_rescaled_lista_inference_in_buffers_equals_the_autograd_forward(dtype, 
     torch.testing.assert_close(buffered, autograd.detach(), rtol=tolerance, atol=tolerance)
     assert torch.count_nonzero(buffered) > 0
     assert torch.equal(X_tensor.detach(), torch.tensor(X, dtype=dtype))  # input untouched
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 5])
+def test_untrained_step_lista_equals_fista_iterations_without_restart(n_layers):
+    X, D = problem(6)
+    network = StepLISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    with torch.no_grad():
+        code = network(torch.tensor(X)).numpy()
+    expected, _ = fista_reference(X, D, 0.3, n_layers, restart=False)
+    np.testing.assert_allclose(code, expected, atol=1e-12)
+
+
+def step_lista_reference(X, D, alpha, step, momentum, threshold_ratio):
+    """Step LISTA written out per row: FISTA with each layer's step, momentum, thresholds."""
+    L = np.linalg.eigvalsh(D @ D.T).max()
+    codes = []
+    for x in X:
+        z, previous = np.zeros(D.shape[0]), np.zeros(D.shape[0])
+        for layer in range(len(step)):
+            beta = momentum[layer - 1] if layer else 0.0
+            y = z + beta * (z - previous)
+            update = y + step[layer] * ((x - y @ D) @ D.T) / L
+            previous, z = z, soft(update, step[layer] * threshold_ratio[layer] * alpha / L)
+        codes.append(z)
+    return np.array(codes)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("grad", [False, True])
+def test_trained_step_lista_equals_its_formula(dtype, grad):
+    # Perturbed parameters: both forward passes (autograd, and the in-place
+    # one of inference) against the formula written out per row.
+    X, D = problem(7)
+    network = StepLISTA(torch.tensor(D), alpha=0.2, n_layers=4).to(dtype)
+    rng = np.random.default_rng(7)
+    with torch.no_grad():
+        network.step.mul_(torch.tensor(rng.uniform(0.5, 1.8, (4, 1)), dtype=dtype))
+        network.momentum.add_(torch.tensor(rng.uniform(-0.2, 0.3, 3), dtype=dtype))
+        network.threshold_ratio.mul_(torch.tensor(rng.uniform(0.3, 2.0, (4, 16)), dtype=dtype))
+    with torch.set_grad_enabled(grad):
+        code = network(torch.tensor(X, dtype=dtype)).detach().double().numpy()
+    parameters = [p.detach().double().numpy() for p in (network.step[:, 0], network.momentum)]
+    ratio = network.threshold_ratio.detach().double().numpy()
+    expected = step_lista_reference(X, D, 0.2, *parameters, ratio)
+    tolerance = 1e-12 if dtype == torch.float64 else 2e-5
+    np.testing.assert_allclose(code, expected, atol=tolerance * np.abs(expected).max())
+
+
+def test_step_lista_follows_a_new_dictionary():
+    # Analytic matrices: after set_dictionary the untrained network is FISTA
+    # on the new atoms, with no retraining.
+    X, D = problem(8)
+    new_D = 2.0 * D[::-1].copy()
+    network = StepLISTA(torch.tensor(D), alpha=0.3, n_layers=3).double()
+    network.set_dictionary(torch.tensor(new_D))
+    with torch.no_grad():
+        code = network(torch.tensor(X)).numpy()
+    expected, _ = fista_reference(X, new_D, 0.3, 3, restart=False)
+    np.testing.assert_allclose(code, expected, atol=1e-12)
+
+
+def test_step_lista_gradient_matches_finite_differences():
+    X, D = problem(9, n_samples=4, n_components=6, n_features=5)
+    network = StepLISTA(torch.tensor(D), alpha=0.1, n_layers=3)
+    X_tensor, D_tensor = torch.tensor(X), torch.tensor(D)
+
+    def loss():
+        code = network(X_tensor)
+        return 0.5 * (X_tensor - code @ D_tensor).pow(2).sum() + 0.1 * code.abs().sum()
+
+    loss().backward()
+    for parameter, index in ((network.step, (1, 0)), (network.momentum, (1,))):
+        analytic = parameter.grad[index].item()
+        with torch.no_grad():
+            parameter[index] += 1e-6
+            plus = loss().item()
+            parameter[index] -= 2e-6
+            minus = loss().item()
+            parameter[index] += 1e-6
+        assert analytic == pytest.approx((plus - minus) / 2e-6, rel=1e-5, abs=1e-8)

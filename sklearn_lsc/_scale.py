@@ -1,0 +1,123 @@
+"""The scale of the penalty: the smallest ``alpha`` whose optimal codes are all zero.
+
+The Lasso code of ``x`` is zero exactly when every correlation ``|<x, d_k>|``
+is at most ``alpha`` (zero is then a stationary point of the objective), so
+``alpha_max = max |X D^T|`` is the value above which a model learns nothing;
+scikit-learn's Lasso path starts there too. With group penalties ``s_g``, the
+code is zero when, for every group, ``||soft(X D_g^T, alpha)||_2 <= s_g``.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.utils import check_array
+
+from ._validation import check_dictionary
+
+# Correlations within this relative margin of ``alpha`` count as equal to it:
+# unit-norm rows drawn as atoms correlate with themselves at 1 up to rounding.
+_MARGIN = 1e-6
+# Rows per chunk of the correlations ``X D^T`` (bounded memory on large inputs).
+_CHUNK_ROWS = 4096
+
+
+def lasso_alpha_max(X, dictionary):
+    """Return the smallest ``alpha`` for which every Lasso code of ``X`` is zero.
+
+    That is the largest absolute correlation of a row of ``X`` with an atom,
+    ``max |X D^T|``: at or above it, the exact codes (and so any encoder
+    trained on the Lasso objective) are zero. Useful values of ``alpha``
+    are fractions of it, as scikit-learn's Lasso path starts from it and
+    decreases.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Signals, one per row.
+
+    dictionary : array-like of shape (n_components, n_features)
+        Atoms, one per row.
+
+    Returns
+    -------
+    alpha_max : float
+        The largest absolute correlation ``|<x, d_k>|``.
+
+    See Also
+    --------
+    sparse_encode : Exact codes for a given ``alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_lsc import lasso_alpha_max, sparse_encode
+    >>> X = np.array([[3.0, 0.0], [0.0, 1.0]])
+    >>> dictionary = np.eye(2)
+    >>> lasso_alpha_max(X, dictionary)
+    3.0
+    >>> sparse_encode(X, dictionary, alpha=3.0)
+    array([[0., 0.],
+           [0., 0.]])
+    """
+    X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+    dictionary = check_dictionary(dictionary, n_features=X.shape[1])
+    return _largest_correlation(X, dictionary)
+
+
+def _correlation_chunks(X, dictionary):
+    """``X D^T`` in float64, a chunk of rows at a time."""
+    atoms = np.asarray(dictionary, dtype=np.float64)
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        yield np.asarray(X[start : start + _CHUNK_ROWS], dtype=np.float64) @ atoms.T
+
+
+def _largest_correlation(X, dictionary):
+    largest = 0.0
+    for correlation in _correlation_chunks(X, dictionary):
+        largest = max(largest, float(np.abs(correlation).max(initial=0.0)))
+    return largest
+
+
+def codes_all_zero(X, dictionary, alpha, group_index=None, group_penalties=None):
+    """Whether ``alpha`` (and the group penalties) make every exact code of ``X`` zero.
+
+    ``group_index`` gives each atom's group, ``group_penalties`` each group's
+    ``group_alpha * w_g``; without them, the Lasso. Up to a relative
+    rounding margin of ``1e-6``.
+    """
+    for correlation in _correlation_chunks(X, dictionary):
+        shrunk = np.maximum(np.abs(correlation) - alpha * (1 + _MARGIN), 0.0)
+        if group_index is None:
+            if np.any(shrunk > 0):
+                return False
+            continue
+        energies = np.zeros((shrunk.shape[0], len(group_penalties)))
+        np.add.at(energies.T, group_index, np.square(shrunk).T)
+        if np.any(np.sqrt(energies) > np.asarray(group_penalties) * (1 + _MARGIN)):
+            return False
+    return True
+
+
+def warn_if_codes_vanish(estimator, X, dictionary, group_index=None, group_penalties=None):
+    """Warn when ``estimator.alpha`` zeroes every code of the training rows ``X``.
+
+    Such a model trains to all-zero codes without any other sign; the
+    message gives ``alpha_max`` so that the user can pick a useful value.
+    """
+    if not codes_all_zero(X, dictionary, estimator.alpha, group_index, group_penalties):
+        return
+    alpha_max = _largest_correlation(X, dictionary)
+    if group_index is None:
+        penalty, lower = f"alpha={estimator.alpha} makes", "'alpha'"
+    else:
+        penalty = f"alpha={estimator.alpha} and group_alpha={estimator.group_alpha} make"
+        lower = "'alpha' or 'group_alpha'"
+    warnings.warn(
+        f"{type(estimator).__name__}: {penalty} every optimal code of the training data "
+        f"zero, so the encoder learns nothing. The largest absolute correlation of a "
+        f"training row with an atom is alpha_max={alpha_max:.4g} "
+        f"(sklearn_lsc.lasso_alpha_max(X, dictionary)); lower {lower} (alpha_max / 10 "
+        f"is a usual start).",
+        UserWarning,
+        stacklevel=5,
+    )
