@@ -59,6 +59,12 @@ _BLOW_UP = 1.0
 # be: fewer make a validation loss too noisy to pick an epoch by.
 AUTO_EARLY_STOPPING_MIN_ROWS = 50
 
+# ``input_noise="auto"``: AUTO_NOISE up to AUTO_NOISE_ROWS training rows, then
+# falling as one over the square root of the rows (0.1 at 50,000): the noise
+# regularises small training sets and only blurs the objective of large ones.
+AUTO_NOISE = 0.5
+AUTO_NOISE_ROWS = 2000
+
 # Attributes holding torch objects: pickled together as one torch blob so that
 # shared parameters stay shared and CUDA tensors load on a machine without one.
 _TORCH_STATE = ("network_", "_optimizer", "_dictionary_update")
@@ -78,7 +84,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "solver": [StrOptions({"adam", "sgd", "armijo"})],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "input_noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "input_noise": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -326,6 +332,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         dtype = self._network_dtype()
         early_stopping = anneal and self._uses_early_stopping(X.shape[0])
         self.early_stopping_ = early_stopping
+        self.input_noise_ = self._resolved_input_noise(X.shape[0])
         X, y, X_validation, y_validation = self._validation_split(X, y, early_stopping)
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
@@ -399,6 +406,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return bool(self.early_stopping)
         return self.validation_fraction * n_samples >= AUTO_EARLY_STOPPING_MIN_ROWS
 
+    def _resolved_input_noise(self, n_samples):
+        """``input_noise`` resolved for ``n_samples`` training rows ("auto": the rule above)."""
+        if self.input_noise != "auto":
+            return float(self.input_noise)
+        return AUTO_NOISE * min(1.0, math.sqrt(AUTO_NOISE_ROWS / n_samples))
+
     def _validation_split(self, X, y, early_stopping):
         """``(X, y, X_validation, y_validation)``: rows set aside for early stopping.
 
@@ -466,9 +479,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         square of ``X``; its generator is seeded from ``random_state`` (drawn
         only when there is noise, so noise-free training is unchanged).
         """
-        if self.input_noise == 0:
+        if self.input_noise_ == 0:
             return None
-        scale = self.input_noise * math.sqrt(float(np.mean(np.square(X, dtype=np.float64))))
+        scale = self.input_noise_ * math.sqrt(float(np.mean(np.square(X, dtype=np.float64))))
         generator = torch.Generator(device=X_tensor.device)
         generator.manual_seed(int(self._rng.randint(np.iinfo(np.int32).max)))
 

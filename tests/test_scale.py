@@ -124,3 +124,35 @@ def test_partial_fit_never_sets_rows_aside():
     X = unit_rows(10, n_samples=600)
     encoder = LearnedLassoEncoder(dictionary=np.eye(8), alpha=0.1, random_state=0)
     assert encoder.partial_fit(X).early_stopping_ is False
+
+
+@pytest.mark.parametrize(
+    ("n_samples", "expected"), [(100, 0.5), (2000, 0.5), (8000, 0.25), (50_000, 0.1)]
+)
+def test_input_noise_auto_falls_with_the_training_rows(n_samples, expected):
+    encoder = LearnedLassoEncoder(dictionary=np.eye(8), alpha=0.1)
+    assert encoder._resolved_input_noise(n_samples) == pytest.approx(expected)
+
+
+def test_input_noise_auto_is_reported_and_an_explicit_value_wins():
+    X = unit_rows(11, n_samples=3000)
+    params = dict(dictionary=np.eye(8), alpha=0.1, max_iter=1, random_state=0)
+    auto = LearnedLassoEncoder(**params).fit(X)
+    assert auto.input_noise == "auto"
+    assert auto.input_noise_ == pytest.approx(0.5 * np.sqrt(2000 / 3000))
+    explicit = LearnedLassoEncoder(**params, input_noise=0.0).fit(X)
+    assert explicit.input_noise_ == 0.0
+    # The same data and seed: only the noise differs, so do the networks.
+    assert not np.allclose(auto.transform(X[:50]), explicit.transform(X[:50]))
+    # partial_fit resolves it for the rows of each call.
+    assert LearnedLassoEncoder(**params).partial_fit(X[:100]).input_noise_ == 0.5
+
+
+def test_auto_choices_are_reproducible_under_random_state():
+    X = unit_rows(12, n_samples=600)
+    params = dict(dictionary=np.eye(8), alpha=0.1, max_iter=3, random_state=3)
+    first = LearnedLassoEncoder(**params).fit(X)
+    second = LearnedLassoEncoder(**params).fit(X)
+    assert first.early_stopping_ and second.early_stopping_
+    np.testing.assert_array_equal(first.transform(X), second.transform(X))
+    assert first.validation_loss_curve_ == second.validation_loss_curve_
