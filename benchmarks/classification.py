@@ -40,6 +40,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
 from benchmarks._report import check_lines, finish  # noqa: E402
+from benchmarks._training import committed_training  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedLassoEncoder,
     SparseCodingClassifier,
@@ -110,7 +111,7 @@ def digits_rows(n_atoms, repeats):
                 architecture="lista",
                 n_layers=N_LAYERS,
                 random_state=0,
-                **options,
+                **committed_training(**options),
             ).fit(X_train[y_train == c])
             for c, D in zip(classes, dictionaries, strict=True)
         ]
@@ -135,6 +136,7 @@ def digits_rows(n_atoms, repeats):
             architecture="lista",
             n_layers=N_LAYERS,
             random_state=0,
+            **committed_training(),
         )
     ).fit(X_train, y_train)
     fit_s = time.perf_counter() - start

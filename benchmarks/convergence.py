@@ -39,6 +39,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._report import check_lines, finish  # noqa: E402
+from benchmarks._training import committed_training  # noqa: E402
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode  # noqa: E402
 from sklearn_lsc._demo import demo_problem  # noqa: E402
 from sklearn_lsc._prox import soft_threshold  # noqa: E402
@@ -141,7 +142,8 @@ def run_problem(name, problem, depths, architectures, training, seed=0):
             start = time.perf_counter()
             encoder = LearnedLassoEncoder(
                 alpha=ALPHA, dictionary=dictionary, architecture=architecture, n_layers=depth,
-                random_state=seed, learning_rate=1e-3 * min(1.0, 5 / depth), **training,
+                random_state=seed, learning_rate=1e-3 * min(1.0, 5 / depth),
+                **committed_training(**training),
             ).fit(X_train)  # fmt: skip
             code = encoder.transform(X_test)
             gap = lasso_objective(X_test, code, dictionary, ALPHA) / optimum - 1

@@ -41,6 +41,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._report import check_lines, finish  # noqa: E402
+from benchmarks._training import committed_training  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedLassoEncoder,
     OnlineSparseModeler,
@@ -122,6 +123,7 @@ def offline_rows(stream, offline):
             n_layers=N_LAYERS,
             objective=objective,
             random_state=0,
+            **committed_training(),
         ).fit(offline)
         curve = [
             lasso_objective(chunk, encoder.transform(chunk), dictionary, ALPHA)

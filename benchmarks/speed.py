@@ -51,6 +51,7 @@ from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
 from benchmarks._report import check_lines, finish  # noqa: E402
 from benchmarks._spams import hilasso_solver, lasso_solver  # noqa: E402
+from benchmarks._training import committed_training  # noqa: E402
 from sklearn_lsc import (  # noqa: E402
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
@@ -313,15 +314,15 @@ def main(argv=None):
     start = time.perf_counter()
     lista = LearnedLassoEncoder(
         **LASSO, dictionary=dictionary, architecture="lista", n_layers=N_LAYERS,
-        device=args.device, random_state=0, **LISTA_TRAINING,
+        device=args.device, random_state=0, **committed_training(**LISTA_TRAINING),
     ).fit(X_train)  # fmt: skip
     rescaled = None if args.quick else LearnedLassoEncoder(
         **LASSO, dictionary=dictionary, architecture="rescaled_lista", n_layers=N_LAYERS,
-        device=args.device, random_state=0, **LISTA_TRAINING,
+        device=args.device, random_state=0, **committed_training(**LISTA_TRAINING),
     ).fit(X_train)  # fmt: skip
     lbcofb = LearnedHiLassoEncoder(
         **HILASSO, dictionary=dictionary, architecture="bcofb", n_layers=N_LAYERS,
-        device=args.device, random_state=0,
+        device=args.device, random_state=0, **committed_training(),
     ).fit(X_train[:N_TRAIN_LBCOFB])  # fmt: skip
     print(f"  trained in {time.perf_counter() - start:.1f} s", flush=True)
 

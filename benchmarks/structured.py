@@ -39,6 +39,7 @@ from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
 from benchmarks._report import check_lines, finish  # noqa: E402
 from benchmarks._spams import hilasso_solver  # noqa: E402
+from benchmarks._training import committed_training  # noqa: E402
 from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, sparse_encode  # noqa: E402
 from sklearn_lsc._groups import check_groups, group_index  # noqa: E402
 from sklearn_lsc._networks import LBCoFB  # noqa: E402
@@ -106,6 +107,7 @@ def train_networks(X_train, active_train, held_out, dictionary, optimum, device)
             n_layers=N_LAYERS,
             device=device,
             random_state=0,
+            **committed_training(),
         )
         y = active_train if objective == "discriminative" else None
         start = time.perf_counter()

@@ -48,6 +48,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks._machine import machine_info  # noqa: E402
 from benchmarks._plots import bar_panels  # noqa: E402
 from benchmarks._report import check_lines, finish  # noqa: E402
+from benchmarks._training import committed_training  # noqa: E402
 from sklearn_lsc import LearnedHiLassoEncoder, LearnedLassoEncoder  # noqa: E402
 from sklearn_lsc._timing import median_time  # noqa: E402
 from sklearn_lsc._torch_utils import resolve_device  # noqa: E402
@@ -62,7 +63,7 @@ RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 def encoders(dictionary, X_train, device):
     """The two 5-layer encoders, briefly trained on ``device``."""
     common = dict(dictionary=dictionary, n_layers=N_LAYERS, max_iter=2, device=device,
-                  random_state=0)  # fmt: skip
+                  random_state=0, **committed_training())  # fmt: skip
     lbcofb = LearnedHiLassoEncoder(
         alpha=0.05, groups=N_GROUPS, group_alpha=0.1, architecture="bcofb", **common
     )

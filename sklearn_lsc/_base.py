@@ -331,9 +331,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self._move_to(device)
         dtype = self._network_dtype()
         early_stopping = anneal and self._uses_early_stopping(X.shape[0])
-        self.early_stopping_ = early_stopping
-        self.input_noise_ = self._resolved_input_noise(X.shape[0])
+        input_noise = self._resolved_input_noise(X.shape[0])
         X, y, X_validation, y_validation = self._validation_split(X, y, early_stopping)
+        self.early_stopping_, self.input_noise_ = early_stopping, input_noise
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
         y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)

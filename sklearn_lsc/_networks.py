@@ -414,7 +414,7 @@ class StepLISTA(nn.Module):
         self.alpha = float(alpha)
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.register_buffer("W", W.detach().clone())
-        self.register_buffer("inverse_lipschitz", torch.as_tensor(step, dtype=dtype).to(device))
+        self.register_buffer("inverse_lipschitz", step.detach().to(device, dtype).clone())
         self.step = nn.Parameter(torch.ones(n_layers, 1, dtype=dtype, device=device))
         self.momentum = nn.Parameter(
             torch.tensor(fista_momentum(n_layers), dtype=dtype, device=device)

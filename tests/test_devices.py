@@ -63,7 +63,10 @@ def solver(algorithm, **problem):
 
 
 CASES = {
-    **{f"lasso-{name}": (lasso_encoder, name) for name in ("lista", "lcod", "rescaled_lista")},
+    **{
+        f"lasso-{name}": (lasso_encoder, name)
+        for name in ("lista", "lcod", "rescaled_lista", "step_lista")
+    },
     **{
         f"hilasso-{name}-{objective}": (hilasso_encoder, name, objective)
         for name in ("bcofb", "ista", "lcod", "rescaled_lista")
