@@ -63,10 +63,11 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         the code per layer, whose every layer moves each signal's code to the
         better of its best multiple and a point of the plane of the new and
         previous codes (a per-signal step and momentum, in closed form; see
-        the user guide). The most accurate network for a given depth, from
-        a few hundred training signals on (``benchmarks/defaults.py``); the
-        same products as LISTA plus one and more elementwise work, so a
-        ``transform`` takes about twice LISTA's time on a CPU.
+        the user guide). The most accurate network for a given depth on
+        the problems of ``benchmarks/defaults.py`` with the default
+        training; the same products as LISTA plus one and more elementwise
+        work, so a ``transform`` takes about two to three times LISTA's time
+        on a CPU.
         ``"lista"``: learned ISTA, one proximal-gradient step per layer.
         ``"lcod"``: learned coordinate descent, one coordinate update per
         layer (the cheapest layer, the least accurate for a given depth).
