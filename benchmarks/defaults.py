@@ -148,17 +148,19 @@ PROBLEMS = {
 }
 
 
+def penalty(params):
+    """The penalty's parameters of a problem (``alpha``, and ``groups``, ``group_alpha``)."""
+    return {key: params[key] for key in ("alpha", "groups", "group_alpha") if key in params}
+
+
 def objective(X, code, dictionary, params):
     if "groups" in params:
-        groups = {key: params[key] for key in ("alpha", "groups", "group_alpha")}
-        return hilasso_objective(X, code, dictionary, **groups)
+        return hilasso_objective(X, code, dictionary, **penalty(params))
     return lasso_objective(X, code, dictionary, params["alpha"])
 
 
 def exact(X, dictionary, params, max_iter, tol):
-    keys = ("alpha", "groups", "group_alpha")
-    solver = {key: params[key] for key in keys if key in params}
-    return sparse_encode(X, dictionary, max_iter=max_iter, tol=tol, **solver)
+    return sparse_encode(X, dictionary, max_iter=max_iter, tol=tol, **penalty(params))
 
 
 def matching_fista_iterations(X, dictionary, params, target):
@@ -171,8 +173,7 @@ def matching_fista_iterations(X, dictionary, params, target):
 
 def measure(problem, n_train, seed):
     X_train, X_test, params = PROBLEMS[problem](n_train, seed)
-    structured = "groups" in params
-    if structured:
+    if "groups" in params:
         estimator = LearnedHiLassoEncoder(n_layers=3, **params)
     else:
         estimator = LearnedLassoEncoder(**params)
@@ -204,7 +205,7 @@ def measure(problem, n_train, seed):
         "problem": problem,
         "n_train": int(X_train.shape[0]),
         "seed": seed,
-        "architecture": getattr(estimator, "architecture", None),
+        "architecture": estimator.architecture,
         "gap": reached / optimum - 1,
         "fista_iterations": matching_fista_iterations(X64, dictionary, params, reached),
         "fit_seconds": fit_seconds,

@@ -311,13 +311,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.n_iter_ = 0
 
     def _warn_if_codes_vanish(self, X, dictionary):
-        """Warn when the penalty zeroes every optimal code of the training rows."""
-        if getattr(self, "objective", None) == "discriminative":
-            return  # known-active groups are rewarded: their codes are not zero
-        if getattr(self, "groups_", None) is None:
-            warn_if_codes_vanish(self, X, dictionary)
-        else:
-            warn_if_codes_vanish(self, X, dictionary, self._group_index, self._group_penalties)
+        """Warn when ``alpha`` zeroes every optimal code of the training rows."""
+        warn_if_codes_vanish(self, X, dictionary)
 
     def _train(self, X, y, *, n_epochs, anneal):
         """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop.

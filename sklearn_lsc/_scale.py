@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 from sklearn.utils import check_array
+from sklearn.utils._param_validation import validate_params
 
 from ._validation import check_dictionary
 
@@ -21,6 +22,9 @@ _MARGIN = 1e-6
 _CHUNK_ROWS = 4096
 
 
+@validate_params(
+    {"X": ["array-like"], "dictionary": ["array-like"]}, prefer_skip_nested_validation=True
+)
 def lasso_alpha_max(X, dictionary):
     """Return the smallest ``alpha`` for which every Lasso code of ``X`` is zero.
 

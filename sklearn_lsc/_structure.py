@@ -13,6 +13,7 @@ from ._groups import check_group_weights, group_index
 from ._networks import NETWORKS, STRUCTURED_NETWORKS, RescaledLISTA
 from ._objectives import hilasso_loss, lasso_loss
 from ._prox import contiguous_group_size
+from ._scale import warn_if_codes_vanish
 
 # Exact codes used as regression targets are solved to this accuracy.
 TARGET_TOL = 1e-6
@@ -37,6 +38,14 @@ class GroupObjectiveMixin:
             torch.as_tensor(self._group_index, device="cpu"), len(self.groups_)
         )
         self._group_penalties = self.group_alpha * weights
+
+    def _warn_if_codes_vanish(self, X, dictionary):
+        """Warn when the penalties zero every optimal code of the training rows."""
+        if self.groups_ is None:
+            warn_if_codes_vanish(self, X, dictionary)
+        elif getattr(self, "objective", None) != "discriminative":
+            # (The discriminative objective rewards known-active groups: no zero codes.)
+            warn_if_codes_vanish(self, X, dictionary, self._group_index, self._group_penalties)
 
     def _group_tensors(self, device, dtype):
         index = torch.as_tensor(self._group_index, device=device)
