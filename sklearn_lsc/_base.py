@@ -11,7 +11,6 @@ import io
 import math
 import numbers
 import time
-import warnings
 
 import numpy as np
 import torch
@@ -41,7 +40,9 @@ from ._training import (
     minibatch_epoch,
     set_learning_rate,
 )
+from ._transaction import transactional
 from ._validation import check_dictionary
+from ._warnings import warn
 
 # Elements per transform batch (inputs plus codes). On the CPU a batch whose
 # intermediates stay in cache is fastest (2**19: 1.3x faster than 2**23 for
@@ -65,6 +66,11 @@ AUTO_EARLY_STOPPING_MIN_ROWS = 50
 AUTO_NOISE = 0.5
 AUTO_NOISE_ROWS = 2000
 
+# ``fit`` keeps the untrained network when training ends with a noise-free
+# loss above the untrained one's by more than this fraction of its magnitude
+# (a margin for rounding: a learning rate of 1e-12 changes nothing).
+_UNTRAINED_MARGIN = 1e-6
+
 # Attributes holding torch objects: pickled together as one torch blob so that
 # shared parameters stay shared and CUDA tensors load on a machine without one.
 _TORCH_STATE = ("network_", "_optimizer", "_dictionary_update")
@@ -74,6 +80,8 @@ _TRANSIENT_STATE = ("_transform_module",)
 
 class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the learned sparse encoders (not public)."""
+
+    _TRANSIENT_STATE = _TRANSIENT_STATE
 
     _parameter_constraints: dict = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -147,6 +155,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return self.components_.shape[0]
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=False)
     def fit(self, X, y=None):
         """Train the network (and, when asked, the dictionary) on ``X``.
 
@@ -173,6 +182,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=True)
     def partial_fit(self, X, y=None):
         """One pass of minibatch training over ``X``.
 
@@ -321,6 +331,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         ``validation_fraction`` of the rows are set aside: the network trains
         on the others, the stopping rule watches the loss of the set-aside
         rows (noise-free), and the network of the best such epoch is kept.
+        ``fit`` never keeps a network whose noise-free loss is worse than the
+        untrained one's (a few iterations of its algorithm): it restores that
+        one and warns. A non-finite loss, at any step, raises.
         """
         device = resolve_device(self.device)
         self._move_to(device)
@@ -337,31 +350,48 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.objective == "regression" and not self._fit_dictionary and perturb is None:
             targets = self._exact_codes(X_tensor, dictionary, init=None)
         objective = self._training_objective(device, dtype)
-        validation = None
-        if early_stopping:
-            validation = self._validation_loss_function(
-                X_validation, y_validation, dictionary, objective, device, dtype
+        if not anneal and not isinstance(self._optimizer, ArmijoDescent):
+            # partial_fit: the learning rate as set now, not as fit's schedule left it.
+            set_learning_rate(self._optimizer, self.learning_rate)
+        # fit's guard: the noise-free loss of rows the network does not train
+        # on (early stopping) or of the training rows, untrained and at the end.
+        # (Not against regression targets that move with the dictionary: its
+        # loss then compares with different codes at each epoch.)
+        check_untrained = anneal and not (self.objective == "regression" and self._fit_dictionary)
+        guard = None
+        if early_stopping or check_untrained:
+            guard_rows = (X_validation, y_validation) if early_stopping else (X, y)
+            guard = self._noise_free_loss_function(
+                *guard_rows,
+                dictionary,
+                objective,
+                device,
+                dtype,
+                targets=None if early_stopping else targets,
             )
         self.validation_loss_curve_ = [] if early_stopping else None
         stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
-        best = (math.inf, None, None)  # (watched loss, epoch, snapshot of network and atoms)
+        # (watched loss, epoch, snapshot of network and atoms); epoch 0: untrained.
+        untrained = best = (math.inf, None, None)
+        if check_untrained:
+            untrained = (guard(), 0, self._snapshot(dictionary))
         for epoch in range(n_epochs):
             if anneal and not isinstance(self._optimizer, ArmijoDescent):
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
                 set_learning_rate(self._optimizer, rate)
             start = time.perf_counter()
             loss = self._train_epoch(X_tensor, y_tensor, dictionary, objective, targets, perturb)
-            if not math.isfinite(loss):
+            if not (math.isfinite(loss) and self._state_is_finite(dictionary)):
                 raise ValueError(
-                    f"Training diverged (the loss became {loss}) at epoch "
-                    f"{self.n_iter_ + 1}; lower the 'learning_rate' parameter "
-                    f"(now {self.learning_rate})."
+                    f"Training diverged (the loss became {loss}, or the network's "
+                    f"weights non-finite) at epoch {self.n_iter_ + 1}; lower the "
+                    f"'learning_rate' parameter (now {self.learning_rate}), or scale X."
                 )
             self.loss_curve_.append(loss)
             self.n_iter_ += 1
             watched = loss
             if early_stopping:
-                watched = validation()
+                watched = guard()
                 self.validation_loss_curve_.append(watched)
             if anneal and watched < best[0]:
                 best = (watched, self.n_iter_, self._snapshot(dictionary))
@@ -379,21 +409,52 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                     )
                 break
         self.best_validation_loss_ = best[0] if early_stopping else None
-        rise = watched - best[0] if anneal and best[2] is not None else 0.0
+        if anneal:
+            self._keep_best(best, watched, untrained, guard, dictionary, early_stopping)
+        self.components_ = to_numpy(dictionary, self.components_.dtype)
+
+    def _keep_best(self, best, last, untrained, guard, dictionary, early_stopping):
+        """End of ``fit``: restore the best epoch's network, or the untrained one.
+
+        ``best`` and ``untrained`` are ``(loss, epoch, snapshot)``; ``last`` is
+        the last epoch's watched loss; ``guard()`` the current network's
+        noise-free loss. Warns (``ConvergenceWarning``) when training blew up
+        or ended worse than the untrained network.
+        """
+        rise = last - best[0] if best[2] is not None else 0.0
         blew_up = rise > max(_BLOW_UP * abs(best[0]), 1e-12)
         if blew_up or (early_stopping and best[1] != self.n_iter_):
             self._restore(best[2], dictionary)
         if blew_up:
             watched_name = "validation loss" if early_stopping else "training loss"
-            warnings.warn(
+            warn(
                 f"The {watched_name} rose from {best[0]:.4g} (epoch {best[1]}) to "
-                f"{watched:.4g} (epoch {self.n_iter_}): training blew up, and the "
+                f"{last:.4g} (epoch {self.n_iter_}): training blew up, and the "
                 f"network of epoch {best[1]} was restored. Lower the 'learning_rate' "
                 f"parameter (now {self.learning_rate}).",
                 ConvergenceWarning,
-                stacklevel=3,
             )
-        self.components_ = to_numpy(dictionary, self.components_.dtype)
+        if untrained[2] is None:
+            return
+        # Early stopping's best epoch is already the network's noise-free loss.
+        final = best[0] if early_stopping else guard()
+        if final > untrained[0] + _UNTRAINED_MARGIN * abs(untrained[0]):
+            self._restore(untrained[2], dictionary)
+            if early_stopping:
+                self.best_validation_loss_ = untrained[0]
+            warn(
+                f"Training did not improve on the untrained network (noise-free loss "
+                f"{untrained[0]:.4g}, after {self.n_iter_} epoch(s) {final:.4g}): the "
+                "untrained network (a few iterations of its algorithm) was kept. Lower "
+                f"the 'learning_rate' parameter (now {self.learning_rate}) or raise "
+                f"'max_iter' (now {self.max_iter}).",
+                ConvergenceWarning,
+            )
+
+    def _state_is_finite(self, dictionary):
+        """Whether the network's weights and the atoms are all finite."""
+        tensors = [*self.network_.parameters(), dictionary]
+        return all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
 
     def _uses_early_stopping(self, n_samples):
         """``early_stopping`` resolved: ``"auto"`` is on when enough rows would be set aside."""
@@ -430,20 +491,22 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             return X[training], None, X[validation], None
         return X[training], y[training], X[validation], y[validation]
 
-    def _validation_loss_function(self, X, y, dictionary, objective, device, dtype):
-        """A callable returning the mean training loss of the validation rows.
+    def _noise_free_loss_function(self, X, y, dictionary, objective, device, dtype, *, targets):
+        """A callable returning the mean training loss of the rows ``X`` (numpy).
 
         Noise-free, without gradients, in minibatches of ``batch_size`` (the
         similarity objective compares every pair of rows of a batch); the
-        regression objective's exact codes follow the dictionary when it moves.
+        regression objective's exact codes (``targets`` when already solved)
+        follow the dictionary when it moves.
         """
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
-        targets = None
-        if self.objective == "regression" and not self._fit_dictionary:
+        if self.objective == "regression" and not self._fit_dictionary and targets is None:
             targets = self._exact_codes(X_tensor, dictionary, init=None)
+        elif self._fit_dictionary:
+            targets = None
 
-        def validation_loss():
+        def noise_free_loss():
             total = 0.0
             with torch.no_grad():
                 for start in range(0, X_tensor.shape[0], self.batch_size):
@@ -455,7 +518,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                     total += float(loss) * X_rows.shape[0]
             return total / X_tensor.shape[0]
 
-        return validation_loss
+        return noise_free_loss
 
     def _snapshot(self, dictionary):
         """Copies of the network's state and of the atoms (cheap: the networks are small)."""
@@ -669,12 +732,11 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _compile_failed(self, error):
         """Warn that ``torch.compile`` failed; the eager module from now on."""
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        warnings.warn(
+        warn(
             f"transform_compile=True, but torch.compile failed ({type(error).__name__}: "
             f"{first_line}); {type(self).__name__} runs the network uncompiled "
             "(the same codes).",
             RuntimeWarning,
-            stacklevel=4,
         )
         key, _, eager, versions = self._transform_module
         self._transform_module = (key, eager, eager, versions)

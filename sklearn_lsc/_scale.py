@@ -7,13 +7,12 @@ scikit-learn's Lasso path starts there too. With group penalties ``s_g``, the
 code is zero when, for every group, ``||soft(X D_g^T, alpha)||_2 <= s_g``.
 """
 
-import warnings
-
 import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import validate_params
 
 from ._validation import check_dictionary
+from ._warnings import warn
 
 # Correlations within this relative margin of ``alpha`` count as equal to it:
 # unit-norm rows drawn as atoms correlate with themselves at 1 up to rounding.
@@ -116,12 +115,11 @@ def warn_if_codes_vanish(estimator, X, dictionary, group_index=None, group_penal
     else:
         penalty = f"alpha={estimator.alpha} and group_alpha={estimator.group_alpha} make"
         lower = "'alpha' or 'group_alpha'"
-    warnings.warn(
+    warn(
         f"{type(estimator).__name__}: {penalty} every optimal code of the training data "
         f"zero, so the encoder learns nothing. The largest absolute correlation of a "
         f"training row with an atom is alpha_max={alpha_max:.4g} "
         f"(sklearn_lsc.lasso_alpha_max(X, dictionary)); lower {lower} (alpha_max / 10 "
         f"is a usual start).",
         UserWarning,
-        stacklevel=5,
     )

@@ -41,12 +41,16 @@ def minibatch_epoch(loss_of_rows, n_samples, *, batch_size, optimizer, rng, devi
     """One pass over shuffled minibatches; returns the mean loss over the rows.
 
     ``after_step(rows)`` runs after each optimizer step (the dictionary step).
+    A non-finite minibatch loss ends the epoch at once, before its step, and
+    is returned: a diverging network is caught at the step it diverged.
     """
     order = torch.from_numpy(rng.permutation(n_samples)).to(device)
     total = torch.zeros((), dtype=torch.float64, device=device)
     for start in range(0, n_samples, batch_size):
         rows = order[start : start + batch_size]
         loss = loss_of_rows(rows)
+        if not bool(torch.isfinite(loss)):
+            return float(loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         with optimizer_state_on_cpu():

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseLearnedEncoder
 from ._metric import MetricLearner, projected_objectives
+from ._transaction import transactional
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 
 __all__ = ["SparseCodingClassifier", "StructuredSparseClassifier"]
@@ -198,6 +199,7 @@ class SparseCodingClassifier(_SparseClassifier):
         return template
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @transactional(copy_state=False)
     def fit(self, X, y):
         """Train one encoder per class on that class's rows.
 
@@ -250,6 +252,7 @@ class SparseCodingClassifier(_SparseClassifier):
         self.projection_ = learner.result()
 
     @_fit_context(prefer_skip_nested_validation=False)
+    @transactional(copy_state=True)
     def partial_fit(self, X, y, classes=None):
         """One pass of training of each class's encoder on its rows of ``X``.
 
@@ -578,6 +581,7 @@ class StructuredSparseClassifier(_SparseClassifier):
         )
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=False)
     def fit(self, X, y):
         """Learn the sub-dictionaries, then the structured encoder.
 

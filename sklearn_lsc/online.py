@@ -7,6 +7,7 @@ import time
 import numpy as np
 import torch
 from sklearn.base import _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
@@ -24,8 +25,10 @@ from ._torch_utils import (
     to_tensor,
     torch_dtype,
 )
-from ._training import make_optimizer
+from ._training import make_optimizer, set_learning_rate
+from ._transaction import transactional
 from ._validation import check_dictionary
+from ._warnings import warn
 
 __all__ = ["OnlineSparseModeler"]
 
@@ -286,6 +289,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=False)
     def fit(self, X, y=None):
         """Start afresh and run one pass of :meth:`partial_fit` over ``X``, in order.
 
@@ -307,6 +311,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         return self._partial_fit(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=True)
     def partial_fit(self, X, y=None):
         """Receive the next chunk of the stream (any number of vectors).
 
@@ -404,6 +409,13 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self.n_steps_ = 0
         self.n_samples_seen_ = 0
 
+    def _diverged(self, what):
+        """Raise: a step diverged (partial_fit then restores the model as it was)."""
+        raise ValueError(
+            f"Adaptation diverged at step {self.n_steps_ + 1}: {what}. Lower the "
+            f"'learning_rate' parameter (now {self.learning_rate}), or scale the stream."
+        )
+
     def _adapt(self, new):
         """One step: record the objective of ``new``, adapt the network, then the atoms."""
         start = time.perf_counter()
@@ -418,20 +430,30 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         with torch.no_grad():
             unseen = float(objective(new_tensor, network(new_tensor), dictionary, None).mean())
         if not math.isfinite(unseen):
-            raise ValueError(
-                f"The objective became {unseen} at step {self.n_steps_ + 1}; lower the "
-                f"'learning_rate' parameter (now {self.learning_rate})."
+            self._diverged(f"the objective of the new vectors became {unseen}")
+        # All-zero codes cost half the squared norm: codes worse than that are garbage.
+        zero_codes = 0.5 * float(new_tensor.pow(2).sum(dim=1).mean())
+        if unseen > zero_codes:
+            warn(
+                f"At step {self.n_steps_ + 1}, the network's codes of the new vectors "
+                f"cost {unseen:.4g}, more than all-zero codes ({zero_codes:.4g}): the "
+                f"network has blown up. Lower the 'learning_rate' parameter (now "
+                f"{self.learning_rate}).",
+                ConvergenceWarning,
             )
         self.objective_curve_.append(unseen)
 
         self._window = np.concatenate([self._window, new])[-self.window_size :]
         window = to_tensor(self._window, device=device, dtype=dtype)
         batch_size = min(self.batch_size, window.shape[0])
+        set_learning_rate(self._optimizer, self.learning_rate)  # as set now
         for _ in range(self.updates_per_step):
             rows = torch.from_numpy(
                 self._rng.choice(window.shape[0], size=batch_size, replace=False)
             ).to(device)
             loss = objective(window[rows], network(window[rows]), dictionary, None).mean()
+            if not bool(torch.isfinite(loss)):
+                self._diverged(f"the training loss became {float(loss.detach())}")
             self._optimizer.zero_grad(set_to_none=True)
             loss.backward()
             with optimizer_state_on_cpu():
@@ -440,6 +462,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         with torch.no_grad():
             code = network(new_tensor)
         self._dictionary_update.step(dictionary, new_tensor, code)
+        if not self._state_is_finite(dictionary):
+            self._diverged("the network's weights or the atoms became non-finite")
         network.set_dictionary(dictionary)
         self.components_ = to_numpy(dictionary, self.components_.dtype)
         self.n_steps_ += 1

@@ -10,6 +10,7 @@ import pytest
 import torch
 from _reference import fista_reference
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -185,17 +186,23 @@ def test_input_noise_trains_on_noisy_signals_of_the_right_scale(monkeypatch):
         return original(signals, *args)
 
     monkeypatch.setattr(solvers_module, "_solve", spy)
-    LearnedLassoEncoder(
+    encoder = LearnedLassoEncoder(
         n_components=6, alpha=0.1, dictionary=np.eye(8)[:6], objective="regression",
         input_noise=0.1, batch_size=400, max_iter=2, random_state=0,
-    ).fit(X)  # fmt: skip
-    assert len(seen) == 2  # one target computation per minibatch, none up front
-    for signals in seen:
+    )  # fmt: skip
+    # With an orthonormal dictionary the untrained network is exact: training
+    # on noise only loses, and fit keeps the untrained network.
+    with pytest.warns(ConvergenceWarning, match="untrained network"):
+        encoder.fit(X)
+    # The guard's targets of the clean rows, then one per (noisy) minibatch.
+    assert len(seen) == 3
+    np.testing.assert_array_equal(seen[0].numpy(), X)
+    for signals in seen[1:]:
         noisy = signals.numpy()  # shuffled rows: pair each with its nearest row of X
         residual = noisy - X[_match_rows(noisy, X)]
         rms = np.sqrt(np.mean(X**2))
         assert np.std(residual) == pytest.approx(0.1 * rms, rel=0.05)
-    assert not torch.equal(seen[0], seen[1])  # fresh noise each epoch
+    assert not torch.equal(seen[1], seen[2])  # fresh noise each epoch
 
 
 def _match_rows(noisy, X):
@@ -281,13 +288,14 @@ def test_early_stopping_watches_the_noise_free_loss_of_set_aside_rows(monkeypatc
 
 
 def test_early_stopping_stops_on_the_validation_loss_and_keeps_its_best_epoch(monkeypatch):
-    # Scripted validation losses: best at epoch 3, then three epochs without
-    # improvement. The training loss (decreasing here) is not what stops it.
+    # Scripted validation losses: the untrained network's (6.0), best at epoch
+    # 3, then three epochs without improvement. The training loss (decreasing
+    # here) is not what stops it.
     X = random_data(41)
-    script = iter([5.0, 4.0, 3.0, 3.5, 3.2, 3.1, 1.0, 1.0])
+    script = iter([6.0, 5.0, 4.0, 3.0, 3.5, 3.2, 3.1, 1.0, 1.0])
     monkeypatch.setattr(
-        LearnedLassoEncoder, "_validation_loss_function",
-        lambda self, *args: lambda: next(script),
+        LearnedLassoEncoder, "_noise_free_loss_function",
+        lambda self, *args, **kwargs: lambda: next(script),
     )  # fmt: skip
     codes_after_epoch = []
     original = LearnedLassoEncoder._train_epoch

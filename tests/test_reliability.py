@@ -1,0 +1,187 @@
+"""Training guards and transactions: no broken model is handed back, failures change nothing."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from _state import assert_same, snapshot
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from sklearn_lsc import (
+    LearnedHiLassoEncoder,
+    LearnedLassoEncoder,
+    OnlineSparseModeler,
+    SparseCodingClassifier,
+)
+from sklearn_lsc._dictionary import OnlineDictionaryUpdate
+from sklearn_lsc._training import minibatch_epoch
+from sklearn_lsc.solvers import lasso_objective
+
+
+def sparse_problem(seed=0, n_samples=600, n_features=16, n_components=32, dtype=np.float64):
+    """Rows that are sparse combinations of unit-norm atoms, plus noise."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_components, n_features))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    codes = rng.standard_normal((n_samples, n_components))
+    codes *= rng.random((n_samples, n_components)) < 0.1
+    X = codes @ D + 0.05 * rng.standard_normal((n_samples, n_features))
+    return X.astype(dtype), D.astype(dtype)
+
+
+def diverging(estimator_params):
+    """SGD at a learning rate that sends LISTA's float32 weights to infinity."""
+    return {**estimator_params, "architecture": "lista", "solver": "sgd", "learning_rate": 1e30}
+
+
+# ------------------------------------------------------------- training guards
+@pytest.mark.parametrize("architecture", ["lista", "lcod", "rescaled_lista"])
+def test_a_huge_learning_rate_keeps_the_untrained_network_and_warns(architecture):
+    X, D = sparse_problem()
+    params = dict(dictionary=D, alpha=0.1, architecture=architecture, random_state=0)
+    untrained = LearnedLassoEncoder(**params, learning_rate=1e-12, max_iter=1).fit(X)
+    with pytest.warns(ConvergenceWarning, match="untrained network.*'learning_rate'"):
+        encoder = LearnedLassoEncoder(**params, learning_rate=10.0, max_iter=20).fit(X)
+    # Adam's first steps at this rate wreck the weights (codes of ~1e6 before
+    # the guard); the model handed back is the untrained one (the reference
+    # took one step at a rate of 1e-12).
+    np.testing.assert_allclose(encoder.transform(X), untrained.transform(X), atol=1e-9)
+    assert encoder.n_iter_ >= 1 and len(encoder.loss_curve_) == encoder.n_iter_
+
+
+def test_the_guard_stays_silent_when_training_helps():
+    X, D = sparse_problem()
+    params = dict(dictionary=D, alpha=0.1, random_state=0)
+    untrained = LearnedLassoEncoder(**params, learning_rate=1e-12, max_iter=1).fit(X)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        encoder = LearnedLassoEncoder(**params, max_iter=30).fit(X)
+    assert not [w for w in record if issubclass(w.category, ConvergenceWarning)]
+    gain = lasso_objective(X, untrained.transform(X), D, 0.1) - lasso_objective(
+        X, encoder.transform(X), D, 0.1
+    )
+    assert gain > 0
+
+
+def test_a_non_finite_minibatch_loss_ends_the_epoch_before_its_step():
+    weight = torch.nn.Parameter(torch.ones(3))
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    losses = iter([1.0, float("nan"), 2.0])
+    steps = []
+    original_step = optimizer.step
+
+    def counting_step(*args, **kwargs):
+        steps.append(1)
+        return original_step(*args, **kwargs)
+
+    optimizer.step = counting_step
+
+    def loss_of(rows):
+        return weight.sum() * next(losses)
+
+    loss = minibatch_epoch(
+        loss_of, 30, batch_size=10, optimizer=optimizer,
+        rng=np.random.RandomState(0), device=torch.device("cpu"), after_step=None,
+    )  # fmt: skip
+    assert np.isnan(loss) and len(steps) == 1
+    assert torch.isfinite(weight).all()
+
+
+# ---------------------------------------------------------------- transactions
+def test_a_fit_that_diverges_leaves_an_unfitted_encoder_unfitted():
+    X, _ = sparse_problem(n_samples=120, dtype=np.float32)
+    encoder = LearnedLassoEncoder(**diverging(dict(n_components=8, alpha=0.1, max_iter=5)))
+    with pytest.raises(ValueError, match="learning_rate"):
+        encoder.fit(X)
+    assert not [key for key in vars(encoder) if key.endswith("_") or key.startswith("_")]
+    with pytest.raises(NotFittedError):
+        encoder.transform(X)
+
+
+@pytest.mark.parametrize("Encoder", [LearnedLassoEncoder, LearnedHiLassoEncoder])
+def test_a_fit_that_diverges_leaves_a_fitted_encoder_as_it_was(Encoder):
+    X, _ = sparse_problem(n_samples=120, dtype=np.float32)
+    extra = {"groups": 4} if Encoder is LearnedHiLassoEncoder else {}
+    encoder = Encoder(n_components=8, alpha=0.1, max_iter=3, random_state=0, **extra).fit(X)
+    codes, before = encoder.transform(X), snapshot(encoder)
+    encoder.set_params(**diverging({}))
+    with pytest.raises(ValueError, match="learning_rate"):
+        encoder.fit(X[:, :10])  # also a new number of features
+    assert_same(snapshot(encoder), before)
+    np.testing.assert_array_equal(encoder.transform(X), codes)
+
+
+@pytest.mark.parametrize("Encoder", [LearnedLassoEncoder, LearnedHiLassoEncoder])
+def test_a_partial_fit_that_diverges_changes_nothing(Encoder):
+    X, _ = sparse_problem(n_samples=120, dtype=np.float32)
+    extra = {"groups": 4} if Encoder is LearnedHiLassoEncoder else {}
+    params = dict(n_components=8, alpha=0.1, architecture="lista", solver="sgd", **extra)
+    encoder = Encoder(**params, learning_rate=1e-3, max_iter=3, random_state=0).fit(X)
+    codes, before = encoder.transform(X), snapshot(encoder)
+    encoder.set_params(learning_rate=1e30)  # partial_fit follows the current rate
+    with pytest.raises(ValueError, match="learning_rate"):
+        encoder.partial_fit(X)
+    assert_same(snapshot(encoder), before)
+    np.testing.assert_array_equal(encoder.transform(X), codes)
+    # And it still trains normally afterwards.
+    encoder.set_params(learning_rate=1e-3).partial_fit(X)
+    assert encoder.n_iter_ == before["n_iter_"] + 1
+
+
+def test_partial_fit_trains_at_the_current_learning_rate():
+    X, _ = sparse_problem(n_samples=120, dtype=np.float32)
+    encoder = LearnedLassoEncoder(n_components=8, alpha=0.1, max_iter=4, random_state=0).fit(X)
+    annealed = encoder._optimizer.param_groups[0]["lr"]
+    assert annealed < encoder.learning_rate  # fit's cosine schedule ran down
+    encoder.set_params(learning_rate=0.05).partial_fit(X)
+    assert encoder._optimizer.param_groups[0]["lr"] == 0.05
+
+
+def test_an_online_step_that_makes_the_atoms_non_finite_changes_nothing(monkeypatch):
+    X, _ = sparse_problem(n_samples=200, dtype=np.float32)
+    model = OnlineSparseModeler(n_components=12, alpha=0.1, step_size=20, random_state=0)
+    model.partial_fit(X[:45])  # two steps, five vectors pending
+    before = snapshot(model)
+    original = OnlineDictionaryUpdate.step
+
+    def poisoned(self, dictionary, *args):
+        original(self, dictionary, *args)
+        dictionary[0, 0] = float("nan")
+        return dictionary
+
+    monkeypatch.setattr(OnlineDictionaryUpdate, "step", poisoned)
+    with pytest.raises(ValueError, match="diverged.*learning_rate"):
+        model.partial_fit(X[45:100])
+    assert_same(snapshot(model), before)
+    assert model.n_samples_seen_ == 45 and model._pending.shape[0] == 5
+    monkeypatch.setattr(OnlineDictionaryUpdate, "step", original)
+    model.partial_fit(X[45:100])
+    assert model.n_samples_seen_ == 100 and model.n_steps_ == 5
+
+
+def test_an_online_partial_fit_that_diverges_changes_nothing():
+    X, _ = sparse_problem(n_samples=200, dtype=np.float32)
+    model = OnlineSparseModeler(
+        n_components=12, alpha=0.1, step_size=20, architecture="lista", solver="sgd",
+        learning_rate=1e-3, random_state=0,
+    ).partial_fit(X[:60])  # fmt: skip
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="diverged"):
+        model.set_params(learning_rate=1e30).partial_fit(X[60:200])
+    assert_same(snapshot(model), before)
+
+
+def test_a_classifier_fit_that_fails_leaves_it_as_it_was():
+    X, _ = sparse_problem(n_samples=120, dtype=np.float32)
+    y = np.repeat([0, 1], 60)
+    encoder = LearnedLassoEncoder(n_components=6, alpha=0.1, max_iter=2, random_state=0)
+    classifier = SparseCodingClassifier(encoder=encoder).fit(X, y)
+    decision, before = classifier.decision_function(X), snapshot(classifier)
+    classifier.set_params(encoder__architecture="lista", encoder__solver="sgd")
+    classifier.set_params(encoder__learning_rate=1e30)
+    with pytest.raises(ValueError, match="learning_rate"):
+        classifier.fit(X[:, :12], y)
+    assert classifier.n_features_in_ == 16
+    assert_same(snapshot(classifier)["classes_"], before["classes_"])
+    np.testing.assert_array_equal(classifier.decision_function(X), decision)
