@@ -7,7 +7,6 @@ moving between devices, pickling without a GPU) lives here once.
 """
 
 import copy
-import io
 import math
 import numbers
 import time
@@ -30,6 +29,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
+from ._persistence import plain_torch_state, restore_torch_state
 from ._scale import warn_if_codes_vanish
 from ._torch_utils import resolve_device, to_numpy, to_tensor, torch_dtype
 from ._training import (
@@ -71,9 +71,6 @@ AUTO_NOISE_ROWS = 2000
 # (a margin for rounding: a learning rate of 1e-12 changes nothing).
 _UNTRAINED_MARGIN = 1e-6
 
-# Attributes holding torch objects: pickled together as one torch blob so that
-# shared parameters stay shared and CUDA tensors load on a machine without one.
-_TORCH_STATE = ("network_", "_optimizer", "_dictionary_update")
 # Rebuilt when needed, never pickled: transform's bfloat16 copy or compiled network.
 _TRANSIENT_STATE = ("_transform_module",)
 
@@ -187,7 +184,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """One pass of minibatch training over ``X``.
 
         The first call initializes the dictionary and the network from ``X``;
-        later calls continue training them (with a constant learning rate).
+        later calls continue training them at the current ``learning_rate``
+        (constant: no annealing schedule).
 
         Parameters
         ----------
@@ -748,16 +746,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         state = dict(super().__getstate__())
         for key in _TRANSIENT_STATE:
             state.pop(key, None)
-        torch_state = {key: state.pop(key) for key in _TORCH_STATE if key in state}
-        if torch_state:
-            buffer = io.BytesIO()
-            torch.save(torch_state, buffer)
-            state["_torch_blob"] = buffer.getvalue()
-        return state
+        # Numpy arrays and plain values only: loading runs no torch.load.
+        return plain_torch_state(state)
 
     def __setstate__(self, state):
-        blob = state.pop("_torch_blob", None)
-        if blob is not None:
-            # Loaded on the CPU: the next fit or transform moves it to `device`.
-            state.update(torch.load(io.BytesIO(blob), map_location="cpu", weights_only=False))
-        super().__setstate__(state)
+        # Rebuilt on the CPU: the next fit or transform moves it to `device`.
+        super().__setstate__(restore_torch_state(dict(state)))

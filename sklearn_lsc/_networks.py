@@ -9,6 +9,7 @@ Every layer has its own weights and thresholds (untied: the networks reach a
 given accuracy with fewer layers than with weights shared across layers).
 """
 
+import functools
 import math
 
 import torch
@@ -34,6 +35,32 @@ from .solvers import (
 )
 
 
+def _cpu_copy(value):
+    return value.detach().to("cpu", copy=True) if isinstance(value, torch.Tensor) else value
+
+
+def records_constructor_arguments(cls):
+    """Keep, as ``constructor_arguments``, what ``cls`` was built with (CPU copies).
+
+    Saving a network stores these and its tensors; loading rebuilds it from
+    them (see ``_persistence.py``): no pickled torch object is ever needed.
+    """
+    init = cls.__init__
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        if type(self) is cls:  # not when a subclass's constructor calls this one
+            self.constructor_arguments = (
+                tuple(_cpu_copy(value) for value in args),
+                {key: _cpu_copy(value) for key, value in kwargs.items()},
+            )
+
+    cls.__init__ = __init__
+    return cls
+
+
+@records_constructor_arguments
 class LISTA(nn.Module):
     """Learned ISTA (Gregor & LeCun 2010), ``n_layers`` proximal steps.
 
@@ -125,6 +152,7 @@ def correction_basis(dictionary, rank):
     return top.to(dictionary.device, dictionary.dtype)
 
 
+@records_constructor_arguments
 class RescaledLISTA(LISTA):
     """Learned ISTA with momentum whose layers move each code to a better point of a plane.
 
@@ -376,6 +404,7 @@ class RescaledLISTA(LISTA):
         return slope + (along * self.group_penalties).sum(dim=1, keepdim=True)
 
 
+@records_constructor_arguments
 class StepLISTA(nn.Module):
     """FISTA with learned per-layer steps, thresholds and momenta (analytic matrices).
 
@@ -466,6 +495,7 @@ class StepLISTA(nn.Module):
         return code
 
 
+@records_constructor_arguments
 class LCoD(nn.Module):
     """Learned coordinate descent (Gregor & LeCun 2010), ``n_layers`` updates.
 
@@ -529,6 +559,7 @@ class LCoD(nn.Module):
         return soft_threshold_in_place(B, self.theta[self.n_layers], scratch)
 
 
+@records_constructor_arguments
 class StructuredISTA(nn.Module):
     """Learned ISTA with the HiLasso prox (Sprechmann et al. 2012).
 
@@ -590,6 +621,7 @@ class StructuredISTA(nn.Module):
 _FULL_MOVES_PER_GROUP = 5
 
 
+@records_constructor_arguments
 class LBCoFB(nn.Module):
     """Learned block-coordinate forward-backward (Sprechmann et al. 2012).
 
