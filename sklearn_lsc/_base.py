@@ -30,7 +30,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
 from ._persistence import plain_torch_state, restore_torch_state
-from ._scale import warn_if_codes_vanish
+from ._scale import signal_scale, warn_if_codes_vanish
+from ._structure_check import check_structure_unchanged, record_structure
 from ._torch_utils import resolve_device, to_numpy, to_tensor, torch_dtype
 from ._training import (
     ArmijoDescent,
@@ -79,6 +80,16 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     """Shared machinery of the learned sparse encoders (not public)."""
 
     _TRANSIENT_STATE = _TRANSIENT_STATE
+    # Parameters that shape the fitted model: changing one after fitting needs
+    # a new fit (partial_fit refuses to continue).
+    _STRUCTURAL_PARAMS = (
+        "n_components",
+        "dictionary",
+        "fit_dictionary",
+        "architecture",
+        "n_layers",
+        "solver",
+    )
 
     _parameter_constraints: dict = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -134,6 +145,29 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _exact_codes(self, X, dictionary, init):
         """Exact codes of ``X`` (tensors), the targets of ``objective="regression"``."""
         raise NotImplementedError
+
+    # ------------------------------------------------------------ units
+    # Inside, everything works on the equivalent problem of ``X / signal_scale_``
+    # with ``alpha / signal_scale_``: its codes are the original's divided by
+    # the scale and its objective the original's divided by the scale squared.
+    # The objectives, networks and exact codes of the hooks are in those units.
+    def _scaled_alpha(self):
+        return self.alpha / self.signal_scale_
+
+    def _codes_in_signal_units(self, X, network=None):
+        """Codes of ``X`` (a tensor of signals as given) by ``network``, as given too."""
+        network = self.network_ if network is None else network
+        scale = self.signal_scale_
+        return network(X) if scale == 1.0 else network(X / scale) * scale
+
+    def _objective_in_signal_units(self, device, dtype):
+        """The per-sample objective ``f(X, code, dictionary)`` of signals and codes as given."""
+        objective, scale = self._objective(device, dtype), self.signal_scale_
+        if scale == 1.0:
+            return objective
+        return lambda X, code, dictionary: (
+            objective(X / scale, code / scale, dictionary) * (scale * scale)
+        )
 
     # ---------------------------------------------------------- scikit-learn
     # Objectives that train on ``y`` (and require it).
@@ -204,6 +238,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             The updated encoder.
         """
         first_call = not hasattr(self, "network_")
+        if not first_call:
+            check_structure_unchanged(self)
         X = validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
         n_components = self._n_components_for(X) if first_call else self.components_.shape[0]
         y = self._check_training_y(y, X.shape[0], n_components)
@@ -271,8 +307,11 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        _, objective = self._encode(X, with_objective=True)
-        return -float(objective.mean())
+        # Batch by batch, keeping no codes: memory bounded whatever the rows.
+        total = math.fsum(
+            float(values.sum()) for _, _, values in self._encoded_batches(X, with_objective=True)
+        )
+        return -total / X.shape[0]
 
     # ------------------------------------------------------------- training
     def _n_components_for(self, X):
@@ -303,6 +342,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             self._fit_dictionary = bool(self.fit_dictionary)
         self._check_structure(dictionary.shape[0])
         self._warn_if_codes_vanish(X, dictionary)
+        self.signal_scale_ = signal_scale(X)
         self.components_ = dictionary
         self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
         parameters = list(self.network_.parameters())
@@ -317,6 +357,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             )
         self.loss_curve_ = []
         self.n_iter_ = 0
+        record_structure(self)
 
     def _warn_if_codes_vanish(self, X, dictionary):
         """Warn when ``alpha`` zeroes every optimal code of the training rows."""
@@ -340,6 +381,13 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         input_noise = self._resolved_input_noise(X.shape[0])
         X, y, X_validation, y_validation = self._validation_split(X, y, early_stopping)
         self.early_stopping_, self.input_noise_ = early_stopping, input_noise
+        # Trained in the units of X / signal_scale_ (exact: a power of two);
+        # losses are reported in those of X (times the scale squared).
+        scale = self.signal_scale_
+        units = scale * scale
+        if scale != 1.0:
+            X = X / scale
+            X_validation = None if X_validation is None else X_validation / scale
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
         y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
@@ -359,7 +407,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         guard = None
         if early_stopping or check_untrained:
             guard_rows = (X_validation, y_validation) if early_stopping else (X, y)
-            guard = self._noise_free_loss_function(
+            noise_free_loss = self._noise_free_loss_function(
                 *guard_rows,
                 dictionary,
                 objective,
@@ -367,6 +415,10 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 dtype,
                 targets=None if early_stopping else targets,
             )
+
+            def guard():
+                return noise_free_loss() * units
+
         self.validation_loss_curve_ = [] if early_stopping else None
         stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
         # (watched loss, epoch, snapshot of network and atoms); epoch 0: untrained.
@@ -379,6 +431,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 set_learning_rate(self._optimizer, rate)
             start = time.perf_counter()
             loss = self._train_epoch(X_tensor, y_tensor, dictionary, objective, targets, perturb)
+            loss *= units
             if not (math.isfinite(loss) and self._state_is_finite(dictionary)):
                 raise ValueError(
                     f"Training diverged (the loss became {loss}, or the network's "
@@ -625,11 +678,35 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _encode(self, X, *, with_objective=False):
         """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype.
 
-        With ``with_objective``, also the per-sample objective of the codes,
-        computed in float64 with torch next to the codes (not with numpy: on a
-        few cores, numpy's BLAS threads and torch's threads alternating on
-        small products slow each other down tenfold). Returns ``code`` or
-        ``(code, objective)``.
+        With ``with_objective``, also the per-sample objective of the codes
+        (see :meth:`_encoded_batches`). Returns ``code`` or ``(code, objective)``.
+        """
+        code = np.empty((X.shape[0], self.components_.shape[0]), dtype=X.dtype)
+        objective = np.empty(X.shape[0]) if with_objective else None
+        for rows, batch_code, values in self._encoded_batches(X, with_objective=with_objective):
+            if batch_code.device.type != "cpu":
+                # Converted on the device (bfloat16 networks): a copy to
+                # the host of another dtype converts there, in a temporary.
+                batch_code = batch_code.to(torch_dtype(X.dtype))
+            # Straight into the output: no host tensor in between
+            # (100,000 x 250 float32 codes on an H200: 9.5 ms against 86;
+            # on the CPU 8 against 13).
+            torch.from_numpy(code[rows]).copy_(batch_code)
+            if with_objective:
+                objective[rows] = values
+        return (code, objective) if with_objective else code
+
+    def _encoded_batches(self, X, *, with_objective=False):
+        """Yield ``(rows, codes, objective)`` for bounded-memory batches of validated ``X``.
+
+        ``codes`` is a tensor on the device, in the network's dtype and the
+        units of ``X``; ``objective`` (None without ``with_objective``) the
+        per-sample objective of the codes, a float64 array computed with
+        torch next to the codes (not with numpy: on a few cores, numpy's BLAS
+        threads and torch's threads alternating on small products slow each
+        other down tenfold). Codes or objectives that are not finite for
+        finite ``X`` (values far beyond the training data's) raise a
+        ValueError naming ``X``.
         """
         device = resolve_device(self.device)
         self._move_to(device)
@@ -642,19 +719,19 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         )
         network, dtype = self._transform_network()
         compiled = self.transform_compile and network is not self._transform_module[2]
-        n_components = self.components_.shape[0]
         elements = _TRANSFORM_BATCH_ELEMENTS[device.type]
-        batch_size = max(1, elements // (n_components + X.shape[1]))
-        code = np.empty((X.shape[0], n_components), dtype=X.dtype)
-        objective = np.empty(X.shape[0]) if with_objective else None
+        batch_size = max(1, elements // (self.components_.shape[0] + X.shape[1]))
         if with_objective:
             dictionary = to_tensor(self.components_, device=device, dtype=torch.float64)
             batch_is_exact = dtype in (torch.float64, torch_dtype(X.dtype))
             per_sample = self._objective(device, torch.float64)
+        scale = self.signal_scale_  # the network codes X / scale (exact: a power of two)
         with torch.inference_mode():
             for start in range(0, X.shape[0], batch_size):
                 rows = slice(start, start + batch_size)
                 batch = to_tensor(X[rows], device=device, dtype=dtype)
+                if scale != 1.0:
+                    batch.div_(scale)
                 try:
                     batch_code = network(batch)
                 except Exception as error:
@@ -662,26 +739,33 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                         raise
                     network, compiled = self._compile_failed(error), False
                     batch_code = network(batch)
-                if batch_code.device.type != "cpu":
-                    # Converted on the device (bfloat16 networks): a copy to
-                    # the host of another dtype converts there, in a temporary.
-                    batch_code = batch_code.to(torch_dtype(X.dtype))
-                # Straight into the output: no host tensor in between
-                # (100,000 x 250 float32 codes on an H200: 9.5 ms against 86;
-                # on the CPU 8 against 13).
-                torch.from_numpy(code[rows]).copy_(batch_code)
+                if not bool(torch.isfinite(batch_code).all()):
+                    self._raise_non_finite(X, "codes")
+                values = None
                 if with_objective:
                     # The objective of the signals as given, not as rounded for
                     # the network (bfloat16, or float64 rows in a float32 one).
                     signals = batch.double()
                     if not batch_is_exact:
-                        signals = to_tensor(X[rows], device=device, dtype=torch.float64)
+                        signals = to_tensor(X[rows], device=device, dtype=torch.float64) / scale
                     values = per_sample(signals, batch_code.double(), dictionary)
-                    objective[rows] = to_numpy(values, np.float64)
+                    values = to_numpy(values, np.float64) * (scale * scale)
+                    if not np.all(np.isfinite(values)):
+                        self._raise_non_finite(X, "objective")
+                if scale != 1.0:
+                    batch_code = batch_code * scale
+                yield rows, batch_code, values
                 if self.verbose and X.shape[0] > batch_size:  # progress of long transforms
                     done = min(start + batch_size, X.shape[0])
                     print(f"[{type(self).__name__}] coded {done}/{X.shape[0]} rows")
-        return (code, objective) if with_objective else code
+
+    def _raise_non_finite(self, X, what):
+        peak = float(np.max(np.abs(X))) if X.size else 0.0
+        raise ValueError(
+            f"X's {what} overflowed: X holds values up to {peak:.3g}, far beyond the "
+            f"scale of the training data (its rows' norms were near "
+            f"signal_scale_={self.signal_scale_:.3g}). Scale X as the training data was."
+        )
 
     def _transform_network(self):
         """The module ``transform`` runs, and its dtype.

@@ -7,6 +7,9 @@ encoder network), so dictionary learning runs without any iterative solver.
 import numpy as np
 import torch
 
+from ._validation import stable_row_norms
+from ._warnings import warn
+
 
 def init_dictionary_from_samples(X, n_components, random_state):
     """``n_components`` distinct nonzero rows of ``X``, normalized to unit norm.
@@ -15,12 +18,18 @@ def init_dictionary_from_samples(X, n_components, random_state):
     ``n_components``, the remaining atoms are random Gaussian directions.
     Returns a new float array of ``X``'s dtype.
     """
-    norms = np.linalg.norm(X, axis=1)
+    norms = stable_row_norms(X)  # in float64: no overflow for huge rows
     usable = np.flatnonzero(norms > 0)
     n_from_rows = min(n_components, usable.size)
     chosen = random_state.choice(usable, size=n_from_rows, replace=False)
     atoms = [X[chosen] / norms[chosen, None]]
     if n_from_rows < n_components:
+        warn(
+            f"n_components={n_components} atoms, but the data has only {usable.size} "
+            f"nonzero rows to start them from: {n_components - n_from_rows} atoms start "
+            "as random directions. Pass more rows, or fewer components.",
+            UserWarning,
+        )
         extra = random_state.standard_normal((n_components - n_from_rows, X.shape[1]))
         atoms.append(extra / np.linalg.norm(extra, axis=1, keepdims=True))
     return np.concatenate(atoms).astype(X.dtype, copy=False)

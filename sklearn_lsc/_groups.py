@@ -19,6 +19,12 @@ def check_groups(groups, n_components):
                 f"n_components={n_components}; got {groups}."
             )
         return [np.asarray(block) for block in np.split(np.arange(n_components), groups)]
+    if isinstance(groups, dict | set | frozenset | str):
+        raise TypeError(
+            "The 'groups' parameter must be an int or a sequence (list, tuple or "
+            "array) of index sequences, one per group, in order; got a "
+            f"{type(groups).__name__}."
+        )
     try:
         parsed = [np.asarray(group) for group in groups]
     except TypeError:

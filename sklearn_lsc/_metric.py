@@ -49,7 +49,9 @@ class MetricLearner:
         self.dictionaries = [
             to_tensor(encoder.components_, device=self.device, dtype=dtype) for encoder in encoders
         ]
-        self.class_objectives = [encoder._objective(self.device, dtype) for encoder in encoders]
+        self.class_objectives = [
+            encoder._objective_in_signal_units(self.device, dtype) for encoder in encoders
+        ]
         parameters = [self.projection]
         for encoder in encoders:
             parameters += list(encoder.network_.parameters())
@@ -58,7 +60,9 @@ class MetricLearner:
     def objectives(self, X):
         """``(n_samples, n_classes)`` objectives of ``X`` (a tensor) under the current ``Q``."""
         columns = [
-            projected_objective(objective, X, encoder.network_(X), dictionary, self.projection)
+            projected_objective(
+                objective, X, encoder._codes_in_signal_units(X), dictionary, self.projection
+            )
             for encoder, dictionary, objective in zip(
                 self.encoders, self.dictionaries, self.class_objectives, strict=True
             )
@@ -109,12 +113,12 @@ def projected_objectives(encoders, X, projection, *, rows_per_batch=65536):
             encoder._move_to(device)
             dtype = encoder._network_dtype()
             dictionary = to_tensor(encoder.components_, device=device, dtype=torch.float64)
-            objective = encoder._objective(device, torch.float64)
+            objective = encoder._objective_in_signal_units(device, torch.float64)
             values = np.empty(X.shape[0])
             for start in range(0, X.shape[0], rows_per_batch):
                 rows = slice(start, start + rows_per_batch)
                 batch = to_tensor(X[rows], device=device, dtype=dtype)
-                code = encoder.network_(batch).double()
+                code = encoder._codes_in_signal_units(batch).double()
                 values[rows] = to_numpy(
                     projected_objective(objective, batch.double(), code, dictionary, Q),
                     np.float64,

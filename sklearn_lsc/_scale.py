@@ -123,3 +123,45 @@ def warn_if_codes_vanish(estimator, X, dictionary, group_index=None, group_penal
         f"is a usual start).",
         UserWarning,
     )
+
+
+def _power_of_two_near(value):
+    if not (value > 0 and np.isfinite(value)):
+        return 1.0
+    return float(2.0 ** round(np.log2(value)))
+
+
+def _mean_square_row_norm(X, peak):
+    """The mean squared row norm of ``X`` divided by ``peak**2`` (no overflow), in chunks."""
+    total = 0.0
+    for start in range(0, X.shape[0], _CHUNK_ROWS):
+        rows = X[start : start + _CHUNK_ROWS].astype(np.float64) / peak
+        total += float(np.sum(rows * rows))
+    return total / X.shape[0]
+
+
+def signal_scale(X):
+    """A power of two near the root mean square norm of the rows of ``X``.
+
+    The learned encoders and :func:`~sklearn_lsc.sparse_encode` work on
+    ``X / scale`` with ``alpha / scale`` (an equivalent problem whose codes
+    are the original's divided by ``scale``), so that their weights,
+    thresholds, tolerances and learning rates mean the same at any scale of
+    the data. A power of two makes the division and the multiplication back
+    exact. 1.0 for all-zero (or empty) ``X``; computed without overflow.
+    """
+    X = np.asarray(X)
+    peak = float(np.max(np.abs(X))) if X.size else 0.0
+    if not (peak > 0 and np.isfinite(peak)):
+        return 1.0
+    return _power_of_two_near(peak * np.sqrt(_mean_square_row_norm(X, peak)))
+
+
+def atom_scale(dictionary):
+    """A power of two near the largest norm of an atom (a row of ``dictionary``)."""
+    dictionary = np.asarray(dictionary)
+    peak = float(np.max(np.abs(dictionary))) if dictionary.size else 0.0
+    if not (peak > 0 and np.isfinite(peak)):
+        return 1.0
+    rows = dictionary.astype(np.float64) / peak
+    return _power_of_two_near(peak * float(np.sqrt(np.max(np.sum(rows * rows, axis=1)))))

@@ -32,12 +32,15 @@ class GroupObjectiveMixin:
         self.groups_ = self._parsed_groups(n_components)
         if self.groups_ is None:
             return
-        weights = check_group_weights(self.group_weights, len(self.groups_))
+        check_group_weights(self.group_weights, len(self.groups_))
         self._group_index = group_index(self.groups_, n_components)
         self._group_size = contiguous_group_size(
             torch.as_tensor(self._group_index, device="cpu"), len(self.groups_)
         )
-        self._group_penalties = self.group_alpha * weights
+
+    def _group_penalties(self):
+        """``group_alpha * w_g`` per group, from the parameters as they are now."""
+        return self.group_alpha * check_group_weights(self.group_weights, len(self.groups_))
 
     def _warn_if_codes_vanish(self, X, dictionary):
         """Warn when the penalties zero every optimal code of the training rows."""
@@ -45,19 +48,20 @@ class GroupObjectiveMixin:
             warn_if_codes_vanish(self, X, dictionary)
         elif getattr(self, "objective", None) != "discriminative":
             # (The discriminative objective rewards known-active groups: no zero codes.)
-            warn_if_codes_vanish(self, X, dictionary, self._group_index, self._group_penalties)
+            warn_if_codes_vanish(self, X, dictionary, self._group_index, self._group_penalties())
 
     def _group_tensors(self, device, dtype):
+        """Group index and penalties, in the units of ``X / signal_scale_``."""
         index = torch.as_tensor(self._group_index, device=device)
-        penalties = torch.as_tensor(self._group_penalties, device=device, dtype=dtype)
-        return index, penalties
+        penalties = self._group_penalties() / self.signal_scale_
+        return index, torch.as_tensor(penalties, device=device, dtype=dtype)
 
     def _objective(self, device, dtype):
         loss = self._training_objective(device, dtype)
         return lambda X, code, dictionary: loss(X, code, dictionary, None)
 
     def _training_objective(self, device, dtype):
-        alpha = self.alpha
+        alpha = self._scaled_alpha()
         if self.groups_ is None:
             return lambda X, code, dictionary, y: lasso_loss(X, code, dictionary, alpha)
         index, penalties = self._group_tensors(device, dtype)
@@ -75,18 +79,18 @@ class GroupObjectiveMixin:
         if architecture == "rescaled_lista" and self.groups_ is not None:
             # Its per-signal factor minimises the objective it is trained on.
             groups = self._group_tensors(dictionary.device, dictionary.dtype)
-            return RescaledLISTA(dictionary, self.alpha, self.n_layers, *groups)
+            return RescaledLISTA(dictionary, self._scaled_alpha(), self.n_layers, *groups)
         if architecture in NETWORKS:
-            return NETWORKS[architecture](dictionary, self.alpha, self.n_layers)
+            return NETWORKS[architecture](dictionary, self._scaled_alpha(), self.n_layers)
         index, penalties = self._group_tensors(dictionary.device, dictionary.dtype)
         return STRUCTURED_NETWORKS[architecture](
-            dictionary, self.alpha, index, penalties, self.n_layers
+            dictionary, self._scaled_alpha(), index, penalties, self.n_layers
         )
 
     def _penalty(self, device, dtype):
         if self.groups_ is None:
-            return solvers.Penalty(self.alpha)
-        return solvers.Penalty(self.alpha, *self._group_tensors(device, dtype))
+            return solvers.Penalty(self._scaled_alpha())
+        return solvers.Penalty(self._scaled_alpha(), *self._group_tensors(device, dtype))
 
     def _exact_codes(self, X, dictionary, init):
         with torch.no_grad():

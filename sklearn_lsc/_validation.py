@@ -28,13 +28,21 @@ def check_dictionary(
             f"The '{name}' parameter has {dictionary.shape[0]} atoms, but "
             f"n_components={n_components}."
         )
-    norms = np.linalg.norm(dictionary, axis=1)
-    if np.any(norms == 0):
+    zero = ~np.any(dictionary != 0, axis=1)  # (not norms: they overflow for huge atoms)
+    if np.any(zero):
         raise ValueError(
             f"The '{name}' parameter has atoms of zero norm (rows "
-            f"{np.flatnonzero(norms == 0)[:10].tolist()}); every atom must be nonzero."
+            f"{np.flatnonzero(zero)[:10].tolist()}); every atom must be nonzero."
         )
     return dictionary
+
+
+def stable_row_norms(X):
+    """Euclidean norms of the rows of ``X`` in float64, without overflow or underflow."""
+    X = np.asarray(X, dtype=np.float64)
+    peak = np.max(np.abs(X), axis=1) if X.shape[1] else np.zeros(X.shape[0])
+    safe = np.where(peak > 0, peak, 1.0)
+    return peak * np.linalg.norm(X / safe[:, None], axis=1)
 
 
 def check_code(code, *, n_samples, n_components, dtype, name):

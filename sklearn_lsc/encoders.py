@@ -4,8 +4,9 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.utils import check_array
+from sklearn.utils import assert_all_finite, check_array
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
@@ -18,7 +19,9 @@ from ._base import BaseLearnedEncoder
 from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
 from ._objectives import contrastive_loss, lasso_loss
+from ._prox import group_sums
 from ._structure import TARGET_MAX_ITER, TARGET_TOL, GroupObjectiveMixin
+from ._torch_utils import to_numpy
 
 __all__ = ["LearnedHiLassoEncoder", "LearnedLassoEncoder"]
 
@@ -200,6 +203,12 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     components_ : ndarray of shape (n_components, n_features)
         The dictionary, one atom per row.
 
+    signal_scale_ : float
+        A power of two near the root mean square norm of the first training
+        rows. The network codes ``X / signal_scale_`` with ``alpha /
+        signal_scale_`` (the same problem, its codes divided by the scale), so
+        that training behaves alike at any scale of the data.
+
     network_ : torch.nn.Module
         The trained network (LISTA or LCoD).
 
@@ -318,7 +327,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.verbose = verbose
 
     def _objective(self, device, dtype):
-        alpha = self.alpha
+        alpha = self._scaled_alpha()
         return lambda X, code, dictionary: lasso_loss(X, code, dictionary, alpha)
 
     def _check_training_y(self, y, n_samples, n_components):
@@ -328,13 +337,23 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
             raise ValueError("objective='similarity' needs y: a class label per row.")
         y = column_or_1d(y, warn=True)
         check_consistent_length(np.empty(n_samples), y)
+        # Class labels (NaN and continuous targets refused), of at least two classes.
+        if y.dtype.kind in "fc":
+            assert_all_finite(y, input_name="y")
+        check_classification_targets(y)
+        classes, labels = np.unique(y, return_inverse=True)
+        if classes.size < 2:
+            raise ValueError(
+                "objective='similarity' needs y with at least two classes (it pulls "
+                f"codes of a class together, apart from other classes); y has {classes.size}."
+            )
         # Label codes are compared for equality only: any label type works.
-        return np.unique(y, return_inverse=True)[1].astype(np.float64)
+        return labels.astype(np.float64)
 
     def _training_objective(self, device, dtype):
         if self.objective != "similarity":
             return super()._training_objective(device, dtype)
-        alpha, weight, margin = self.alpha, self.similarity_weight, self.margin
+        alpha, weight, margin = self._scaled_alpha(), self.similarity_weight, self.margin
 
         def loss(X, code, dictionary, y):
             return lasso_loss(X, code, dictionary, alpha) + weight * contrastive_loss(
@@ -344,12 +363,12 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         return loss
 
     def _build_network(self, dictionary):
-        return NETWORKS[self.architecture](dictionary, self.alpha, self.n_layers)
+        return NETWORKS[self.architecture](dictionary, self._scaled_alpha(), self.n_layers)
 
     def _exact_codes(self, X, dictionary, init):
         with torch.no_grad():
             code, _ = solvers._solve(
-                X, dictionary, self.alpha, "fista", TARGET_MAX_ITER, TARGET_TOL, init
+                X, dictionary, self._scaled_alpha(), "fista", TARGET_MAX_ITER, TARGET_TOL, init
             )
         return code
 
@@ -517,6 +536,12 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     components_ : ndarray of shape (n_components, n_features)
         The dictionary, one atom per row.
 
+    signal_scale_ : float
+        A power of two near the root mean square norm of the first training
+        rows. The network codes ``X / signal_scale_`` with ``alpha /
+        signal_scale_`` (the same problem, its codes divided by the scale), so
+        that training behaves alike at any scale of the data.
+
     groups_ : list of ndarray
         The atom indices of each group, sorted.
 
@@ -581,6 +606,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     >>> encoder.group_energies(X[:3]).shape
     (3, 4)
     """
+
+    _STRUCTURAL_PARAMS = (*BaseLearnedEncoder._STRUCTURAL_PARAMS, "groups")
 
     _parameter_constraints: dict = {
         **BaseLearnedEncoder._parameter_constraints,
@@ -662,10 +689,16 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        code = self._encode(X)
-        return np.stack(
-            [np.linalg.norm(code[:, group], axis=1) for group in self.groups_], axis=1
-        ).astype(X.dtype, copy=False)
+        energies = np.empty((X.shape[0], len(self.groups_)), dtype=X.dtype)
+        for rows, code, _ in self._encoded_batches(X):
+            index = torch.as_tensor(self._group_index, device=code.device)
+            # In float64, relative to each row's largest coefficient: no overflow.
+            code = code.double()
+            peak = code.abs().amax(dim=1, keepdim=True)
+            scaled = code / torch.where(peak > 0, peak, torch.ones_like(peak))
+            squares = group_sums(scaled * scaled, index, len(self.groups_))
+            energies[rows] = to_numpy(squares.sqrt() * peak, X.dtype)
+        return energies
 
     # ----------------------------------------------------------------- hooks
     def _parsed_groups(self, n_components):

@@ -16,7 +16,9 @@ from ._base import BaseLearnedEncoder
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
 from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
+from ._scale import signal_scale
 from ._structure import GroupObjectiveMixin
+from ._structure_check import check_structure_unchanged, record_structure
 from ._torch_utils import (
     optimizer_state_on_cpu,
     resolve_device,
@@ -168,6 +170,12 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     components_ : ndarray of shape (n_components, n_features)
         The current dictionary, one atom per row.
 
+    signal_scale_ : float
+        A power of two near the root mean square norm of the first training
+        rows. The network codes ``X / signal_scale_`` with ``alpha /
+        signal_scale_`` (the same problem, its codes divided by the scale), so
+        that training behaves alike at any scale of the data.
+
     network_ : torch.nn.Module
         The current encoder network.
 
@@ -219,6 +227,16 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     >>> model.transform(rng.standard_normal((3, 8))).shape
     (3, 16)
     """
+
+    _STRUCTURAL_PARAMS = (
+        "n_components",
+        "dictionary_init",
+        "groups",
+        "architecture",
+        "n_layers",
+        "solver",
+        "forgetting_factor",
+    )
 
     _parameter_constraints: dict = {
         "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
@@ -343,6 +361,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
                 f"'window_size' ({self.window_size})."
             )
         first_call = not hasattr(self, "components_")
+        if not first_call:
+            check_structure_unchanged(self)
         if first_call:
             X = validate_data(self, X, dtype=[np.float64, np.float32])
             self._initialize_stream(X)
@@ -368,6 +388,11 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
 
     def _parsed_groups(self, n_components):
         if self.groups is None:
+            if self.group_weights is not None:
+                raise ValueError(
+                    "The 'group_weights' parameter needs 'groups': without groups the "
+                    "model is the plain Lasso, with no group term to weight."
+                )
             return None
         return check_groups(self.groups, n_components)
 
@@ -394,6 +419,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
             )
         self._check_structure(dictionary.shape[0])
         self._warn_if_codes_vanish(X[: self.window_size], dictionary)
+        self.signal_scale_ = signal_scale(X[: self.window_size])
         network = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
         # Nothing failed: the model's state changes from here on.
         self._rng = rng
@@ -408,6 +434,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self.objective_curve_ = []
         self.n_steps_ = 0
         self.n_samples_seen_ = 0
+        record_structure(self)
 
     def _diverged(self, what):
         """Raise: a step diverged (partial_fit then restores the model as it was)."""
@@ -425,14 +452,18 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         network = self.network_
         objective = self._training_objective(device, dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
-        new_tensor = to_tensor(new, device=device, dtype=dtype)
+        # In the units of X / signal_scale_ (see the base class); the objective
+        # curve in those of X.
+        scale = self.signal_scale_
+        new_tensor = to_tensor(new, device=device, dtype=dtype) / scale
 
         with torch.no_grad():
             unseen = float(objective(new_tensor, network(new_tensor), dictionary, None).mean())
+        unseen *= scale * scale
         if not math.isfinite(unseen):
             self._diverged(f"the objective of the new vectors became {unseen}")
         # All-zero codes cost half the squared norm: codes worse than that are garbage.
-        zero_codes = 0.5 * float(new_tensor.pow(2).sum(dim=1).mean())
+        zero_codes = 0.5 * float(new_tensor.pow(2).sum(dim=1).mean()) * scale * scale
         if unseen > zero_codes:
             warn(
                 f"At step {self.n_steps_ + 1}, the network's codes of the new vectors "
@@ -444,7 +475,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self.objective_curve_.append(unseen)
 
         self._window = np.concatenate([self._window, new])[-self.window_size :]
-        window = to_tensor(self._window, device=device, dtype=dtype)
+        window = to_tensor(self._window, device=device, dtype=dtype) / scale
         batch_size = min(self.batch_size, window.shape[0])
         set_learning_rate(self._optimizer, self.learning_rate)  # as set now
         for _ in range(self.updates_per_step):

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
@@ -22,13 +23,19 @@ from ._prox import (
     soft_threshold,
     soft_threshold_in_place,
 )
-from ._torch_utils import argmax_rows, resolve_device, to_numpy, to_tensor, torch_dtype
+from ._scale import atom_scale, signal_scale
+from ._torch_utils import argmax_rows, resolve_device, to_tensor, torch_dtype
 from ._validation import check_code, check_dictionary
+from ._warnings import warn
 
 __all__ = ["sparse_encode", "lasso_objective", "hilasso_objective"]
 
 # Guards a relative change against division by zero for all-zero codes.
 _TINY = 1e-30
+
+# Elements (rows times atoms plus features) per batch of sparse_encode: the
+# solvers keep a few buffers of a batch's codes, so memory stays bounded.
+_BATCH_ELEMENTS = {"cpu": 2**20, "cuda": 2**24}
 
 
 def ista_operators(dictionary):
@@ -274,6 +281,11 @@ def sparse_encode(
 ):
     """Compute exact sparse codes of the rows of ``X``, all samples at once.
 
+    Rows are solved in batches (memory stays near the output's size), in
+    units where rows and atoms have norms near one (the same problem,
+    rescaled by powers of two): any scale of ``X`` and ``dictionary`` gives
+    the same codes, rescaled, without overflow or underflow.
+
     Solves, for each row ``x`` of ``X``, the Lasso problem::
 
         min_z 0.5 * ||x - z D||_2^2 + alpha * ||z||_1
@@ -302,7 +314,8 @@ def sparse_encode(
         ``n_groups`` block updates.
 
     max_iter : int, default=1000
-        Maximum number of iterations.
+        Maximum number of iterations. Reaching it before ``tol`` (when
+        ``tol > 0``) raises a ``ConvergenceWarning``.
 
     tol : float, default=1e-6
         Stop when, for every sample, the relative change of the code in one
@@ -385,28 +398,49 @@ def sparse_encode(
         weights = check_group_weights(group_weights, len(parsed_groups))
     torch_device = resolve_device(device)
     dtype = torch_dtype(X.dtype)
+    # Solved in units where rows and atoms have norms near one: X / x_scale,
+    # D / d_scale, penalties / (x_scale d_scale), codes / (x_scale / d_scale),
+    # an equivalent problem (powers of two: exact) free of overflow and
+    # underflow, whose tolerances mean the same at any scale.
+    x_scale, d_scale = signal_scale(X), atom_scale(dictionary)
+    code_scale, penalty_scale = x_scale / d_scale, 1.0 / (x_scale * d_scale)
 
-    def tensor(array):
-        return None if array is None else to_tensor(array, device=torch_device, dtype=dtype)
+    def tensor(array, divisor=1.0):
+        values = to_tensor(array, device=torch_device, dtype=dtype)
+        return values if divisor == 1.0 else values.div_(divisor)
 
-    penalty = Penalty(alpha)
+    penalty = Penalty(alpha * penalty_scale)
     if parsed_groups is not None:
         penalty = Penalty(
-            alpha,
+            alpha * penalty_scale,
             torch.as_tensor(group_index(parsed_groups, n_components), device=torch_device),
-            tensor(group_alpha * weights),
+            tensor(group_alpha * weights * penalty_scale),
         )
+    # Rows in batches: peak memory is about the output's, whatever the rows.
+    rows_per_batch = max(1, _BATCH_ELEMENTS[torch_device.type] // (n_components + X.shape[1]))
+    code = np.empty((X.shape[0], n_components), dtype=X.dtype)
+    unconverged = 0
     with torch.inference_mode():
-        code, _ = _solve(
-            tensor(X),
-            tensor(dictionary),
-            penalty,
-            algorithm,
-            max_iter,
-            tol,
-            tensor(init),
+        atoms = tensor(dictionary, d_scale)
+        for start in range(0, X.shape[0], rows_per_batch):
+            rows = slice(start, start + rows_per_batch)
+            batch_init = None if init is None else tensor(init[rows], code_scale)
+            batch_code, n_iter = _solve(
+                tensor(X[rows], x_scale), atoms, penalty, algorithm, max_iter, tol, batch_init
+            )
+            if n_iter >= max_iter and tol > 0:
+                unconverged += batch_code.shape[0]
+            if code_scale != 1.0:
+                batch_code.mul_(code_scale)
+            torch.from_numpy(code[rows]).copy_(batch_code)
+    if unconverged:
+        warn(
+            f"sparse_encode stopped at max_iter={max_iter} iterations before the codes' "
+            f"relative change fell under tol={tol} (in batches holding {unconverged} of "
+            f"the {X.shape[0]} rows). Raise 'max_iter' or 'tol'.",
+            ConvergenceWarning,
         )
-    return to_numpy(code, X.dtype)
+    return code
 
 
 def _solve(X, dictionary, penalty, algorithm, max_iter, tol, init):

@@ -194,11 +194,12 @@ def test_input_noise_trains_on_noisy_signals_of_the_right_scale(monkeypatch):
     # on noise only loses, and fit keeps the untrained network.
     with pytest.warns(ConvergenceWarning, match="untrained network"):
         encoder.fit(X)
-    # The guard's targets of the clean rows, then one per (noisy) minibatch.
-    assert len(seen) == 3
-    np.testing.assert_array_equal(seen[0].numpy(), X)
+    # The guard's targets of the clean rows, then one per (noisy) minibatch,
+    # all in the units the encoder trains in (X / signal_scale_, exact).
+    assert len(seen) == 3 and encoder.signal_scale_ == 32.0  # rows of norm ~28
+    np.testing.assert_array_equal(seen[0].numpy() * 32.0, X)
     for signals in seen[1:]:
-        noisy = signals.numpy()  # shuffled rows: pair each with its nearest row of X
+        noisy = signals.numpy() * 32.0  # shuffled rows: pair each with its nearest row of X
         residual = noisy - X[_match_rows(noisy, X)]
         rms = np.sqrt(np.mean(X**2))
         assert np.std(residual) == pytest.approx(0.1 * rms, rel=0.05)
@@ -253,12 +254,15 @@ def test_early_stopping_stops_before_max_iter():
 
 # ----------------------------------------------------- validation stopping
 def _training_rows_of(monkeypatch, cls=LearnedLassoEncoder):
-    """Spy on ``_train_epoch``: the list of training tensors each epoch saw."""
+    """Spy on ``_train_epoch``: the training tensors each epoch saw, in the units of X.
+
+    (The encoders train on ``X / signal_scale_``, a power of two: exact.)
+    """
     seen = []
     original = cls._train_epoch
 
     def spy(self, X, *args):
-        seen.append(X.clone())
+        seen.append(X.clone() * self.signal_scale_)
         return original(self, X, *args)
 
     monkeypatch.setattr(cls, "_train_epoch", spy)
@@ -303,7 +307,8 @@ def test_early_stopping_stops_on_the_validation_loss_and_keeps_its_best_epoch(mo
     def recording(self, *args):
         loss = original(self, *args)
         with torch.no_grad():
-            codes_after_epoch.append(self.network_(torch.from_numpy(X)).numpy().copy())
+            codes = self._codes_in_signal_units(torch.from_numpy(X))
+            codes_after_epoch.append(codes.numpy().copy())
         return loss
 
     monkeypatch.setattr(LearnedLassoEncoder, "_train_epoch", recording)
@@ -315,8 +320,10 @@ def test_early_stopping_stops_on_the_validation_loss_and_keeps_its_best_epoch(mo
         warnings.simplefilter("error")  # a plain stop: no blow-up warning
         encoder.fit(X)
     assert encoder.n_iter_ == 6
-    assert encoder.validation_loss_curve_ == [5.0, 4.0, 3.0, 3.5, 3.2, 3.1]
-    assert encoder.best_validation_loss_ == 3.0
+    # Reported in the units of X: the scripted (internal) losses times scale**2.
+    units = encoder.signal_scale_**2
+    assert encoder.validation_loss_curve_ == [v * units for v in (5.0, 4.0, 3.0, 3.5, 3.2, 3.1)]
+    assert encoder.best_validation_loss_ == 3.0 * units
     assert not np.allclose(codes_after_epoch[2], codes_after_epoch[5])
     np.testing.assert_allclose(encoder.transform(X), codes_after_epoch[2], atol=1e-12)
 
@@ -350,16 +357,18 @@ def test_early_stopping_with_labels_splits_them_with_their_rows(solver, monkeypa
     ).fit(X, y)  # fmt: skip
     held_out = np.setdiff1d(np.arange(120), _match_rows(seen[0].numpy(), X))
     assert held_out.size == 12 and len(encoder.validation_loss_curve_) == 4
+    # The training objective is in the units the encoder trains in (X and
+    # codes divided by signal_scale_); losses are reported times its square.
     objective = encoder._training_objective(torch.device("cpu"), torch.float64)
-    X_val, code = X[held_out], encoder.transform(X[held_out])
+    scale = encoder.signal_scale_
+    X_val, code = X[held_out] / scale, encoder.transform(X[held_out]) / scale
     tensors = (X_val, code, encoder.components_, y[held_out].astype(np.float64))
-    loss = float(objective(*(torch.from_numpy(a) for a in tensors)).mean())
+    loss = float(objective(*(torch.from_numpy(a) for a in tensors)).mean()) * scale**2
     assert loss == pytest.approx(encoder.best_validation_loss_, rel=1e-10)
     # Labels shuffled against their rows give another loss: the pairing matters.
     shuffled = (X_val, code, encoder.components_, y[held_out][::-1].astype(np.float64))
-    assert float(objective(*(torch.from_numpy(a) for a in shuffled)).mean()) != pytest.approx(
-        loss, rel=1e-6
-    )
+    shuffled_loss = float(objective(*(torch.from_numpy(a) for a in shuffled)).mean()) * scale**2
+    assert shuffled_loss != pytest.approx(loss, rel=1e-6)
 
 
 def test_without_early_stopping_every_row_trains(monkeypatch):
@@ -752,7 +761,8 @@ def test_a_training_blow_up_restores_the_best_epoch_with_a_warning(monkeypatch):
                     parameter.mul_(50.0)
         loss = original(self, *args)
         with torch.no_grad():
-            codes_after_epoch.append(self.network_(torch.from_numpy(X)).numpy().copy())
+            codes = self._codes_in_signal_units(torch.from_numpy(X))
+            codes_after_epoch.append(codes.numpy().copy())
         return loss
 
     monkeypatch.setattr(LearnedLassoEncoder, "_train_epoch", blowing_up)

@@ -113,8 +113,11 @@ def test_training_loss_is_the_hilasso_objective(group_problem):
         **PROBLEM, dictionary=D, n_layers=2, max_iter=1, batch_size=100
     )
     code = encoder.fit(X).transform(X)
+    # In the units the encoder trains in: X and codes over signal_scale_.
     objective = encoder._training_objective(torch.device("cpu"), torch.float64)
-    loss = objective(torch.from_numpy(X), torch.from_numpy(code), torch.from_numpy(D), None)
+    scale = encoder.signal_scale_
+    signals, codes = torch.from_numpy(X / scale), torch.from_numpy(code / scale)
+    loss = objective(signals, codes, torch.from_numpy(D), None) * scale**2
     expected = hilasso_objective(X, code, D, **PROBLEM)
     np.testing.assert_allclose(loss.mean().item(), expected, rtol=1e-10)
 
@@ -127,8 +130,11 @@ def test_discriminative_loss_flips_the_sign_of_known_active_groups(group_problem
         **PROBLEM, dictionary=D, objective="discriminative", n_layers=2, max_iter=1
     ).fit(X, y)
     code = encoder.transform(X)
+    # In the units the encoder trains in: X and codes over signal_scale_.
     objective = encoder._training_objective(torch.device("cpu"), torch.float64)
-    loss = objective(*(torch.from_numpy(a) for a in (X, code, D, y.astype(np.float64))))
+    scale = encoder.signal_scale_
+    tensors = (X / scale, code / scale, D, y.astype(np.float64))
+    loss = objective(*(torch.from_numpy(a) for a in tensors)) * scale**2
     # By hand: lasso part, then -group_alpha on active groups and +group_alpha on the others.
     lasso = 0.5 * np.sum((X - code @ D) ** 2, axis=1) + 0.05 * np.abs(code).sum(axis=1)
     norms = np.linalg.norm(code.reshape(50, GROUPS, 8), axis=2)
@@ -148,7 +154,7 @@ def test_discriminative_early_stopping_scores_set_aside_rows_with_their_groups(
     original = LearnedHiLassoEncoder._train_epoch
 
     def spy(self, X_rows, *args):
-        seen.append(X_rows.numpy().copy())
+        seen.append(X_rows.numpy() * self.signal_scale_)  # trained on X / scale (exact)
         return original(self, X_rows, *args)
 
     monkeypatch.setattr(LearnedHiLassoEncoder, "_train_epoch", spy)
@@ -162,12 +168,9 @@ def test_discriminative_early_stopping_scores_set_aside_rows_with_their_groups(
     assert held_out.size == 20
     objective = encoder._training_objective(torch.device("cpu"), torch.float64)
     X_val, y_val = X[held_out], y[held_out].astype(np.float64)
-    loss = objective(
-        *(
-            torch.from_numpy(a)
-            for a in (X_val, encoder.transform(X_val), D.astype(np.float64), y_val)
-        )
-    )
+    scale = encoder.signal_scale_  # the objective's units: X and codes over the scale
+    tensors = (X_val / scale, encoder.transform(X_val) / scale, D.astype(np.float64), y_val)
+    loss = objective(*(torch.from_numpy(a) for a in tensors)) * scale**2
     assert float(loss.mean()) == pytest.approx(encoder.best_validation_loss_, rel=1e-10)
     assert encoder.best_validation_loss_ == min(encoder.validation_loss_curve_)
 

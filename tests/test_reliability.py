@@ -16,7 +16,7 @@ from sklearn_lsc import (
 )
 from sklearn_lsc._dictionary import OnlineDictionaryUpdate
 from sklearn_lsc._training import minibatch_epoch
-from sklearn_lsc.solvers import lasso_objective
+from sklearn_lsc.solvers import hilasso_objective, lasso_objective
 
 
 def sparse_problem(seed=0, n_samples=600, n_features=16, n_components=32, dtype=np.float64):
@@ -115,8 +115,8 @@ def test_a_fit_that_diverges_leaves_a_fitted_encoder_as_it_was(Encoder):
 @pytest.mark.parametrize("Encoder", [LearnedLassoEncoder, LearnedHiLassoEncoder])
 def test_a_partial_fit_that_diverges_changes_nothing(Encoder):
     X, _ = sparse_problem(n_samples=120, dtype=np.float32)
-    extra = {"groups": 4} if Encoder is LearnedHiLassoEncoder else {}
-    params = dict(n_components=8, alpha=0.1, architecture="lista", solver="sgd", **extra)
+    extra = {"groups": 4, "architecture": "bcofb"} if Encoder is LearnedHiLassoEncoder else {}
+    params = dict(n_components=8, alpha=0.1, solver="sgd", **{"architecture": "lista", **extra})
     encoder = Encoder(**params, learning_rate=1e-3, max_iter=3, random_state=0).fit(X)
     codes, before = encoder.transform(X), snapshot(encoder)
     encoder.set_params(learning_rate=1e30)  # partial_fit follows the current rate
@@ -185,3 +185,140 @@ def test_a_classifier_fit_that_fails_leaves_it_as_it_was():
     assert classifier.n_features_in_ == 16
     assert_same(snapshot(classifier)["classes_"], before["classes_"])
     np.testing.assert_array_equal(classifier.decision_function(X), decision)
+
+
+# ------------------------------------------------------------ consistent state
+@pytest.mark.parametrize(
+    "Estimator, change",
+    [
+        (LearnedLassoEncoder, {"n_layers": 2}),
+        (LearnedLassoEncoder, {"architecture": "lcod"}),
+        (LearnedLassoEncoder, {"solver": "sgd"}),
+        (LearnedHiLassoEncoder, {"groups": 2}),
+        (OnlineSparseModeler, {"n_layers": 2}),
+        (OnlineSparseModeler, {"forgetting_factor": 0.9}),
+    ],
+)
+def test_partial_fit_after_a_structural_change_asks_for_a_refit(Estimator, change):
+    X, _ = sparse_problem(n_samples=120)
+    extra = {"groups": 4} if Estimator is LearnedHiLassoEncoder else {}
+    params = dict(n_components=8, alpha=0.1, random_state=0, **extra)
+    if Estimator is OnlineSparseModeler:
+        params.update(step_size=20)
+    else:
+        params.update(max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator = Estimator(**params).fit(X)
+    before = snapshot(estimator)
+    name = next(iter(change))
+    with pytest.raises(ValueError, match=f"'{name}' parameter changed.*Call fit"):
+        estimator.set_params(**change).partial_fit(X)
+    assert_same(snapshot(estimator), before)
+    # Set back, it continues; a new fit accepts the change.
+    estimator.set_params(**{name: params.get(name, Estimator().get_params()[name])})
+    estimator.partial_fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        estimator.set_params(**change).fit(X)
+
+
+def test_hilasso_score_follows_the_current_group_alpha_and_alpha():
+    X, _ = sparse_problem(n_samples=120)
+    encoder = LearnedHiLassoEncoder(
+        n_components=8, groups=4, alpha=0.1, group_alpha=0.1, max_iter=2, random_state=0
+    ).fit(X)
+    code = encoder.transform(X)
+    for params in ({"group_alpha": 0.5}, {"alpha": 0.3}, {"group_weights": [1, 2, 3, 4]}):
+        encoder.set_params(**params)
+        objective = hilasso_objective(
+            X, code, encoder.components_, alpha=encoder.alpha, groups=4,
+            group_alpha=encoder.group_alpha, group_weights=encoder.group_weights,
+        )  # fmt: skip
+        assert encoder.score(X) == pytest.approx(-objective, rel=1e-9)
+
+
+# ---------------------------------------------------------- finite or refused
+def test_transform_and_score_of_rows_far_beyond_the_training_scale_are_refused():
+    X, _ = sparse_problem(n_samples=120, dtype=np.float32)
+    encoder = LearnedLassoEncoder(n_components=8, alpha=0.1, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder.fit(X)
+    huge = X * np.float32(1e36)
+    with pytest.raises(ValueError, match="X's codes overflowed.*signal_scale_"):
+        encoder.transform(huge)
+    X64, _ = sparse_problem(n_samples=120)
+    encoder64 = LearnedLassoEncoder(n_components=8, alpha=0.1, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder64.fit(X64)
+    with pytest.raises(ValueError, match="X's (codes|objective) overflowed"):
+        encoder64.score(X64 * 1e160)
+
+
+def test_group_energies_are_finite_for_huge_finite_codes():
+    X, _ = sparse_problem(n_samples=60, dtype=np.float32)
+    encoder = LearnedHiLassoEncoder(n_components=8, groups=4, alpha=0.1, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder.fit(X * np.float32(1e19))  # codes near 1e19: their squares overflow float32
+    codes = encoder.transform(X * np.float32(1e19)).astype(np.float64)
+    energies = encoder.group_energies(X * np.float32(1e19))
+    assert np.all(np.isfinite(energies)) and energies.dtype == np.float32
+    expected = np.stack([np.linalg.norm(codes[:, g], axis=1) for g in encoder.groups_], axis=1)
+    np.testing.assert_allclose(energies, expected, rtol=1e-5)
+
+
+def test_score_and_group_energies_run_in_batches(monkeypatch):
+    import sklearn_lsc._base as base
+
+    X, _ = sparse_problem(n_samples=100)
+    encoder = LearnedHiLassoEncoder(n_components=8, groups=4, alpha=0.1, max_iter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder.fit(X)
+    whole_score, whole_energies = encoder.score(X), encoder.group_energies(X)
+    monkeypatch.setattr(base, "_TRANSFORM_BATCH_ELEMENTS", {"cpu": 24 * 30})
+    batches = list(encoder._encoded_batches(X))
+    assert [batch[1].shape[0] for batch in batches] == [30, 30, 30, 10]
+    assert encoder.score(X) == pytest.approx(whole_score, rel=1e-12)
+    np.testing.assert_allclose(encoder.group_energies(X), whole_energies, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ validation
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.zeros(120), "at least two classes"),
+        (np.r_[np.nan, np.ones(119)], "NaN"),
+        (np.linspace(0, 1, 120), "continuous"),
+    ],
+)
+def test_similarity_needs_class_labels_of_two_classes(y, match):
+    X, _ = sparse_problem(n_samples=120)
+    encoder = LearnedLassoEncoder(n_components=8, alpha=0.1, objective="similarity")
+    with pytest.raises(ValueError, match=match):
+        encoder.fit(X, y)
+    assert not hasattr(encoder, "network_")
+
+
+def test_group_weights_without_groups_are_refused_by_the_online_modeler():
+    X, _ = sparse_problem(n_samples=60)
+    model = OnlineSparseModeler(n_components=8, alpha=0.1, group_weights=[1.0, 2.0])
+    with pytest.raises(ValueError, match="'group_weights' parameter needs 'groups'"):
+        model.partial_fit(X)
+
+
+@pytest.mark.parametrize("groups", [{0: [0, 1], 1: [2, 3]}, {0, 1}, "0123"])
+def test_groups_of_the_wrong_type_get_a_clear_message(groups):
+    X, _ = sparse_problem(n_samples=60)
+    encoder = LearnedHiLassoEncoder(n_components=4, groups=groups, alpha=0.1)
+    with pytest.raises((TypeError, ValueError), match="groups"):
+        encoder.fit(X)
+
+
+def test_more_atoms_than_rows_warns_that_some_start_random():
+    X, _ = sparse_problem(n_samples=10)
+    with pytest.warns(UserWarning, match="only 10 nonzero rows.*6 atoms start as random"):
+        LearnedLassoEncoder(n_components=16, alpha=0.1, max_iter=1).fit(X)

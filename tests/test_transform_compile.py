@@ -41,8 +41,9 @@ def _eager_codes(encoder, X, dtype=None):
     dtype = dtype or torch.float32
     if dtype == torch.bfloat16:
         network = copy.deepcopy(network).to(dtype)
+    scale = encoder.signal_scale_  # the network codes X / scale (a power of two)
     with torch.inference_mode():
-        code = network(torch.from_numpy(X).to(dtype))
+        code = network(torch.from_numpy(X / scale).to(dtype)) * scale
     return code.float().numpy()
 
 
