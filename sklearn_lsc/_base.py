@@ -29,6 +29,7 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
+from ._hardware import native_bfloat16
 from ._persistence import plain_torch_state, restore_torch_state
 from ._scale import signal_scale, warn_if_codes_vanish
 from ._structure_check import check_structure_unchanged, record_structure
@@ -72,8 +73,25 @@ AUTO_NOISE_ROWS = 2000
 # (a margin for rounding: a learning rate of 1e-12 changes nothing).
 _UNTRAINED_MARGIN = 1e-6
 
-# Rebuilt when needed, never pickled: transform's bfloat16 copy or compiled network.
-_TRANSIENT_STATE = ("_transform_module",)
+# transform_dtype="auto": measured on up to this many rows (at least the
+# minimum, else full precision), bfloat16 kept when this many times faster and
+# its objective within this fraction of full precision's.
+_AUTO_PRECISION_ROWS = 1024
+_AUTO_PRECISION_MIN_ROWS = 64
+_AUTO_PRECISION_SPEEDUP = 1.25
+_AUTO_PRECISION_TOLERANCE = 0.01
+
+# Rebuilt when needed, never pickled: transform's bfloat16 copy or compiled
+# network, and transform_dtype="auto"'s choices (measured on this machine).
+_TRANSIENT_STATE = ("_transform_module", "_auto_precision")
+
+
+def choose_precision(full_time, full_objective, rounded_time, rounded_objective):
+    """``"bfloat16"`` when its run is fast enough and its objective close enough, else None."""
+    faster = rounded_time * _AUTO_PRECISION_SPEEDUP <= full_time
+    tolerance = _AUTO_PRECISION_TOLERANCE * abs(full_objective)
+    close = rounded_objective <= full_objective + tolerance
+    return "bfloat16" if faster and close else None
 
 
 class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -106,7 +124,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "transform_dtype": [StrOptions({"bfloat16"}), None],
+        "transform_dtype": [StrOptions({"bfloat16", "auto"}), None],
         "transform_compile": ["boolean"],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -717,7 +735,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             {name: getattr(self, name) for name in names},
             caller_name=type(self).__name__,
         )
-        network, dtype = self._transform_network()
+        network, dtype = self._transform_network(X)
         compiled = self.transform_compile and network is not self._transform_module[2]
         elements = _TRANSFORM_BATCH_ELEMENTS[device.type]
         batch_size = max(1, elements // (self.components_.shape[0] + X.shape[1]))
@@ -767,8 +785,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             f"signal_scale_={self.signal_scale_:.3g}). Scale X as the training data was."
         )
 
-    def _transform_network(self):
-        """The module ``transform`` runs, and its dtype.
+    def _transform_network(self, X):
+        """The module ``transform`` runs on ``X``, and its dtype.
 
         The fitted network, or its bfloat16 copy (``transform_dtype``), or
         ``torch.compile`` of either (``transform_compile``), kept between
@@ -779,12 +797,13 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         code, guarded on the copy, stays valid.
         """
         network, dtype = self.network_, self._network_dtype()
-        if self.transform_dtype is None and not self.transform_compile:
+        precision = self._transform_precision(X, network)
+        if precision is None and not self.transform_compile:
             return network, dtype
-        rounded = self.transform_dtype == "bfloat16"
+        rounded = precision == "bfloat16"
         tensors = [*network.parameters(), *network.buffers()]
         key = (
-            self.transform_dtype,
+            precision,
             self.transform_compile,
             id(network),
             tuple(tensor.device for tensor in tensors),
@@ -795,6 +814,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         # refreshed in place outside it.
         with torch.inference_mode(False), torch.no_grad():
             if cached is None or cached[0] != key:
+                if rounded and self.transform_dtype == "bfloat16":
+                    self._warn_if_bfloat16_is_emulated(tensors[0].device)
                 # A rounded copy: the fitted network keeps its precision.
                 module = copy.deepcopy(network).to(torch.bfloat16) if rounded else network
                 # Compiled by its first call; a new batch shape (the last,
@@ -810,6 +831,59 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 cached = (*cached[:3], versions)
         self._transform_module = cached
         return cached[1], torch.bfloat16 if rounded else dtype
+
+    def _warn_if_bfloat16_is_emulated(self, device):
+        native, reason = native_bfloat16(device)
+        if native is False:
+            warn(
+                f"transform_dtype='bfloat16', but {reason}: bfloat16 products are "
+                "emulated there, typically several times slower than float32. Use "
+                "transform_dtype=None, or 'auto' to measure.",
+                UserWarning,
+            )
+
+    def _transform_precision(self, X, network):
+        """``"bfloat16"`` or None (the network's own dtype): ``transform_dtype`` resolved.
+
+        ``"auto"`` is measured once per device (see the parameter's entry)
+        and kept, not saved: another machine measures anew.
+        """
+        if self.transform_dtype != "auto":
+            return self.transform_dtype
+        device = next(network.parameters()).device
+        choices = self.__dict__.setdefault("_auto_precision", {})
+        if str(device) not in choices:
+            choices[str(device)] = self._measure_precision(X, network, device)
+        return choices[str(device)]
+
+    def _measure_precision(self, X, network, device):
+        """Time the network and its bfloat16 copy on the first rows of ``X``; the choice."""
+        native, _ = native_bfloat16(device)
+        if native is False or X.shape[0] < _AUTO_PRECISION_MIN_ROWS:
+            return None
+        dtype = self._network_dtype()
+        with torch.inference_mode(False), torch.no_grad():
+            rounded = copy.deepcopy(network).to(torch.bfloat16)
+        signals = to_tensor(X[:_AUTO_PRECISION_ROWS], device=device, dtype=dtype)
+        signals /= self.signal_scale_
+        dictionary = to_tensor(self.components_, device=device, dtype=torch.float64)
+        per_sample = self._objective(device, torch.float64)
+        results = []
+        with torch.inference_mode():
+            for module, inputs in ((network, signals), (rounded, signals.to(torch.bfloat16))):
+                module(inputs)  # warm-up: kernels chosen, caches filled
+                times = []
+                for _ in range(5):
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    start = time.perf_counter()
+                    code = module(inputs)
+                    if device.type == "cuda":
+                        torch.cuda.synchronize(device)
+                    times.append(time.perf_counter() - start)
+                value = float(per_sample(signals.double(), code.double(), dictionary).mean())
+                results.append((min(times), value))
+        return choose_precision(*results[0], *results[1])
 
     def _compile_failed(self, error):
         """Warn that ``torch.compile`` failed; the eager module from now on."""

@@ -157,17 +157,19 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     validation_fraction : float, default=0.1
         Share of the rows set aside by ``early_stopping``, in (0, 1).
 
-    transform_dtype : {None, "bfloat16"}, default=None
+    transform_dtype : {None, "bfloat16", "auto"}, default=None
         Precision of the network's arithmetic in ``transform`` (and
         ``score``). None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network codes bfloat16-rounded signals: about twice as fast
-        where bfloat16 products are (GPUs with bfloat16 tensor cores, an AMD
-        EPYC with AVX-512 BF16: 5-layer LISTA, 10,000 signals of 100
-        features, 256 atoms, 27 ms -> 13 ms, held-out gap 2.20% -> 2.22%),
-        slower where they are not (an Intel Xeon whose bfloat16 products ran
-        at 168 GFLOP/s against 209 in float32: 32 ms -> 49 ms);
-        ``benchmarks/speed.py`` measures both. Codes are returned in the
-        dtype of ``X``; training always runs in the dtype of the training data.
+        of the network codes bfloat16-rounded signals, faster where bfloat16
+        products are native (GPUs with bfloat16 tensor cores, CPUs with
+        AVX-512 BF16 or AMX) and several times slower where they are
+        emulated, which warns. ``"auto"``: on the first call on a device,
+        times both on up to 1,024 of the rows and keeps bfloat16 only if it
+        is at least 1.25 times faster and its codes' objective is within 1% of
+        full precision's (never where bfloat16 is emulated; the choice is
+        not saved with the model). ``benchmarks/speed.py`` measures both.
+        Codes are returned in the dtype of ``X``; training always runs in the
+        dtype of the training data.
 
     transform_compile : bool, default=False
         Run ``transform`` (and ``score``) through ``torch.compile`` of the
@@ -490,17 +492,19 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     validation_fraction : float, default=0.1
         Share of the rows set aside by ``early_stopping``, in (0, 1).
 
-    transform_dtype : {None, "bfloat16"}, default=None
+    transform_dtype : {None, "bfloat16", "auto"}, default=None
         Precision of the network's arithmetic in ``transform`` (and
         ``score``). None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network codes bfloat16-rounded signals: about twice as fast
-        where bfloat16 products are (GPUs with bfloat16 tensor cores, an AMD
-        EPYC with AVX-512 BF16: 5-layer LISTA, 10,000 signals of 100
-        features, 256 atoms, 27 ms -> 13 ms, held-out gap 2.20% -> 2.22%),
-        slower where they are not (an Intel Xeon whose bfloat16 products ran
-        at 168 GFLOP/s against 209 in float32: 32 ms -> 49 ms);
-        ``benchmarks/speed.py`` measures both. Codes are returned in the
-        dtype of ``X``; training always runs in the dtype of the training data.
+        of the network codes bfloat16-rounded signals, faster where bfloat16
+        products are native (GPUs with bfloat16 tensor cores, CPUs with
+        AVX-512 BF16 or AMX) and several times slower where they are
+        emulated, which warns. ``"auto"``: on the first call on a device,
+        times both on up to 1,024 of the rows and keeps bfloat16 only if it
+        is at least 1.25 times faster and its codes' objective is within 1% of
+        full precision's (never where bfloat16 is emulated; the choice is
+        not saved with the model). ``benchmarks/speed.py`` measures both.
+        Codes are returned in the dtype of ``X``; training always runs in the
+        dtype of the training data.
 
     transform_compile : bool, default=False
         Run ``transform`` (and ``score``) through ``torch.compile`` of the

@@ -36,7 +36,8 @@ def snapshot(estimator):
     return {
         key: _frozen(value)
         for key, value in vars(estimator).items()
-        if (key.startswith("_") or key.endswith("_")) and key != "_transform_module"
+        if (key.startswith("_") or key.endswith("_"))
+        and key not in ("_transform_module", "_auto_precision")
     }
 
 
