@@ -97,7 +97,10 @@ def tf32_products(allowed):
 def network_rows(name, encoder, X, device, repeats, compile_network):
     """Forward and transform times of one encoder's network on ``X`` (numpy)."""
     network = encoder.network_.to(device)
-    X_device = torch.as_tensor(X, device=device)
+    # The network codes X / signal_scale_ (a power of two), its codes times
+    # the scale being transform's: compared in those units.
+    scale = encoder.signal_scale_
+    X_device = torch.as_tensor(X / scale, device=device, dtype=torch.float32)
     # measure: (module, inputs, TF32 products allowed)
     forwards = {"forward": (network, X_device, False)}
     if device.type == "cuda":  # torch's default is off: the user's choice, not ours
@@ -123,7 +126,7 @@ def network_rows(name, encoder, X, device, repeats, compile_network):
             rows.append({"network": name, "kind": kind, "error": f"{type(error).__name__}: "
                          f"{error}"[:200]})  # fmt: skip
             continue
-        code = code.float().cpu().numpy()
+        code = code.float().cpu().numpy() * scale
         if reference is None:
             reference = code
         rows.append(row(name, kind, seconds, len(X), np.max(np.abs(code - reference))))

@@ -149,8 +149,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         objective = self._objective(device, dtype)
         return lambda X, code, dictionary, y: objective(X, code, dictionary)
 
-    def _check_training_y(self, y, n_samples, n_components):
-        """Validated training targets as an array, or None when ``y`` is not used."""
+    def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
+        """Validated training targets as an array, or None when ``y`` is not used.
+
+        ``first_call``: ``fit``, or the first ``partial_fit`` (later chunks of
+        a stream may be partial, e.g. hold a single class).
+        """
         return None
 
     def _check_structure(self, n_components):
@@ -260,7 +264,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             check_structure_unchanged(self)
         X = validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
         n_components = self._n_components_for(X) if first_call else self.components_.shape[0]
-        y = self._check_training_y(y, X.shape[0], n_components)
+        y = self._check_training_y(y, X.shape[0], n_components, first_call=first_call)
         if first_call:
             self._initialize(X)
         self._train(X, y, n_epochs=1, anneal=False)
@@ -375,6 +379,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             )
         self.loss_curve_ = []
         self.n_iter_ = 0
+        self.__dict__.pop("_auto_precision", None)  # measured for the previous network
         record_structure(self)
 
     def _warn_if_codes_vanish(self, X, dictionary):
@@ -449,18 +454,26 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 set_learning_rate(self._optimizer, rate)
             start = time.perf_counter()
             loss = self._train_epoch(X_tensor, y_tensor, dictionary, objective, targets, perturb)
-            loss *= units
+            # (Checked in the internal units: times the scale squared, a huge
+            # but finite loss could overflow.)
             if not (math.isfinite(loss) and self._state_is_finite(dictionary)):
                 raise ValueError(
                     f"Training diverged (the loss became {loss}, or the network's "
                     f"weights non-finite) at epoch {self.n_iter_ + 1}; lower the "
                     f"'learning_rate' parameter (now {self.learning_rate}), or scale X."
                 )
+            loss *= units
             self.loss_curve_.append(loss)
             self.n_iter_ += 1
             watched = loss
             if early_stopping:
                 watched = guard()
+                if not math.isfinite(watched):
+                    raise ValueError(
+                        f"Training diverged (the validation loss became {watched}) at "
+                        f"epoch {self.n_iter_}; lower the 'learning_rate' parameter (now "
+                        f"{self.learning_rate}), or scale X."
+                    )
                 self.validation_loss_curve_.append(watched)
             if anneal and watched < best[0]:
                 best = (watched, self.n_iter_, self._snapshot(dictionary))
@@ -479,19 +492,20 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 break
         self.best_validation_loss_ = best[0] if early_stopping else None
         if anneal:
-            self._keep_best(best, watched, untrained, guard, dictionary, early_stopping)
+            self._keep_best(best, watched, untrained, guard, dictionary, early_stopping, units)
         self.components_ = to_numpy(dictionary, self.components_.dtype)
 
-    def _keep_best(self, best, last, untrained, guard, dictionary, early_stopping):
+    def _keep_best(self, best, last, untrained, guard, dictionary, early_stopping, units):
         """End of ``fit``: restore the best epoch's network, or the untrained one.
 
         ``best`` and ``untrained`` are ``(loss, epoch, snapshot)``; ``last`` is
         the last epoch's watched loss; ``guard()`` the current network's
         noise-free loss. Warns (``ConvergenceWarning``) when training blew up
-        or ended worse than the untrained network.
+        or ended worse than the untrained network. ``units``: the losses' scale
+        (the signal scale squared).
         """
         rise = last - best[0] if best[2] is not None else 0.0
-        blew_up = rise > max(_BLOW_UP * abs(best[0]), 1e-12)
+        blew_up = rise > max(_BLOW_UP * abs(best[0]), 1e-12 * units)
         if blew_up or (early_stopping and best[1] != self.n_iter_):
             self._restore(best[2], dictionary)
         if blew_up:
@@ -590,14 +604,35 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         return noise_free_loss
 
     def _snapshot(self, dictionary):
-        """Copies of the network's state and of the atoms (cheap: the networks are small)."""
+        """Copies of the network, the atoms, the optimizer's and the dictionary step's state.
+
+        Cheap: the networks are small. Restoring all four lets a later
+        ``partial_fit`` continue from the kept epoch, not from the discarded ones.
+        """
         state = {key: value.detach().clone() for key, value in self.network_.state_dict().items()}
-        return state, dictionary.detach().clone()
+        if isinstance(self._optimizer, ArmijoDescent):
+            optimizer = self._optimizer.step_size
+        else:
+            optimizer = copy.deepcopy(self._optimizer.state_dict())
+        update = None
+        if self._dictionary_update is not None:
+            statistics = self._dictionary_update
+            update = (statistics.A.clone(), statistics.B.clone(), statistics.n_steps)
+        return state, dictionary.detach().clone(), optimizer, update
 
     def _restore(self, snapshot, dictionary):
-        state, atoms = snapshot
+        state, atoms, optimizer, update = snapshot
         self.network_.load_state_dict(state)
         dictionary.copy_(atoms)
+        if isinstance(self._optimizer, ArmijoDescent):
+            self._optimizer.step_size = optimizer
+        else:  # a copy: the snapshot may be restored again
+            self._optimizer.load_state_dict(copy.deepcopy(optimizer))
+        if update is not None:
+            statistics = self._dictionary_update
+            statistics.A.copy_(update[0])
+            statistics.B.copy_(update[1])
+            statistics.n_steps = update[2]
 
     def _input_perturbation(self, X, X_tensor):
         """``input_noise``'s perturbation of training signals (a callable), or None.
@@ -853,14 +888,16 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         device = next(network.parameters()).device
         choices = self.__dict__.setdefault("_auto_precision", {})
         if str(device) not in choices:
-            choices[str(device)] = self._measure_precision(X, network, device)
+            if native_bfloat16(device)[0] is False:
+                choices[str(device)] = None
+            elif X.shape[0] < _AUTO_PRECISION_MIN_ROWS:
+                return None  # too few rows to measure: full precision, decided later
+            else:
+                choices[str(device)] = self._measure_precision(X, network, device)
         return choices[str(device)]
 
     def _measure_precision(self, X, network, device):
         """Time the network and its bfloat16 copy on the first rows of ``X``; the choice."""
-        native, _ = native_bfloat16(device)
-        if native is False or X.shape[0] < _AUTO_PRECISION_MIN_ROWS:
-            return None
         dtype = self._network_dtype()
         with torch.inference_mode(False), torch.no_grad():
             rounded = copy.deepcopy(network).to(torch.bfloat16)

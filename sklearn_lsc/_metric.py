@@ -123,5 +123,10 @@ def projected_objectives(encoders, X, projection, *, rows_per_batch=65536):
                     projected_objective(objective, batch.double(), code, dictionary, Q),
                     np.float64,
                 )
+            if not np.all(np.isfinite(values)):
+                raise ValueError(
+                    "X's objective overflowed: X holds values far beyond the scale of "
+                    "the training data. Scale X as the training data was."
+                )
             columns.append(values)
     return np.stack(columns, axis=1)

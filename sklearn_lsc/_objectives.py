@@ -34,8 +34,9 @@ def lasso_objective_numpy(X, code, dictionary, alpha):
     X = np.asarray(X, dtype=np.float64)
     code = np.asarray(code, dtype=np.float64)
     dictionary = np.asarray(dictionary, dtype=np.float64)
-    residual = X - code @ dictionary
-    return 0.5 * np.einsum("ij,ij->i", residual, residual) + alpha * np.abs(code).sum(axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # callers check for overflow
+        residual = X - code @ dictionary
+        return 0.5 * np.einsum("ij,ij->i", residual, residual) + alpha * np.abs(code).sum(axis=1)
 
 
 def hilasso_loss(X, code, dictionary, alpha, group_index, group_penalties, group_size=None):
@@ -53,8 +54,9 @@ def hilasso_loss(X, code, dictionary, alpha, group_index, group_penalties, group
 def hilasso_objective_numpy(X, code, dictionary, alpha, groups, group_penalties):
     """Per-sample HiLasso objective in float64 numpy."""
     code = np.asarray(code, dtype=np.float64)
-    group_term = sum(
-        penalty * np.linalg.norm(code[:, group], axis=1)
-        for group, penalty in zip(groups, group_penalties, strict=True)
-    )
+    with np.errstate(over="ignore", invalid="ignore"):  # callers check for overflow
+        group_term = sum(
+            penalty * np.linalg.norm(code[:, group], axis=1)
+            for group, penalty in zip(groups, group_penalties, strict=True)
+        )
     return lasso_objective_numpy(X, code, dictionary, alpha) + group_term

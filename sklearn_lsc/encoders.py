@@ -332,7 +332,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         alpha = self._scaled_alpha()
         return lambda X, code, dictionary: lasso_loss(X, code, dictionary, alpha)
 
-    def _check_training_y(self, y, n_samples, n_components):
+    def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
         if self.objective != "similarity":
             return None
         if y is None:
@@ -344,7 +344,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
             assert_all_finite(y, input_name="y")
         check_classification_targets(y)
         classes, labels = np.unique(y, return_inverse=True)
-        if classes.size < 2:
+        if classes.size < 2 and first_call:  # (a later chunk of a stream may hold one)
             raise ValueError(
                 "objective='similarity' needs y with at least two classes (it pulls "
                 f"codes of a class together, apart from other classes); y has {classes.size}."
@@ -355,7 +355,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     def _training_objective(self, device, dtype):
         if self.objective != "similarity":
             return super()._training_objective(device, dtype)
-        alpha, weight, margin = self._scaled_alpha(), self.similarity_weight, self.margin
+        # The margin is a distance between codes: in the units of X / signal_scale_.
+        alpha, weight = self._scaled_alpha(), self.similarity_weight
+        margin = self.margin / self.signal_scale_
 
         def loss(X, code, dictionary, y):
             return lasso_loss(X, code, dictionary, alpha) + weight * contrastive_loss(
@@ -714,7 +716,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     def _architecture_name(self):
         return self.architecture
 
-    def _check_training_y(self, y, n_samples, n_components):
+    def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
         if self.objective != "discriminative":
             return None
         if y is None:

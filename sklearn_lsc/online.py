@@ -436,6 +436,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self.objective_curve_ = []
         self.n_steps_ = 0
         self.n_samples_seen_ = 0
+        self.__dict__.pop("_auto_precision", None)  # measured for the previous network
         record_structure(self)
 
     def _diverged(self, what):

@@ -458,6 +458,19 @@ def _solve(X, dictionary, penalty, algorithm, max_iter, tol, init):
     return ista(X, dictionary, penalty, accelerated=algorithm == "fista", **options)
 
 
+def _finite_mean(per_sample):
+    """The mean objective, or a ValueError when it overflows float64 (finite inputs)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(np.mean(per_sample))
+    if not np.isfinite(mean):
+        raise ValueError(
+            "The objective of X and code overflows float64: their values are too large "
+            "to measure it. Scale X, code (and alpha) down by a common factor (the "
+            "objective scales with its square)."
+        )
+    return mean
+
+
 def _check_objective_inputs(X, code, dictionary):
     """``X``, ``code`` and ``dictionary`` as float64 arrays of matching shapes."""
     X = check_array(X, dtype=np.float64, input_name="X")
@@ -525,7 +538,7 @@ def lasso_objective(X, code, dictionary, alpha):
     0.625
     """
     X, code, dictionary = _check_objective_inputs(X, code, dictionary)
-    return float(lasso_objective_numpy(X, code, dictionary, alpha).mean())
+    return _finite_mean(lasso_objective_numpy(X, code, dictionary, alpha))
 
 
 @validate_params(
@@ -598,4 +611,4 @@ def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_
     per_sample = hilasso_objective_numpy(
         X, code, dictionary, alpha, parsed_groups, group_alpha * weights
     )
-    return float(per_sample.mean())
+    return _finite_mean(per_sample)

@@ -77,10 +77,17 @@ def test_auto_measures_once_per_device_and_codes_within_one_percent(monkeypatch)
     assert "_auto_precision" not in encoder.__getstate__()
 
 
-def test_auto_needs_enough_rows_to_measure():
+def test_auto_needs_enough_rows_to_measure_and_a_refit_measures_anew(monkeypatch):
+    monkeypatch.setattr(base, "native_bfloat16", lambda device: (True, ""))
     encoder, X, _ = fitted_encoder(transform_dtype="auto")
-    encoder.transform(X[:10])
-    assert encoder._auto_precision == {"cpu": None}
+    encoder.transform(X[:10])  # too few rows: full precision, nothing decided
+    assert encoder._auto_precision == {}
+    encoder.transform(X)
+    assert list(encoder._auto_precision) == ["cpu"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder.fit(X)
+    assert "_auto_precision" not in encoder.__dict__
 
 
 @pytest.mark.parametrize(

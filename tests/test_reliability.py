@@ -48,6 +48,8 @@ def test_a_huge_learning_rate_keeps_the_untrained_network_and_warns(architecture
     # took one step at a rate of 1e-12).
     np.testing.assert_allclose(encoder.transform(X), untrained.transform(X), atol=1e-9)
     assert encoder.n_iter_ >= 1 and len(encoder.loss_curve_) == encoder.n_iter_
+    # The optimizer is restored with it: Adam's moments as before any step.
+    assert not encoder._optimizer.state_dict()["state"]
 
 
 def test_the_guard_stays_silent_when_training_helps():
@@ -303,6 +305,19 @@ def test_similarity_needs_class_labels_of_two_classes(y, match):
     assert not hasattr(encoder, "network_")
 
 
+def test_a_later_chunk_of_a_single_class_is_accepted_by_partial_fit():
+    X, _ = sparse_problem(n_samples=120)
+    y = np.repeat([0, 1], 60)
+    encoder = LearnedLassoEncoder(n_components=8, alpha=0.1, objective="similarity")
+    encoder.partial_fit(X, y)
+    with pytest.raises(ValueError, match="at least two classes"):
+        LearnedLassoEncoder(n_components=8, alpha=0.1, objective="similarity").partial_fit(
+            X[:60], y[:60]
+        )
+    encoder.partial_fit(X[:60], y[:60])  # a stream's chunk may hold one class
+    assert encoder.n_iter_ == 2
+
+
 def test_group_weights_without_groups_are_refused_by_the_online_modeler():
     X, _ = sparse_problem(n_samples=60)
     model = OnlineSparseModeler(n_components=8, alpha=0.1, group_weights=[1.0, 2.0])
@@ -322,3 +337,26 @@ def test_more_atoms_than_rows_warns_that_some_start_random():
     X, _ = sparse_problem(n_samples=10)
     with pytest.warns(UserWarning, match="only 10 nonzero rows.*6 atoms start as random"):
         LearnedLassoEncoder(n_components=16, alpha=0.1, max_iter=1).fit(X)
+
+
+def test_public_objectives_refuse_to_overflow():
+    X, D = sparse_problem(n_samples=5)
+    code = np.ones((5, D.shape[0]))
+    with pytest.raises(ValueError, match="overflows float64"):
+        lasso_objective(X * 1e200, code * 1e200, D, 0.1)
+    with pytest.raises(ValueError, match="overflows float64"):
+        hilasso_objective(X * 1e200, code * 1e200, D, alpha=0.1, groups=4, group_alpha=0.1)
+    assert np.isfinite(lasso_objective(X * 1e150, code * 1e150, D, 0.1))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "mahalanobis"])
+def test_a_classifier_refuses_rows_whose_objectives_overflow(metric):
+    X, _ = sparse_problem(n_samples=120)
+    y = np.repeat([0, 1], 60)
+    encoder = LearnedLassoEncoder(n_components=6, alpha=0.1, max_iter=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        classifier = SparseCodingClassifier(encoder=encoder, metric=metric).fit(X, y)
+    with pytest.raises(ValueError, match="overflowed"):
+        classifier.decision_function(X * 1e160)
+    assert np.all(np.isfinite(classifier.decision_function(X)))

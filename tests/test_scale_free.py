@@ -110,6 +110,20 @@ def test_an_equivalent_problem_scaled_by_a_power_of_two_trains_to_the_same_codes
     assert encoder.score(X * factor) == pytest.approx(reference.score(X) * factor**2, rel=1e-12)
 
 
+def test_the_similarity_objective_is_scale_free_too():
+    X, _ = problem(n_samples=120)
+    y = (X[:, 0] > 0).astype(int)
+    factor = 2.0**20
+    params = dict(n_components=8, objective="similarity", max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = LearnedLassoEncoder(**params, alpha=0.1, margin=1.0).fit(X, y)
+        scaled = LearnedLassoEncoder(**params, alpha=0.1 * factor, margin=factor).fit(
+            X * factor, y
+        )
+    np.testing.assert_array_equal(scaled.transform(X * factor), reference.transform(X) * factor)
+
+
 def _relative_gap(X, code, D, alpha):
     optimum = sparse_encode(X, D, alpha=alpha, tol=1e-10, max_iter=5000)
     best = lasso_objective(X, optimum, D, alpha)
