@@ -360,3 +360,19 @@ def test_a_classifier_refuses_rows_whose_objectives_overflow(metric):
     with pytest.raises(ValueError, match="overflowed"):
         classifier.decision_function(X * 1e160)
     assert np.all(np.isfinite(classifier.decision_function(X)))
+
+
+def test_huge_float32_rows_train_without_a_misleading_divergence():
+    # Row norms of ~1e31 overflow float32 squares: the dictionary drawn from
+    # them, the training and the codes must still work (once: "lower the
+    # learning_rate" after an overflow in the dictionary's initialisation).
+    X, _ = sparse_problem(n_samples=200, dtype=np.float32)
+    huge = X * np.float32(1e30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder = LearnedLassoEncoder(n_components=8, alpha=1e29, max_iter=3, random_state=0)
+        encoder.fit(huge)
+    norms = np.linalg.norm(encoder.components_.astype(np.float64), axis=1)
+    assert np.all((norms > 0.5) & (norms <= 1 + 1e-5))  # atoms in the unit ball, not zeroed
+    code = encoder.transform(huge)
+    assert np.all(np.isfinite(code)) and np.count_nonzero(code) > 0
