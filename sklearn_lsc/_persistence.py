@@ -26,12 +26,9 @@ _OPTIMIZER_KINDS = {torch.optim.Adam: "adam", torch.optim.SGD: "sgd"}
 
 
 def to_plain(value):
-    """``value`` with every tensor replaced by a numpy copy (bfloat16 as float32)."""
+    """``value`` with every tensor replaced by a numpy copy."""
     if isinstance(value, torch.Tensor):
-        tensor = value.detach().cpu()
-        if tensor.dtype == torch.bfloat16:
-            tensor = tensor.float()
-        return tensor.numpy().copy()
+        return value.detach().cpu().numpy().copy()
     if isinstance(value, dict):
         return {key: to_plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

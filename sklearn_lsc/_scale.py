@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import validate_params
 
-from ._validation import check_dictionary
+from ._validation import check_dictionary, stable_row_norms
 from ._warnings import warn
 
 # Correlations within this relative margin of ``alpha`` count as equal to it:
@@ -159,9 +159,5 @@ def signal_scale(X):
 
 def atom_scale(dictionary):
     """A power of two near the largest norm of an atom (a row of ``dictionary``)."""
-    dictionary = np.asarray(dictionary)
-    peak = float(np.max(np.abs(dictionary))) if dictionary.size else 0.0
-    if not (peak > 0 and np.isfinite(peak)):
-        return 1.0
-    rows = dictionary.astype(np.float64) / peak
-    return _power_of_two_near(peak * float(np.sqrt(np.max(np.sum(rows * rows, axis=1)))))
+    norms = stable_row_norms(dictionary)
+    return _power_of_two_near(float(np.max(norms)) if norms.size else 0.0)

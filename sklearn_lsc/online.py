@@ -458,7 +458,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         # In the units of X / signal_scale_ (see the base class); the objective
         # curve in those of X.
         scale = self.signal_scale_
-        new_tensor = to_tensor(new, device=device, dtype=dtype) / scale
+        new_tensor = to_tensor(new, device=device, dtype=dtype).div_(scale)  # a fresh copy
 
         with torch.no_grad():
             unseen = float(objective(new_tensor, network(new_tensor), dictionary, None).mean())
@@ -478,7 +478,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self.objective_curve_.append(unseen)
 
         self._window = np.concatenate([self._window, new])[-self.window_size :]
-        window = to_tensor(self._window, device=device, dtype=dtype) / scale
+        window = to_tensor(self._window, device=device, dtype=dtype).div_(scale)
         batch_size = min(self.batch_size, window.shape[0])
         set_learning_rate(self._optimizer, self.learning_rate)  # as set now
         for _ in range(self.updates_per_step):
