@@ -35,6 +35,12 @@ def machine_info():
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    try:  # the fused CPU kernels of rescaled LISTA run only with numba
+        import numba
+
+        numba_version = numba.__version__
+    except ImportError:
+        numba_version = None
     return {
         "cpu": cpu,
         "vector_extensions": vector_extensions(),
@@ -44,4 +50,5 @@ def machine_info():
         "python": platform.python_version(),
         "torch": torch.__version__,
         "scikit-learn": sklearn.__version__,
+        "numba": numba_version,
     }

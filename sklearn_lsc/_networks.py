@@ -15,6 +15,7 @@ import math
 import torch
 from torch import nn
 
+from . import _fused as fused
 from ._prox import (
     contiguous_group_size,
     group_norms,
@@ -282,6 +283,14 @@ class RescaledLISTA(LISTA):
         return code
 
     def _forward_in_place(self, X):
+        """The forward pass for inference: fused CPU kernels where they apply, else torch's."""
+        if fused.applies(self, X):
+            code = fused.rescaled_lista_forward(self, X)
+            if code is not None:
+                return code
+        return self._forward_in_place_torch(X)
+
+    def _forward_in_place_torch(self, X):
         """The forward pass for inference, in six buffers every layer reuses (same codes).
 
         Fresh large temporaries at every operation cost page faults on the

@@ -21,6 +21,16 @@ def _lasso_encoder(**params):
     )
 
 
+@pytest.fixture(autouse=True)
+def torch_pass_only(monkeypatch):
+    """Eager runs take the torch pass that torch.compile compiles.
+
+    Not the fused numba kernels, another pass whose float64 sums round
+    differently (``tests/test_fused.py`` compares the two).
+    """
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+
+
 @pytest.fixture
 def compile_calls(monkeypatch):
     """torch.compile with the "eager" backend (no code generation), counting its calls."""

@@ -1,0 +1,144 @@
+"""The fused numba kernels of rescaled LISTA's inference pass against its torch pass."""
+
+import copy
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_lsc import LearnedLassoEncoder
+from sklearn_lsc import _fused as fused
+from sklearn_lsc._networks import RescaledLISTA
+
+pytest.importorskip("numba")
+
+
+def network_and_signals(dtype, n_layers, seed=0, n_samples=300, n_features=20, n_components=48):
+    """A rescaled LISTA moved away from its untrained values, and signals for it."""
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((n_components, n_features))
+    D *= rng.uniform(0.5, 2.0, size=(n_components, 1))
+    shape = (n_samples, n_components)
+    codes = rng.standard_normal(shape) * (rng.random(shape) < 0.1)
+    X = codes @ D + 0.1 * rng.standard_normal((n_samples, n_features))
+    X[3] = 0.0  # all-zero codes: the plane's factor is 0, not 0 / 0
+    network = RescaledLISTA(torch.tensor(D, dtype=dtype), 0.3, n_layers)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=dtype)
+            parameter.mul_(1 + 0.2 * noise).add_(0.02 * noise)
+        network.theta[-1, 0] = -1.0  # a negative threshold acts as zero
+    return network, torch.tensor(X, dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_layers", [2, 3, 5])
+def test_fused_pass_equals_the_torch_pass(dtype, n_layers):
+    # Against the torch pass in float64 (the kernels sum the plane's inner
+    # products in float64: in float32 they are closer to it than the float32
+    # torch pass, which on an ill-conditioned row of this problem is 3e-4 off).
+    network, X = network_and_signals(dtype, n_layers)
+    original = X.clone()
+    assert fused.applies(network, X)
+    with torch.no_grad():
+        exact = copy.deepcopy(network).double()._forward_in_place_torch(X.double())
+        rounded = network._forward_in_place_torch(X)
+        code = fused.rescaled_lista_forward(network, X)
+    assert code.dtype == dtype and code.shape == exact.shape
+    scale = float(exact.abs().max())
+    tolerance = 2e-5 * scale if dtype == torch.float32 else 1e-12 * scale
+    torch.testing.assert_close(code.double(), exact, rtol=0, atol=tolerance)
+    error, torch_error = ((result.double() - exact).abs().max() for result in (code, rounded))
+    assert error <= torch_error + tolerance
+    assert torch.count_nonzero(code) > 0 and not code[3].any()
+    assert torch.equal(X, original)  # input untouched
+
+
+def test_network_uses_the_fused_pass_and_the_switch_turns_it_off(monkeypatch):
+    network, X = network_and_signals(torch.float32, 4)
+    with torch.no_grad():
+        fused_code = network(X)
+        torch_code = network._forward_in_place_torch(X)
+    assert torch.equal(fused_code, fused.rescaled_lista_forward(network, X))
+    assert not torch.equal(fused_code, torch_code)  # rounding differs: it is another pass
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+    assert not fused.applies(network, X)
+    with torch.no_grad():
+        assert torch.equal(network(X), torch_code)
+
+
+def test_fused_pass_applies_only_where_it_is_defined():
+    network, X = network_and_signals(torch.float32, 3)
+    assert not fused.applies(network, X.double())  # dtype other than the network's
+    assert not fused.applies(network, X.to(torch.bfloat16))
+    single, X_single = network_and_signals(torch.float32, 1)
+    assert not fused.applies(single, X_single)  # one layer: nothing to fuse
+    grouped = RescaledLISTA(
+        network.dictionary, 0.3, 3, torch.arange(48) // 4, torch.full((12,), 0.1)
+    )
+    assert not fused.applies(grouped, X)
+
+
+def test_returned_codes_are_not_reused_buffers():
+    # The kernels reuse their buffers from call to call: a returned code must
+    # not change when the network codes other signals, of the same or
+    # another batch shape.
+    for n_layers in (2, 3):
+        network, X = network_and_signals(torch.float32, n_layers)
+        with torch.no_grad():
+            first = network(X)
+            kept = first.clone()
+            network(X.flip(0))
+            network(X[:7])
+            torch.testing.assert_close(first, kept, rtol=0, atol=0)
+
+
+def test_a_parameter_change_is_followed():
+    network, X = network_and_signals(torch.float64, 3)
+    with torch.no_grad():
+        before = network(X)
+        network.theta.mul_(1.5)  # in place: the kernels' prepared weights are stale
+        network.correction.add_(0.1)
+        after = network(X)
+        expected = network._forward_in_place_torch(X)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_concurrent_calls_from_threads_give_each_its_own_codes():
+    network, X = network_and_signals(torch.float32, 4, n_samples=400)
+    batches = [X[start::4].contiguous() for start in range(4)]
+    with torch.no_grad():
+        expected = [network(batch) for batch in batches]
+    results = [None] * len(batches)
+
+    def code(index):
+        with torch.no_grad():
+            for _ in range(5):
+                results[index] = network(batches[index])
+
+    threads = [threading.Thread(target=code, args=(index,)) for index in range(len(batches))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for result, reference in zip(results, expected, strict=True):
+        assert torch.equal(result, reference)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_encoder_codes_match_with_and_without_the_kernels(monkeypatch, dtype):
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((40, 16))
+    X = (rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)) @ D
+    X = X.astype(dtype)
+    encoder = LearnedLassoEncoder(dictionary=D, alpha=0.5, max_iter=5, random_state=0).fit(X)
+    assert encoder.architecture == "rescaled_lista"
+    with_kernels = encoder.transform(X)
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+    without = encoder.transform(X)
+    assert with_kernels.dtype == dtype
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(with_kernels, without, rtol=tolerance, atol=tolerance)
