@@ -69,9 +69,8 @@ class LISTA(nn.Module):
     LISTA update ``h(X W_t + Z S_t)`` with ``S_t = I - D W_t``. Tying ``S_t``
     to ``W_t`` through the dictionary (the weight coupling of Chen et al.
     2018) keeps the fixed points of the Lasso and halves the parameters: on
-    small training sets it generalizes much better than a free ``S_t`` (on
-    the digits demo, 2.4% against 5.4% held-out gap for 5 layers), and it
-    costs ``2 n_features n_components`` per sample and layer, no more than a
+    small training sets it generalizes much better than a free ``S_t``, and
+    it costs ``2 n_features n_components`` per sample and layer, no more than a
     free ``S_t`` (``n_components ** 2``) once atoms number at least twice
     the features.
 
@@ -189,17 +188,13 @@ class RescaledLISTA(LISTA):
     (tau_{t+1} - 1) / tau_{t+2}`` with ``tau_1 = 1``, ``tau_{k+1} = (1 +
     sqrt(1 + 4 tau_k^2)) / 2`` (0.28, 0.43, 0.53, ...; FISTA's own first
     extrapolation, 0, is skipped: the plane already rescales the first
-    layer). Trained from there rather than from ``beta_t = 0``, 5-layer
-    networks reached held-out gaps of 0.46% instead of 0.64% on the digits
-    of the convergence benchmark and 0.317% instead of 0.344% on 20,000
-    image patches (50 epochs).
+    layer). Trained from there rather than from ``beta_t = 0``, the networks
+    reach smaller held-out gaps.
 
     The learned per-atom gains ``g_t`` (ones untrained) free the diagonal of
     the layer's matrix on the code, ``B = Y (diag(g_t) - D W_t) + X W_t``,
     which with ``g_t = 1`` is tied to the identity; they cost an elementwise
-    product. On 20,000 image patches of the convergence benchmark (50
-    epochs, no input noise, seeds 0 and 1) they took the 5-layer held-out
-    gap from 0.317% and 0.293% to 0.278% and 0.279%.
+    product and lower the held-out gap.
 
     A learned correction of rank ``r = min(16, n_components)`` frees that
     matrix further: ``B`` adds ``(Y U_t) V_t``, with ``U_t`` (n_components,
@@ -207,18 +202,12 @@ class RescaledLISTA(LISTA):
     ``V_t`` (r, n_components) from zero, so the untrained network is
     unchanged. ``U_t`` is stored with unit columns and scaled by ``1 /
     sqrt(n_components)`` in the product: stored at that scale, its entries
-    were small against Adam's steps, and the 2-layer network trained badly
-    (patches with input noise: 3.56% against 1.38% without the correction;
-    1.40-1.44% so stored). It costs ``4 r n_components`` operations per
-    signal and layer, a quarter of a layer's two products with 64 features
-    (3% more time than rank 8 with 100 features and 256 atoms, 5 layers;
-    rank 32: 11%). On the same patches (seed 0) rank 8 took the gap from
-    0.278% to 0.209% (training rows: 0.163% to 0.126%); from random bases,
-    ranks 1, 2, 4, 8 and 16 gave 0.255%, 0.212%, 0.216%, 0.210% and
-    0.216-0.252%. With more data or input noise the larger rank pays: on
-    100,000 patches (100 epochs) ranks 8 and 16 gave 0.127% and 0.108%
-    (training rows 0.080%), and on 20,000 patches with the benchmark's input
-    noise (100 epochs) ranks 8, 16 and 32 gave 0.167%, 0.158% and 0.154%.
+    were small against Adam's steps and shallow networks trained badly. It
+    costs ``4 r n_components`` operations per signal and layer, a quarter
+    of a layer's two products with 64 features. Rank 16 rather than 8:
+    with more training data or input noise the larger rank lowers the
+    held-out gap further; from the Gram matrix's top eigenvectors rather
+    than random bases: a better start at small ranks.
 
     Parameters
     ----------
@@ -625,8 +614,8 @@ class StructuredISTA(nn.Module):
 
 
 # In :meth:`LBCoFB._forward_in_place_by_atom`, every group's move comes from
-# the full arrays once the code holds at least n_groups / 5 groups (gathering
-# the held blocks costs more from there on an H200).
+# the full arrays once the code holds at least n_groups / 5 groups (from there
+# gathering the held blocks costs more on a GPU).
 _FULL_MOVES_PER_GROUP = 5
 
 
@@ -642,23 +631,20 @@ class LBCoFB(nn.Module):
 
     ``B`` is updated as ``B = Z + (X - Z D) W_t``, i.e. the paper's
     ``B += (Zt_r - Z_r) S_t`` with ``S_t = I - D W_t``: the update matrix is
-    coupled to the dictionary as in :class:`LISTA`. With free ``S_t`` a
-    3-layer network overfits 2500 training signals (0.2% train, 6.7%
-    held-out relative gap on the structured benchmark); coupled it reaches
-    1.3% held-out, at the same cost per layer there (twice as many atoms as
-    features).
+    coupled to the dictionary as in :class:`LISTA`. With a free ``S_t`` the
+    network overfits a few thousand training signals; coupled it
+    generalizes, at the same cost per layer once atoms number at least
+    twice the features.
 
     Untrained (``W_t = D^T / mu``) it equals ``n_layers`` block updates of
     BCoFB followed by the final prox.
 
     Inference with contiguous groups (no autograd) runs in reused buffers and
     forms only the selected group's proximal point, same codes up to rounding:
-    on the CPU eagerly (:meth:`_forward_in_place`, 1.2x faster than the plain
-    forward; compiled for a CPU the plain forward is faster), on GPUs eagerly
-    with atoms along rows (:meth:`_forward_in_place_by_atom`) and compiled
-    row-major. On an H200 (100,000 vectors, 250 atoms, 5 layers), eagerly:
-    4.88 ms by atom, 5.50 row-major, 7.17 for the plain forward; compiled:
-    2.94 row-major, 3.39 by atom.
+    on the CPU eagerly (:meth:`_forward_in_place`; compiled for a CPU the
+    plain forward is faster), on GPUs eagerly with atoms along rows
+    (:meth:`_forward_in_place_by_atom`) and compiled row-major, the fastest
+    pass of each case (``benchmarks/throughput.py``).
 
     Parameters
     ----------
@@ -701,11 +687,8 @@ class LBCoFB(nn.Module):
             if X.device.type == "cuda" and not compiling:
                 return self._forward_in_place_by_atom(X)
             # Compiled for a CPU, the in-place pass (gathers and scatters in
-            # reused buffers) runs 2x slower than the plain one, which the
-            # compiler fuses (10,000 x 256, two Xeon cores: 65 against 33 ms).
-            # Compiled for a GPU it is the fastest: 0.0059 us per vector and
-            # layer on an H200, the by-atom pass compiled 0.0068 (the plain
-            # pass compiled there is unmeasured).
+            # reused buffers) runs slower than the plain one, which the
+            # compiler fuses; compiled for a GPU it is the fastest.
             if not (compiling and X.device.type == "cpu"):
                 return self._forward_in_place(X)
         return self._forward_dense(X)
@@ -738,7 +721,7 @@ class LBCoFB(nn.Module):
 
         Autograd takes the plain forward, which forms every group's proximal
         point and change (twice the full-size passes per layer). On GPUs,
-        where those passes bound the layer, this is 13% faster than forming
+        where those passes bound the layer, this is faster than forming
         them in place; on the CPU the products bound it (same time).
         """
         n_samples, n_groups, size = X.shape[0], self.s.shape[1], self.group_size
@@ -746,8 +729,8 @@ class LBCoFB(nn.Module):
         residual = torch.empty_like(X)
         B, scratch = torch.empty_like(code), torch.empty_like(code)
         # Blocks are addressed as rows of the (n_samples * n_groups, size)
-        # views: `index_select` and `index_copy_` there are 3x faster on the
-        # CPU than advanced indexing of the (n_samples, n_groups, size) views.
+        # views: `index_select` and `index_copy_` there are faster on the CPU
+        # than advanced indexing of the (n_samples, n_groups, size) views.
         B_blocks, code_blocks = B.view(-1, size), code.view(-1, size)
         first_block = torch.arange(0, n_samples * n_groups, n_groups, device=X.device)
         held = torch.empty(self.n_layers, n_samples, dtype=torch.long, device=X.device)
@@ -780,14 +763,14 @@ class LBCoFB(nn.Module):
         """:meth:`_forward_in_place` on ``(n_components, n_samples)`` arrays (GPUs).
 
         With atoms along rows a group is a block of rows, so its norms reduce
-        over a middle dimension, which GPUs read coalesced: on an H200 4x
-        faster than the row-major pass's runs of ``group_size`` values. The
+        over a middle dimension, which GPUs read coalesced: faster there
+        than the row-major pass's runs of ``group_size`` values. The
         products take transposed operands at no cost. Gathering a block per
         sample is the costly part here (the samples' blocks lie in different
         rows), so once the code holds a few groups every group's move is
         computed at once, from the full arrays. On the CPU this layout is
-        3.5x slower than the row-major pass (gathers along the outer
-        dimension); the dense forward remains the reference (same codes up to
+        slower than the row-major pass (gathers along the outer dimension);
+        the dense forward remains the reference (same codes up to
         rounding).
         """
         n_samples, n_groups, size = X.shape[0], self.s.shape[1], self.group_size
@@ -806,7 +789,7 @@ class LBCoFB(nn.Module):
             if layer * _FULL_MOVES_PER_GROUP >= n_groups:
                 # Gathering the held blocks of B and of the code would read
                 # 2 * layer of the n_groups blocks per sample, uncoalesced (a
-                # gathered block costs 0.6 of a full pass on an H200); one
+                # gathered block costs more than half a full pass on a GPU); one
                 # fused pass forms every group's change (where the code is
                 # zero, the proximal point).
                 torch.addcmul(code_blocks, B_blocks, factor.unsqueeze(1), value=-1.0, out=changes)

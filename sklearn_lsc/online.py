@@ -84,8 +84,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         ``groups``.
         The paper uses CoD layers (``"lcod"``); LISTA's layers read the
         current dictionary, so they follow each dictionary step: on the
-        texture stream of ``benchmarks/online.py`` its mean objective is 6%
-        lower than with LCoD layers, in 85% of the time.
+        texture stream of ``benchmarks/online.py`` its objective is lower
+        than with LCoD layers, in less time.
 
     n_layers : int, default=4
         Depth of the network.
@@ -145,14 +145,10 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         then with dynamic shapes) and kept: later training changes its
         parameters, not its code. Same codes up to rounding (with rescaled
         LISTA, rounding can flip a layer's choice between two near-equal
-        points for a rare signal: 3 of 10,000 moved by over 1e-4 of their
-        objective). Worth it on GPUs, where it fuses the layers'
-        elementwise work: a 5-layer structured network (100 features, 250
-        atoms in 10 groups) on an H200 takes 0.0059 instead of 0.0096
-        microseconds per vector per layer. Less on CPUs, where the products
-        take a larger share (10,000 signals, 256 atoms, two Xeon cores:
-        rescaled LISTA 74 -> 45 ms, LBCoFB 55 -> 46 ms, LISTA no faster);
-        the first call takes seconds.
+        points for a rare signal). Worth it on GPUs, where it fuses the
+        layers' elementwise work; less on CPUs, where the products take a
+        larger share (see the user guide's "Compiled transforms"); the first
+        call takes seconds.
         Settable on a fitted model; if the compiler fails, a
         ``RuntimeWarning`` says so and the network runs uncompiled. The
         compiled module is never pickled.
