@@ -399,8 +399,10 @@ class StructuredSparseClassifier(_SparseClassifier):
     group_alpha : float, default=0.1
         Weight of the group penalty of the structured codes.
 
-    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista"}, default="bcofb"
-        The structured encoder's network (see :class:`~sklearn_lsc.LearnedHiLassoEncoder`).
+    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista"}, \
+            default="bcofb"
+        The structured encoder's network: any architecture of
+        :class:`~sklearn_lsc.LearnedHiLassoEncoder`.
 
     n_layers : int, default=2
         Depth of the structured encoder's network.
@@ -504,7 +506,8 @@ class StructuredSparseClassifier(_SparseClassifier):
         "n_components_per_class": [Interval(numbers.Integral, 1, None, closed="left")],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "architecture": [StrOptions({"bcofb", "ista", "lista", "lcod", "rescaled_lista"})],
+        # The structured encoder's own constraint: a new network is accepted here too.
+        "architecture": LearnedHiLassoEncoder._parameter_constraints["architecture"],
         "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
         "objective": [StrOptions({"hilasso", "discriminative"})],
         "n_active": [Interval(numbers.Integral, 1, None, closed="left")],

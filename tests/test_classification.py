@@ -17,6 +17,7 @@ from sklearn_lsc import (
     StructuredSparseClassifier,
     lasso_objective,
 )
+from sklearn_lsc._networks import NETWORKS, STRUCTURED_NETWORKS
 
 
 def normalized_rows(X):
@@ -190,6 +191,22 @@ def test_group_energies_identify_single_sources(architecture):
     energies = classifier.decision_function(X_test)
     np.testing.assert_allclose(energies, classifier.encoder_.group_energies(X_test))
     assert classifier.score(X_test, y_test) > 0.95
+
+
+@pytest.mark.parametrize(
+    "architecture", sorted(set(NETWORKS) | set(STRUCTURED_NETWORKS))
+)  # from the registry: a new network is tested here without an edit
+def test_every_structured_encoder_architecture_is_accepted(architecture):
+    X, y, _ = subspace_sources()
+    classifier = StructuredSparseClassifier(
+        n_components_per_class=4, alpha=0.02, group_alpha=0.05, max_iter=3,
+        architecture=architecture, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert classifier.encoder_.architecture == architecture
+    assert type(classifier.encoder_.network_).__name__ in {
+        cls.__name__ for cls in (*NETWORKS.values(), *STRUCTURED_NETWORKS.values())
+    }
+    assert set(classifier.predict(X)) <= set(classifier.classes_)
 
 
 def test_mixtures_of_two_sources_are_identified():
