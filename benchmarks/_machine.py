@@ -52,3 +52,21 @@ def machine_info():
         "scikit-learn": sklearn.__version__,
         "numba": numba_version,
     }
+
+
+def torch_device(name):
+    """The :class:`torch.device` a suite's ``--device`` names: ``cpu``, ``cuda`` or ``cuda:N``."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"The 'device' parameter must be cpu, cuda or cuda:N; got {name!r}.")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"The 'device' parameter is {name!r}, but no CUDA GPU is available.")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"The 'device' parameter is {name!r}, but this machine has "
+            f"{torch.cuda.device_count()} CUDA GPU(s)."
+        )
+    return device

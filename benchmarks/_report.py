@@ -1,6 +1,20 @@
 """What every suite does with its results: the checks' lines, the report, the files."""
 
 import json
+import pathlib
+
+# The reference results of every suite, which the documentation includes.
+RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+
+
+def add_output_argument(parser):
+    """``--output-dir``: where a suite writes its results (default: ``benchmarks/results``)."""
+    parser.add_argument(
+        "--output-dir",
+        type=pathlib.Path,
+        default=RESULTS,
+        help="folder for the results' .md, .json and plots (default: benchmarks/results)",
+    )
 
 
 def check_lines(checks):

@@ -21,12 +21,11 @@ rows and 16,000 random two-source mixtures of them) must identify both
 sources at least as often as exact HiLasso codes on the same dictionary, and
 its discriminative objective at least as often as the unsupervised one.
 
-Run ``python benchmarks/classification.py``. Writes
+Run ``python -m benchmarks.classification``. Writes
 ``benchmarks/results/classification.md``, ``.json`` and ``.png``.
 """
 
 import argparse
-import pathlib
 import sys
 import time
 
@@ -35,28 +34,24 @@ from sklearn.datasets import load_digits
 from sklearn.decomposition import MiniBatchDictionaryLearning
 from sklearn.model_selection import train_test_split
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._plots import bar_panels  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from benchmarks._training import committed_training  # noqa: E402
-from sklearn_lsc import (  # noqa: E402
+from benchmarks._machine import machine_info
+from benchmarks._plots import bar_panels
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._timing import median_time
+from benchmarks._training import committed_training
+from sklearn_lsc import (
     LearnedLassoEncoder,
     SparseCodingClassifier,
     StructuredSparseClassifier,
     sparse_encode,
 )
-from sklearn_lsc._objectives import hilasso_objective_numpy, lasso_objective_numpy  # noqa: E402
-from sklearn_lsc._timing import median_time  # noqa: E402
-from sklearn_lsc.classification import class_objectives  # noqa: E402
-from sklearn_lsc.datasets import make_group_sparse_signals  # noqa: E402
+from sklearn_lsc.classification import class_objectives
+from sklearn_lsc.datasets import make_group_sparse_signals
 
 ALPHA = 0.1
 N_LAYERS = 5
 ACCURACY_TARGET = 0.005
 SPEEDUP_TARGET = 20
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def digits_split():
@@ -66,9 +61,26 @@ def digits_split():
     return train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
 
 
+def lasso_objectives(X, code, dictionary, alpha):
+    """Each row's Lasso objective, in float64."""
+    X, code = np.asarray(X, np.float64), np.asarray(code, np.float64)
+    residual = X - code @ np.asarray(dictionary, np.float64)
+    return 0.5 * (residual**2).sum(axis=1) + alpha * np.abs(code).sum(axis=1)
+
+
+def hilasso_objectives(X, code, dictionary, alpha, groups, group_penalties):
+    """Each row's HiLasso objective, in float64 (``groups``: the atoms of each group)."""
+    code = np.asarray(code, np.float64)
+    group_term = sum(
+        penalty * np.linalg.norm(code[:, group], axis=1)
+        for group, penalty in zip(groups, group_penalties, strict=True)
+    )
+    return lasso_objectives(X, code, dictionary, alpha) + group_term
+
+
 def exact_predict(dictionaries, X):
     objectives = [
-        lasso_objective_numpy(X, sparse_encode(X, D, alpha=ALPHA, tol=1e-6), D, ALPHA)
+        lasso_objectives(X, sparse_encode(X, D, alpha=ALPHA, tol=1e-6), D, ALPHA)
         for D in dictionaries
     ]
     return np.argmin(np.stack(objectives, axis=1), axis=1)
@@ -203,7 +215,7 @@ def mixture_rows():
     top = np.argsort(-energies, axis=1)[:, :2]
     exact = np.zeros_like(both)
     np.put_along_axis(exact, top, 1, axis=1)
-    objective = hilasso_objective_numpy(X_test, code, dictionary, 0.05, groups, np.full(8, 0.1))
+    objective = hilasso_objectives(X_test, code, dictionary, 0.05, groups, np.full(8, 0.1))
     rows.insert(
         0,
         {
@@ -236,6 +248,7 @@ def plot(payload, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    add_output_argument(parser)
     args = parser.parse_args(argv)
 
     digits = []
@@ -305,7 +318,7 @@ def main(argv=None):
     lines += check_lines(checks)
     payload = {"machine": machine_info(), "digits": digits, "mixtures": mixtures, "checks": checks}
     return finish(
-        RESULTS, "classification", "\n".join(lines), payload, checks,
+        args.output_dir, "classification", "\n".join(lines), payload, checks,
         draw=lambda path: plot(payload, path),
     )  # fmt: skip
 

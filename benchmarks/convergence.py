@@ -16,7 +16,7 @@ updates that reach the same gap (Gregor & LeCun report about ten times less
 computation than CoD: an LCoD layer costs about one coordinate update).
 
 Target (issue 6): a trained 5-layer network matches the gap of at least 50
-FISTA iterations. Run ``python benchmarks/convergence.py`` (``--quick``:
+FISTA iterations. Run ``python -m benchmarks.convergence`` (``--quick``:
 depths 1, 3, 5 on digits only; ``--n-patches N``: N training patches;
 ``--depths``; ``--architectures``; ``--patch-epochs``, ``--patch-noise`` and
 ``--patch-batch-size``: the patches' training; ``--seed``: the networks'
@@ -26,7 +26,6 @@ depths 1, 3, 5 on digits only; ``--n-patches N``: N training patches;
 
 import argparse
 import importlib.util
-import pathlib
 import sys
 import time
 
@@ -35,15 +34,12 @@ import torch
 from sklearn.datasets import load_sample_images
 from sklearn.feature_extraction.image import extract_patches_2d
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from benchmarks._training import committed_training  # noqa: E402
-from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode  # noqa: E402
-from sklearn_lsc._demo import demo_problem  # noqa: E402
-from sklearn_lsc._prox import soft_threshold  # noqa: E402
-from sklearn_lsc.solvers import cod_operators  # noqa: E402
+from benchmarks._machine import machine_info
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._training import committed_training
+from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
+from sklearn_lsc.datasets import load_digits_problem
+from sklearn_lsc.solvers import cod_operators
 
 ALPHA = 0.1
 MAX_ITERATIONS = 200  # ISTA / FISTA iterations, and CoD sweeps of n_components updates
@@ -61,7 +57,6 @@ TRAINING = {
     "image patches": dict(input_noise=0.06, max_iter=100, n_iter_no_change=100),
 }
 N_PATCHES = 50_000  # training patches: on 20,000 the 5-layer rescaled LISTA overfits
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def patch_problem(n_train=N_PATCHES, n_test=500, n_components=128, random_state=0):
@@ -92,6 +87,10 @@ def gaps_of_iterations(X, dictionary, optimum, algorithm):
         ) / optimum - 1
         for k in range(1, MAX_ITERATIONS + 1)
     ]  # fmt: skip
+
+
+def soft_threshold(values, threshold):
+    return torch.sign(values) * (values.abs() - threshold).clamp_min(0.0)
 
 
 def gaps_of_coordinate_updates(X, dictionary, optimum):
@@ -205,6 +204,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0,
                         help="random_state of the networks' training (default 0)")  # fmt: skip
     parser.add_argument("--name", default="convergence", help="name of the results' files")
+    add_output_argument(parser)
     args = parser.parse_args(argv)
     unknown = sorted(set(args.architectures) - set(ARCHITECTURES))
     if unknown:
@@ -216,7 +216,7 @@ def main(argv=None):
                               n_iter_no_change=args.patch_epochs,
                               batch_size=args.patch_batch_size),
     }  # fmt: skip
-    problems = {"digits": demo_problem()}
+    problems = {"digits": load_digits_problem(random_state=0)}
     if not args.quick:
         problems["image patches"] = patch_problem(n_train=args.n_patches)
     results = {
@@ -230,7 +230,7 @@ def main(argv=None):
              + f"; networks trained (seed {args.seed}) with {training}, learning rate "
              "1e-3 up to 5 layers, 5e-3 / layers beyond. A rescaled LISTA layer does the two "
              "products of a LISTA layer and more elementwise work (plus one product for the "
-             "output): `python benchmarks/speed.py` times both.", ""]  # fmt: skip
+             "output): `python -m benchmarks.speed` times both.", ""]  # fmt: skip
     checks = []
     for name, result in results.items():
         lines += [f"## {name}", "", "| iterations | " + " | ".join(result["curves"]) + " |",
@@ -262,7 +262,7 @@ def main(argv=None):
     lines += check_lines(checks)
     payload = {"machine": machine_info(), "results": results, "checks": checks}
     return finish(
-        RESULTS, args.name, "\n".join(lines), payload, checks,
+        args.output_dir, args.name, "\n".join(lines), payload, checks,
         draw=lambda path: plot(results, path),
     )  # fmt: skip
 

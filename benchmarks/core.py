@@ -5,23 +5,19 @@
   the held-out rows;
 - its ``transform`` is faster than ``sparse_encode(algorithm="lasso_cd")``.
 
-Run ``python benchmarks/core.py`` (``--device cuda`` on a GPU). Writes
+Run ``python -m benchmarks.core`` (``--device cuda`` on a GPU). Writes
 ``benchmarks/results/core.md`` and ``core.json``.
 """
 
 import argparse
-import pathlib
 import sys
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._plots import bar_panels  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from sklearn_lsc._demo import format_table, run_demo  # noqa: E402
+from benchmarks._machine import machine_info
+from benchmarks._plots import bar_panels
+from benchmarks._report import add_output_argument, check_lines, finish
+from sklearn_lsc._demo import format_table, run_demo
 
 GAP_TARGET = 0.03
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def plot(payload, path):
@@ -39,6 +35,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=7)
+    add_output_argument(parser)
     args = parser.parse_args(argv)
 
     rows, _ = run_demo(n_layers=5, device=args.device, repeats=args.repeats)
@@ -61,7 +58,12 @@ def main(argv=None):
     lines += check_lines(checks)
     payload = {"machine": machine_info(), "rows": rows}
     return finish(
-        RESULTS, "core", "\n".join(lines), payload, checks, draw=lambda path: plot(payload, path)
+        args.output_dir,
+        "core",
+        "\n".join(lines),
+        payload,
+        checks,
+        draw=lambda path: plot(payload, path),
     )
 
 

@@ -28,38 +28,33 @@ gap at most 3% with 500 training rows, 1% with 2,000 (HiLasso, 3 layers:
 2%), 0.2% with 50,000; a default fit on 2,000 rows of ``gaussian-100x256`` in
 at most 60 s; a default transform at most 1.5 times LISTA's time.
 
-Run ``python benchmarks/defaults.py`` (the whole grid takes hours on two
+Run ``python -m benchmarks.defaults`` (the whole grid takes hours on two
 cores: ``--sizes``, ``--seeds``, ``--problems`` pick a part; ``--quick``: 500
 rows, one seed, two problems). Writes ``benchmarks/results/defaults.md`` and
 ``.json`` (``--name`` for another name).
 """
 
 import argparse
-import pathlib
 import statistics
 import sys
 import time
 
 import numpy as np
-from sklearn.datasets import load_sample_images
+from sklearn.datasets import load_digits, load_sample_images
 from sklearn.feature_extraction.image import extract_patches_2d
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from sklearn_lsc import (  # noqa: E402
+from benchmarks._machine import machine_info
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._timing import median_time
+from sklearn_lsc import (
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
     hilasso_objective,
     lasso_objective,
     sparse_encode,
 )
-from sklearn_lsc._demo import load_normalized_digits  # noqa: E402
-from sklearn_lsc._timing import median_time  # noqa: E402
-from sklearn_lsc.datasets import make_group_sparse_signals  # noqa: E402
+from sklearn_lsc.datasets import make_group_sparse_signals
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 N_TEST = 1000
 N_TIMED = 10_000
 SIZES = (500, 2000, 10_000, 50_000)
@@ -77,9 +72,17 @@ def _unit_rows(X):
     return X[keep] / norms[keep, None]
 
 
+def _normalized_digits():
+    """The digits, rows centred and scaled to unit norm (flat rows stay zero)."""
+    X = load_digits().data
+    X = X - X.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
 def digits(n_train, seed):
     rng = np.random.RandomState(seed)
-    X = load_normalized_digits()
+    X = _normalized_digits()
     X = X[np.linalg.norm(X, axis=1) > 0][rng.permutation(X.shape[0])].astype(np.float32)
     X_test, X_train = X[:300], X[300 : 300 + n_train]
     atoms = X_train[rng.choice(X_train.shape[0], 128, replace=False)]
@@ -304,6 +307,7 @@ def main(argv=None):
         "--quick", action="store_true", help="500 rows, seed 0, digits and gaussian-64x128"
     )
     parser.add_argument("--name", default="defaults", help="the results' file name")
+    add_output_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.problems, args.sizes, args.seeds = ["digits", "gaussian-64x128"], [500], [0]
@@ -330,7 +334,7 @@ def main(argv=None):
         "runs": rows,
         "checks": [{"name": name, "value": value, "met": ok} for name, value, ok in checks],
     }
-    return finish(RESULTS, args.name, report(summary, checks, info), payload, checks)
+    return finish(args.output_dir, args.name, report(summary, checks, info), payload, checks)
 
 
 if __name__ == "__main__":

@@ -25,30 +25,27 @@ exact online dictionary learning's; it falls within each texture block; it
 processes the stream at least 10x faster than exact online learning (wall
 time of all ``partial_fit`` calls of each, in the same run, after a warm-up).
 
-Run ``python benchmarks/online.py`` (needs scikit-image and matplotlib).
+Run ``python -m benchmarks.online`` (needs scikit-image and matplotlib).
 Writes ``benchmarks/results/online.md``, ``online.json`` and ``online.png``.
 """
 
 import argparse
-import pathlib
 import sys
 import time
 
 import numpy as np
 from sklearn.decomposition import MiniBatchDictionaryLearning
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from benchmarks._training import committed_training  # noqa: E402
-from sklearn_lsc import (  # noqa: E402
+from benchmarks._machine import machine_info
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._training import committed_training
+from sklearn_lsc import (
     LearnedLassoEncoder,
     OnlineSparseModeler,
     lasso_objective,
     sparse_encode,
 )
-from sklearn_lsc.datasets import load_texture_patches  # noqa: E402
+from sklearn_lsc.datasets import load_texture_patches
 
 TEXTURES = ("brick", "grass", "gravel")
 ALPHA = 1.0
@@ -57,7 +54,6 @@ STEP = 100
 N_LAYERS = 4
 GAP_TARGET = 0.10
 SPEEDUP_TARGET = 10
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def texture_data(n_per_texture, n_offline_per_texture):
@@ -163,6 +159,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-per-texture", type=int, default=10_000)
     parser.add_argument("--n-offline-per-texture", type=int, default=2000)
+    add_output_argument(parser)
     args = parser.parse_args(argv)
 
     stream, offline, texture = texture_data(args.n_per_texture, args.n_offline_per_texture)
@@ -233,7 +230,7 @@ def main(argv=None):
         "checks": checks,
     }
     return finish(
-        RESULTS, "online", "\n".join(lines), payload, checks,
+        args.output_dir, "online", "\n".join(lines), payload, checks,
         draw=lambda path: plot(curves, texture_steps, path),
     )  # fmt: skip
 

@@ -23,27 +23,23 @@ and the peak memory of ``sparse_encode``.
   peak resident memory, against the output's size; beside it, the same
   solver run on all rows at once (as before the batching).
 
-Run ``python benchmarks/reliability.py`` (``--quick``: 500 rows and one seed
+Run ``python -m benchmarks.reliability`` (``--quick``: 500 rows and one seed
 for the scales, four rates, 50,000 rows for the memory). Writes
 ``benchmarks/results/reliability.md`` and ``.json``.
 """
 
 import argparse
 import json
-import pathlib
 import subprocess
 import sys
 import warnings
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from benchmarks._machine import machine_info
+from benchmarks._report import add_output_argument, check_lines, finish
+from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
 
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode  # noqa: E402
-
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 SCALES = (1e-6, 1.0, 1e6)
 SCALE_TOLERANCE = 0.10
 RATES = (1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
@@ -258,6 +254,7 @@ def main(argv=None):
     parser.add_argument(
         "--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4], help="seeds of the scale runs"
     )
+    add_output_argument(parser)
     args = parser.parse_args(argv)
     n_train = 500 if args.quick else 2000
     rates = (1e-3, 0.1, 1.0, 10.0) if args.quick else RATES
@@ -273,7 +270,7 @@ def main(argv=None):
         "memory": memory,
         "checks": [{"name": name, "value": value, "met": ok} for name, value, ok in checks],
     }
-    return finish(RESULTS, args.name, report(scales, rate_results, memory, checks, info),
+    return finish(args.output_dir, args.name, report(scales, rate_results, memory, checks, info),
                   payload, checks)  # fmt: skip
 
 

@@ -1,10 +1,12 @@
-"""Run the benchmark suites: ``python -m benchmarks`` (or ``python benchmarks/run.py``).
+"""Run the benchmark suites: ``python -m benchmarks`` from the repository's root.
 
-Each suite is a module of this folder with a ``main(argv)`` that measures its
-claims side by side, prints a report, writes ``benchmarks/results/<suite>.md``
-and ``.json`` (and PNG plots where it draws any) and returns 0 when every
-target is met, 1 otherwise. This runner picks the suites, passes ``--quick``
-and ``--device`` to those that take them, shows what is running, skips a
+Each suite is a module of this package with a ``main(argv)`` (also run alone:
+``python -m benchmarks.NAME``) that measures its claims side by side, prints
+a report, writes ``<suite>.md`` and ``.json`` (and PNG plots where it draws
+any) under ``--output-dir`` (default ``benchmarks/results``) and returns 0
+when every target is met, 1 otherwise. This runner picks the suites, passes
+``--quick`` and ``--device`` to those that take them and the output folder to
+all, shows what is running, skips a
 suite whose optional dependency is missing (saying so) and never lets one
 suite's failure stop the others. A summary goes to
 ``benchmarks/results/summary.md`` (``results/quick/`` for ``--quick``).
@@ -13,17 +15,13 @@ suite's failure stop the others. A summary goes to
 import argparse
 import importlib
 import importlib.util
-import pathlib
 import shutil
 import sys
 import time
 import traceback
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from sklearn_lsc._torch_utils import resolve_device  # noqa: E402
-
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+from benchmarks._machine import torch_device
+from benchmarks._report import RESULTS
 
 
 class Suite:
@@ -85,8 +83,10 @@ def run_suite(suite, *, quick, device):
     start = time.perf_counter()
     try:
         module = importlib.import_module(f"benchmarks.{suite.name}")
-        module.RESULTS = RESULTS / "quick" if quick else RESULTS
-        code = module.main(suite.arguments(quick=quick, device=device))
+        folder = RESULTS / "quick" if quick else RESULTS
+        code = module.main(
+            [*suite.arguments(quick=quick, device=device), "--output-dir", str(folder)]
+        )
     except Exception:  # one suite's failure must not stop the others
         traceback.print_exc()
         return "failed (see the traceback above)", time.perf_counter() - start
@@ -108,7 +108,7 @@ def main(argv=None):
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     args = parser.parse_args(argv)
     try:
-        resolve_device(args.device)
+        torch_device(args.device)
     except (TypeError, ValueError) as error:
         parser.error(str(error))
     names = args.suite or (QUICK_SUITES if args.quick else list(SUITES))

@@ -17,7 +17,7 @@ of three random states (``--depths``, ``--seeds``). Targets, at the deepest
 depth: structured >= exact; discriminative >= unsupervised. About half an
 hour on two cores.
 
-Run ``python benchmarks/speakers.py``. Writes
+Run ``python -m benchmarks.speakers``. Writes
 ``benchmarks/results/speakers.md``, ``.json`` and ``.png``.
 """
 
@@ -33,12 +33,10 @@ import wave
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._plots import bar_panels  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from sklearn_lsc import StructuredSparseClassifier, sparse_encode  # noqa: E402
+from benchmarks._machine import machine_info
+from benchmarks._plots import bar_panels
+from benchmarks._report import add_output_argument, check_lines, finish
+from sklearn_lsc import StructuredSparseClassifier, sparse_encode
 
 VOICES = ("en+m1", "en+f2", "en+m3", "en+f4", "en-us+m7", "en-gb-scotland+f1")
 TRAIN_TEXT = (
@@ -69,7 +67,6 @@ METHODS = {
     STRUCTURED: dict(architecture="bcofb"),
     DISCRIMINATIVE: dict(objective="discriminative"),
 }
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def speak(voice, text, directory):
@@ -196,6 +193,7 @@ def main(argv=None):
         default=N_SEEDS,
         help="random states 0 .. N-1 per depth (results are their mean)",
     )
+    add_output_argument(parser)
     args = parser.parse_args(argv)  # fmt: skip
     if shutil.which("espeak-ng") is None:
         print("espeak-ng is not installed (apt-get install espeak-ng): nothing to measure.")
@@ -257,7 +255,7 @@ def main(argv=None):
     payload = {"machine": machine_info(), "seeds": seeds, "results": results,
                "mean_fit_s": fit_s, "checks": checks}  # fmt: skip
     return finish(
-        RESULTS, "speakers", "\n".join(lines), payload, checks,
+        args.output_dir, "speakers", "\n".join(lines), payload, checks,
         draw=lambda path: plot(payload, path),
     )  # fmt: skip
 

@@ -27,14 +27,13 @@ Targets (issue 6): LISTA at least 50x faster than ``lasso_cd`` and 5x than
 ``spams.lasso``; LBCoFB at least 100x faster than ``spams.fistaFlat``; the
 forward pass at 50% or more of the matrix-product FLOP rate.
 
-Run ``python benchmarks/speed.py`` (``--quick``: 10,000 signals only,
+Run ``python -m benchmarks.speed`` (``--quick``: 10,000 signals only,
 ``--device cuda`` on a GPU, ``--compile``: also ``transform_compile=True``,
 ``--name``: the results' file name). Writes ``benchmarks/results/speed.md``,
 ``.json`` and ``.png`` (``speed_cuda.md`` and so on for ``--device cuda``).
 """
 
 import argparse
-import pathlib
 import sys
 import time
 import warnings
@@ -45,23 +44,20 @@ import torch
 from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._plots import bar_panels  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from benchmarks._spams import hilasso_solver, lasso_solver  # noqa: E402
-from benchmarks._training import committed_training  # noqa: E402
-from sklearn_lsc import (  # noqa: E402
+from benchmarks._machine import machine_info, torch_device
+from benchmarks._plots import bar_panels
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._spams import hilasso_solver, lasso_solver
+from benchmarks._timing import median_time
+from benchmarks._training import committed_training
+from sklearn_lsc import (
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
     hilasso_objective,
     lasso_objective,
     sparse_encode,
 )
-from sklearn_lsc._timing import median_time  # noqa: E402
-from sklearn_lsc._torch_utils import resolve_device  # noqa: E402
-from sklearn_lsc.datasets import make_group_sparse_signals  # noqa: E402
+from sklearn_lsc.datasets import make_group_sparse_signals
 
 N_FEATURES, N_GROUPS, GROUP_SIZE = 100, 8, 32
 N_TRAIN, N_TRAIN_LBCOFB, N_LAYERS = 50_000, 5000, 5
@@ -69,7 +65,6 @@ N_TRAIN, N_TRAIN_LBCOFB, N_LAYERS = 50_000, 5000, 5
 LISTA_TRAINING = dict(input_noise=0.25, max_iter=30, n_iter_no_change=30)
 LASSO = dict(alpha=0.05)
 HILASSO = dict(alpha=0.05, groups=N_GROUPS, group_alpha=0.1)
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def signals(n_test):
@@ -305,8 +300,9 @@ def main(argv=None):
     # lasso_cd stops at its own tolerance in float32 and says so for many
     # signals; its gap is reported in the table instead.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    add_output_argument(parser)
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    device = torch_device(args.device)
     sizes = (10_000,) if args.quick else (10_000, 100_000)
     X_train, X_all, dictionary = signals(max(sizes))
 
@@ -453,7 +449,12 @@ def main(argv=None):
     results.update(machine=machine_info(), checks=checks)
     name = results_name(args.name, device)
     return finish(
-        RESULTS, name, "\n".join(lines), results, checks, draw=lambda path: plot(results, path)
+        args.output_dir,
+        name,
+        "\n".join(lines),
+        results,
+        checks,
+        draw=lambda path: plot(results, path),
     )
 
 

@@ -21,30 +21,27 @@ held-out signals, and 10,000 more signals of the same distribution to time
   times FISTA stopped at the first iteration that matches the network's
   objective (the smallest exact-solver effort that codes as well).
 
-Run ``python benchmarks/structured.py`` (``--device cuda`` on a GPU). Writes
+Run ``python -m benchmarks.structured`` (``--device cuda`` on a GPU). Writes
 ``benchmarks/results/structured.md`` and ``structured.json``.
 """
 
 import argparse
-import pathlib
 import sys
 import time
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._plots import bar_panels  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from benchmarks._spams import hilasso_solver  # noqa: E402
-from benchmarks._training import committed_training  # noqa: E402
-from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, sparse_encode  # noqa: E402
-from sklearn_lsc._groups import check_groups, group_index  # noqa: E402
-from sklearn_lsc._networks import LBCoFB  # noqa: E402
-from sklearn_lsc._timing import median_time  # noqa: E402
-from sklearn_lsc.datasets import make_group_sparse_signals  # noqa: E402
+from benchmarks._machine import machine_info
+from benchmarks._plots import bar_panels
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._spams import hilasso_solver
+from benchmarks._timing import median_time
+from benchmarks._training import committed_training
+from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, sparse_encode
+from sklearn_lsc._groups import check_groups, group_index
+from sklearn_lsc._networks import LBCoFB
+from sklearn_lsc.datasets import make_group_sparse_signals
 
 SETTING = dict(
     n_features=64,
@@ -59,7 +56,6 @@ N_TRAIN, N_TEST, N_SPEED = 2500, 500, 10_000
 N_LAYERS = 3
 GAP_TARGET = 0.05
 SPEEDUP_TARGET = 100
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 # (architecture, objective) of each trained network, all with N_LAYERS layers.
 NETWORKS = [
@@ -268,6 +264,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=7)
+    add_output_argument(parser)
     args = parser.parse_args(argv)
 
     X, dictionary, _, active = make_group_sparse_signals(
@@ -334,7 +331,12 @@ def main(argv=None):
     report = format_report(quality, speed, checks, X_speed.shape[0])
     payload = {"machine": machine_info(), "quality": quality, "speed": speed, "checks": checks}
     return finish(
-        RESULTS, "structured", report, payload, checks, draw=lambda path: plot(payload, path)
+        args.output_dir,
+        "structured",
+        report,
+        payload,
+        checks,
+        draw=lambda path: plot(payload, path),
     )
 
 

@@ -26,7 +26,7 @@ For each network, medians after a warm-up of:
 Target (issue 6, on a GPU): LBCoFB's forward below 0.01 us per vector per
 layer. On a CPU the figures are reported without a target.
 
-Run ``python benchmarks/throughput.py --device cuda`` (``--compile`` to add
+Run ``python -m benchmarks.throughput --device cuda`` (``--compile`` to add
 the compiled networks; ``--n-signals`` for fewer signals, as ``python -m
 benchmarks --quick`` does, with no target check). Writes
 ``benchmarks/results/throughput.md``, ``.json`` and ``.png``; on a device
@@ -37,27 +37,22 @@ the CPU's figures stay.
 import argparse
 import contextlib
 import copy
-import pathlib
 import sys
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._plots import bar_panels  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from benchmarks._training import committed_training  # noqa: E402
-from sklearn_lsc import LearnedHiLassoEncoder, LearnedLassoEncoder  # noqa: E402
-from sklearn_lsc._timing import median_time  # noqa: E402
-from sklearn_lsc._torch_utils import resolve_device  # noqa: E402
-from sklearn_lsc.datasets import make_group_sparse_signals  # noqa: E402
+from benchmarks._machine import machine_info, torch_device
+from benchmarks._plots import bar_panels
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._timing import median_time
+from benchmarks._training import committed_training
+from sklearn_lsc import LearnedHiLassoEncoder, LearnedLassoEncoder
+from sklearn_lsc.datasets import make_group_sparse_signals
 
 N_SIGNALS, N_FEATURES, N_GROUPS, GROUP_SIZE, N_LAYERS = 100_000, 100, 10, 25, 5
 N_TRAIN = 2000
 PAPER_US, TARGET_US = 3.6, 0.01
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 
 
 def encoders(dictionary, X_train, device):
@@ -165,8 +160,9 @@ def main(argv=None):
         "--n-signals", type=int, default=N_SIGNALS,
         help=f"signals to code (default {N_SIGNALS}, the target's size)",
     )  # fmt: skip
+    add_output_argument(parser)
     args = parser.parse_args(argv)
-    device = resolve_device(args.device)
+    device = torch_device(args.device)
     X, dictionary, _, _ = make_group_sparse_signals(
         N_TRAIN + args.n_signals, N_FEATURES, N_GROUPS, GROUP_SIZE, 2, 4, 0.01, random_state=0
     )
@@ -209,7 +205,7 @@ def main(argv=None):
     name = "throughput" if device.type == "cpu" else f"throughput_{device.type}"
     timed = [r for r in rows if "error" not in r]
     return finish(
-        RESULTS, name, "\n".join(lines), payload, checks,
+        args.output_dir, name, "\n".join(lines), payload, checks,
         draw=lambda path: bar_panels(path, [
             {"title": f"us per vector per layer ({device.type})", "xlabel": "microseconds",
              "log": True, "bars": [(f"{r['network']}, {r['kind']}", r["us"]) for r in timed]},

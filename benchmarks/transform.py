@@ -10,7 +10,7 @@ the fused numba kernels of rescaled LISTA's inference pass (when numba is
 installed) and without them (``SKLEARN_LSC_NUMBA=0``), in one run.
 
 Target (issue "out of the box"): the default transform at most 1.5 times
-LISTA's time. Run ``python benchmarks/transform.py`` (``--quick``: two
+LISTA's time. Run ``python -m benchmarks.transform`` (``--quick``: two
 problems, three rounds). Writes ``benchmarks/results/transform.md`` and
 ``.json``.
 """
@@ -18,21 +18,17 @@ problems, three rounds). Writes ``benchmarks/results/transform.md`` and
 import argparse
 import importlib.util
 import os
-import pathlib
 import statistics
 import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from benchmarks._machine import machine_info
+from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks.defaults import N_TIMED, PROBLEMS, TRANSFORM_RATIO_TARGET
+from sklearn_lsc import LearnedLassoEncoder
 
-from benchmarks._machine import machine_info  # noqa: E402
-from benchmarks._report import check_lines, finish  # noqa: E402
-from benchmarks.defaults import N_TIMED, PROBLEMS, TRANSFORM_RATIO_TARGET  # noqa: E402
-from sklearn_lsc import LearnedLassoEncoder  # noqa: E402
-
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
 SWITCH = "SKLEARN_LSC_NUMBA"
 N_TRAIN = 2000
 
@@ -135,6 +131,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="two problems, three rounds")
     parser.add_argument("--name", default="transform", help="the results' file name")
+    add_output_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.problems, args.rounds = ["digits", "gaussian-100x256"], 3
@@ -163,7 +160,7 @@ def main(argv=None):
     )
     payload = {"machine": info, "rounds": args.rounds, "fused_kernels": fused, "runs": rows}
     payload["checks"] = [{"name": n, "value": v, "met": ok} for n, v, ok in checks]
-    return finish(RESULTS, args.name, report(rows, checks, info, fused), payload, checks)
+    return finish(args.output_dir, args.name, report(rows, checks, info, fused), payload, checks)
 
 
 if __name__ == "__main__":

@@ -18,9 +18,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
-from sklearn_lsc._demo import demo_problem
+from sklearn_lsc.datasets import load_digits_problem
 
-X_train, X_test, dictionary = demo_problem()
+X_train, X_test, dictionary = load_digits_problem(random_state=0)
 alpha = 0.1
 optimum = lasso_objective(
     X_test, sparse_encode(X_test, dictionary, alpha=alpha, tol=1e-10), dictionary, alpha

@@ -4,37 +4,14 @@ import time
 import warnings
 
 import numpy as np
-from sklearn.datasets import load_digits
 from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 
 from ._objectives import lasso_objective_numpy
 from ._timing import median_time
+from .datasets import load_digits_problem
 from .encoders import LearnedLassoEncoder
 from .solvers import sparse_encode
-
-
-def load_normalized_digits():
-    """Digits rows centred and scaled to unit norm (flat rows stay zero)."""
-    X = load_digits().data
-    X = X - X.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    return X / np.where(norms > 0, norms, 1.0)
-
-
-def demo_problem(*, n_train=1500, n_components=128, random_state=0):
-    """The demo's split and dictionary: ``(X_train, X_test, dictionary)`` in float32.
-
-    The dictionary is ``n_components`` training rows drawn at random (already
-    of unit norm); the held-out rows are the ones after the first ``n_train``
-    of a random permutation.
-    """
-    rng = np.random.RandomState(random_state)
-    X = load_normalized_digits()[rng.permutation(1797)].astype(np.float32)
-    X_train, X_test = X[:n_train], X[n_train:]
-    usable = np.flatnonzero(np.linalg.norm(X_train, axis=1) > 0)
-    dictionary = X_train[rng.choice(usable, n_components, replace=False)]
-    return X_train, X_test, dictionary
 
 
 def run_demo(
@@ -55,7 +32,7 @@ def run_demo(
     ``objective``, ``gap``, ``seconds`` and the speed-ups ``vs_lasso_lars``,
     ``vs_lasso_cd`` and ``vs_fista_same_steps``; and the fitted encoders.
     """
-    X_train, X_test, dictionary = demo_problem(
+    X_train, X_test, dictionary = load_digits_problem(
         n_components=n_components, random_state=random_state
     )
     log(

@@ -1,4 +1,4 @@
-"""Synthetic data with known sparse structure."""
+"""Data for sparse coding: synthetic signals with known structure, and real ones."""
 
 import numbers
 
@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-__all__ = ["load_texture_patches", "make_group_sparse_signals"]
+__all__ = ["load_digits_problem", "load_texture_patches", "make_group_sparse_signals"]
 
 
 @validate_params(
@@ -193,3 +193,74 @@ def load_texture_patches(
         blocks.append(patches.reshape(n_patches, -1))
     texture = np.repeat(np.arange(len(names)), n_patches)
     return np.concatenate(blocks), texture
+
+
+def _normalized_digits():
+    """scikit-learn's digits, each row centred and scaled to unit norm (flat rows stay zero)."""
+    from sklearn.datasets import load_digits
+
+    X = load_digits().data
+    X = X - X.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+@validate_params(
+    {
+        "n_train": [Interval(numbers.Integral, 1, 1796, closed="both")],
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_digits_problem(*, n_train=1500, n_components=128, random_state=None):
+    """Load a sparse-coding problem on scikit-learn's digits: the demo's data.
+
+    The 1,797 digits (8x8 images, 64 features), each row centred and scaled
+    to unit norm, in a random order: the first ``n_train`` rows train, the
+    rest are held out, and the dictionary is ``n_components`` training rows
+    drawn at random (of unit norm, never a flat all-zero row). With
+    ``alpha=0.1`` this is the problem of ``python -m sklearn_lsc demo``
+    (``random_state=0``).
+
+    Parameters
+    ----------
+    n_train : int, default=1500
+        Training rows, at most 1,796 (at least one row is held out).
+
+    n_components : int, default=128
+        Atoms drawn from the training rows.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the order of the rows and the draw of the atoms.
+
+    Returns
+    -------
+    X_train : ndarray of shape (n_train, 64), dtype float32
+        Training rows.
+
+    X_test : ndarray of shape (1797 - n_train, 64), dtype float32
+        Held-out rows.
+
+    dictionary : ndarray of shape (n_components, 64), dtype float32
+        Atoms, one per row.
+
+    Examples
+    --------
+    >>> from sklearn_lsc.datasets import load_digits_problem
+    >>> X_train, X_test, dictionary = load_digits_problem(random_state=0)
+    >>> X_train.shape, X_test.shape, dictionary.shape
+    ((1500, 64), (297, 64), (128, 64))
+    """
+    rng = check_random_state(random_state)
+    X = _normalized_digits()
+    X = X[rng.permutation(X.shape[0])].astype(np.float32)
+    X_train, X_test = X[:n_train], X[n_train:]
+    usable = np.flatnonzero(np.linalg.norm(X_train, axis=1) > 0)
+    if n_components > usable.size:
+        raise ValueError(
+            f"The 'n_components' parameter ({n_components}) exceeds the {usable.size} "
+            "non-flat training rows the atoms are drawn from: lower it or raise n_train."
+        )
+    dictionary = X_train[rng.choice(usable, n_components, replace=False)]
+    return X_train, X_test, dictionary

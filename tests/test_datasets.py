@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sklearn_lsc.datasets import make_group_sparse_signals
+from sklearn_lsc.datasets import load_digits_problem, make_group_sparse_signals
 
 
 def test_signals_are_group_sparse_under_the_dictionary():
@@ -74,3 +74,33 @@ def test_bad_texture_names_are_refused(textures):
 
     with pytest.raises(ValueError, match="textures"):
         load_texture_patches(textures, n_patches=2)
+
+
+def test_digits_problem_is_a_reproducible_disjoint_split():
+    X_train, X_test, dictionary = load_digits_problem(
+        n_train=1000, n_components=50, random_state=3
+    )
+    assert X_train.shape == (1000, 64) and X_test.shape == (797, 64)
+    assert dictionary.shape == (50, 64) and dictionary.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(dictionary, axis=1), 1.0, rtol=1e-5)
+    # Each atom is a training row; held-out rows are not training rows.
+    train_rows = {row.tobytes() for row in X_train}
+    assert all(atom.tobytes() in train_rows for atom in dictionary)
+    assert len(train_rows & {row.tobytes() for row in X_test}) <= 2  # digits repeat rarely
+    again = load_digits_problem(n_train=1000, n_components=50, random_state=3)
+    for first, second in zip((X_train, X_test, dictionary), again, strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        (dict(n_train=0), "n_train"),
+        (dict(n_train=1797), "n_train"),
+        (dict(n_components=0), "n_components"),
+        (dict(n_train=10, n_components=11), "n_components"),
+    ],
+)
+def test_digits_problem_refuses_bad_sizes(params, match):
+    with pytest.raises(ValueError, match=match):
+        load_digits_problem(**params)

@@ -6,11 +6,12 @@ import sys
 import pytest
 
 from sklearn_lsc.__main__ import main
-from sklearn_lsc._demo import demo_problem, run_demo
+from sklearn_lsc._demo import run_demo
+from sklearn_lsc.datasets import load_digits_problem
 
 
 def test_demo_problem_matches_its_description():
-    X_train, X_test, dictionary = demo_problem()
+    X_train, X_test, dictionary = load_digits_problem(random_state=0)
     assert X_train.shape == (1500, 64) and X_test.shape == (297, 64)
     assert dictionary.shape == (128, 64)
     for X in (X_train, X_test):

@@ -19,14 +19,14 @@ from sklearn.preprocessing import Normalizer
 import sklearn_lsc._base
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
 from sklearn_lsc import solvers as solvers_module
-from sklearn_lsc._demo import demo_problem, load_normalized_digits
+from sklearn_lsc.datasets import load_digits_problem
 
 ARCHITECTURES = ["lista", "lcod", "rescaled_lista", "step_lista"]
 
 
 @pytest.fixture(scope="module")
 def digits_problem():
-    X_train, X_test, dictionary = demo_problem(n_components=64)
+    X_train, X_test, dictionary = load_digits_problem(n_components=64, random_state=0)
     return X_train[:600], X_test, dictionary
 
 
@@ -114,7 +114,7 @@ def test_regression_with_a_learned_dictionary_uses_the_current_dictionary(monkey
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
 def test_bfloat16_transform_codes_nearly_as_well_in_the_dtype_of_X(architecture, dtype):
-    X_train, X_test, D = demo_problem(n_components=64)
+    X_train, X_test, D = load_digits_problem(n_components=64, random_state=0)
     X_train, X_test = X_train[:600].astype(dtype), X_test.astype(dtype)
     encoder = LearnedLassoEncoder(
         alpha=0.1, dictionary=D, architecture=architecture, max_iter=20, random_state=0
@@ -142,7 +142,7 @@ def test_transform_dtype_set_after_fit_is_checked_at_transform():
 def test_input_noise_regularizes_a_small_training_set():
     # 5 untied layers on 300 digits overfit: the held-out gap grows with the
     # epochs. Noisy minibatches keep it lower (each fit alone: 2 s).
-    X_train, X_test, D = demo_problem(n_components=64)
+    X_train, X_test, D = load_digits_problem(n_components=64, random_state=0)
     X_train = X_train[:300]
     params = dict(
         alpha=0.1, dictionary=D, architecture="lista", max_iter=300,
@@ -575,7 +575,7 @@ def test_pipeline_and_grid_search_on_digits():
         {"alpha": [0.05, 0.2], "n_layers": [1, 3]},
         cv=2,
     )
-    search.fit(load_normalized_digits()[:300])
+    search.fit(load_digits_problem(random_state=0)[0][:300])
     assert set(search.best_params_) == {"alpha", "n_layers"}
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
 
