@@ -308,6 +308,31 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             )
         return code @ self.components_.astype(code.dtype, copy=False)
 
+    def score_samples(self, X):
+        """Return minus the objective of the network's code of each row of ``X``.
+
+        The objective the encoder was trained for (the Lasso's, or the
+        HiLasso's with the current ``group_alpha`` and ``group_weights``),
+        of the codes ``transform`` returns, computed in float64 in the units
+        of ``X``. :meth:`score` is its mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals, one per row.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), dtype float64
+            Minus each row's objective: higher is better.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        scores = np.empty(X.shape[0])
+        for rows, _, values in self._encoded_batches(X, with_objective=True):
+            scores[rows] = -values
+        return scores
+
     def score(self, X, y=None):
         """Return minus the mean objective of the network's codes of ``X``.
 

@@ -27,11 +27,8 @@ def _softmax(scores):
 
 
 def class_objectives(encoders, X):
-    """``(n_samples, n_classes)``: each class's encoder's objective of its codes of ``X``.
-
-    ``X`` is validated, with the encoders' number of features.
-    """
-    return np.stack([encoder._encode(X, with_objective=True)[1] for encoder in encoders], 1)
+    """``(n_samples, n_classes)``: each class's encoder's objective of its codes of ``X``."""
+    return -np.stack([encoder.score_samples(X) for encoder in encoders], 1)
 
 
 def _check_labels(estimator, X, y, *, reset):

@@ -19,6 +19,7 @@ from sklearn_lsc import (
     StructuredSparseClassifier,
     sparse_encode,
 )
+from sklearn_lsc._networks import NETWORKS, STRUCTURED_NETWORKS
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((120, 12)).astype(np.float32)
@@ -65,11 +66,11 @@ def solver(algorithm, **problem):
 CASES = {
     **{
         f"lasso-{name}": (lasso_encoder, name)
-        for name in ("lista", "lcod", "rescaled_lista", "step_lista")
+        for name in NETWORKS  # every network of the registry
     },
     **{
         f"hilasso-{name}-{objective}": (hilasso_encoder, name, objective)
-        for name in ("bcofb", "ista", "lcod", "rescaled_lista")
+        for name in (*STRUCTURED_NETWORKS, "lcod", "rescaled_lista")
         for objective in ("hilasso", "discriminative", "regression")
     },
     "online": (online_modeler, None),

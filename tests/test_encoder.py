@@ -19,9 +19,11 @@ from sklearn.preprocessing import Normalizer
 import sklearn_lsc._base
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
 from sklearn_lsc import solvers as solvers_module
+from sklearn_lsc._networks import NETWORKS
 from sklearn_lsc.datasets import load_digits_problem
 
-ARCHITECTURES = ["lista", "lcod", "rescaled_lista", "step_lista"]
+# Every network of the registry: a new one is tested here without an edit.
+ARCHITECTURES = sorted(NETWORKS)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from sklearn_lsc import (
     lasso_objective,
     sparse_encode,
 )
-from sklearn_lsc._networks import LBCoFB
+from sklearn_lsc._networks import NETWORKS, LBCoFB
 from sklearn_lsc._objectives import lasso_objective_numpy
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -41,7 +41,7 @@ def test_sparse_encode_on_gpu_matches_cpu(algorithm):
     assert lasso_objective(X, gpu, D, 0.3) == pytest.approx(lasso_objective(X, cpu, D, 0.3), 1e-5)
 
 
-@pytest.mark.parametrize("architecture", ["lista", "lcod", "rescaled_lista", "step_lista"])
+@pytest.mark.parametrize("architecture", sorted(NETWORKS))  # the registry
 def test_encoder_fits_and_transforms_on_gpu(architecture):
     X, _ = data(1)
     encoder = LearnedLassoEncoder(alpha=0.1, architecture=architecture, max_iter=5, device="cuda")

@@ -16,6 +16,7 @@ from sklearn_lsc import (
     sparse_encode,
 )
 from sklearn_lsc import solvers as solvers_module
+from sklearn_lsc._networks import NETWORKS, STRUCTURED_NETWORKS
 from sklearn_lsc.datasets import make_group_sparse_signals
 
 GROUPS = 4
@@ -288,7 +289,7 @@ def test_default_groups_are_singletons():
 
 
 # ------------------------------------------------------------- the contract
-@pytest.mark.parametrize("architecture", ["bcofb", "ista", "lista", "lcod", "rescaled_lista"])
+@pytest.mark.parametrize("architecture", sorted({*STRUCTURED_NETWORKS, *NETWORKS}))  # the registry
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_dtype_is_preserved_and_inputs_are_untouched(architecture, dtype):
     X = small_data(5, dtype=dtype)

@@ -22,6 +22,7 @@ from sklearn_lsc import (  # noqa: E402
     OnlineSparseModeler,
     sparse_encode,
 )
+from sklearn_lsc._networks import NETWORKS, STRUCTURED_NETWORKS  # noqa: E402
 
 SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None)
 CLEAR_ERRORS = (ValueError, TypeError)
@@ -76,13 +77,15 @@ def test_sparse_encode_answers_clearly(data, algorithm, alpha):
 
 def _estimator(kind, n_components, architecture_index, n_layers, alpha):
     if kind == "lasso":
-        architecture = ["rescaled_lista", "lista", "lcod", "step_lista"][architecture_index % 4]
+        names = sorted(NETWORKS)  # every network of the registry
+        architecture = names[architecture_index % len(names)]
         return LearnedLassoEncoder(
             n_components=n_components, alpha=alpha, architecture=architecture,
             n_layers=n_layers, max_iter=2, random_state=0,
         )  # fmt: skip
     if kind == "hilasso":
-        architecture = ["bcofb", "ista", "rescaled_lista", "lista"][architecture_index % 4]
+        names = sorted({*STRUCTURED_NETWORKS, *NETWORKS})
+        architecture = names[architecture_index % len(names)]
         return LearnedHiLassoEncoder(
             n_components=n_components, groups=1, alpha=alpha, group_alpha=alpha,
             architecture=architecture, n_layers=n_layers, max_iter=2, random_state=0,
