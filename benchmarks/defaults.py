@@ -26,7 +26,9 @@ that of a 5-layer LISTA on the same rows (both timed on 10,000 rows: the
 held-out ones repeated). Targets (issue "out of the box"):
 gap at most 3% with 500 training rows, 1% with 2,000 (HiLasso, 3 layers:
 2%), 0.2% with 50,000; a default fit on 2,000 rows of ``gaussian-100x256`` in
-at most 60 s; a default transform at most 1.5 times LISTA's time.
+at most 60 s. The transform-time target (at most 1.5 times LISTA's) is
+checked by ``python -m benchmarks.transform``, which times both in
+interleaved rounds; the ratio here comes from one timing of each.
 
 Run ``python -m benchmarks.defaults`` (the whole grid takes hours on two
 cores: ``--sizes``, ``--seeds``, ``--problems`` pick a part; ``--quick``: 500
@@ -262,11 +264,6 @@ def checks_of(summary):
             seconds = row["fit_seconds"]
             name = f"default fit, gaussian-100x256, 2,000 rows <= {FIT_SECONDS_TARGET} s"
             checks.append((name, f"{seconds:.1f} s", seconds <= FIT_SECONDS_TARGET))
-    ratios = [row["transform_ratio"] for row in summary if row["problem"] != "hilasso"]
-    if ratios:
-        worst = max(ratios)
-        name = f"default transform <= {TRANSFORM_RATIO_TARGET}x a 5-layer LISTA's"
-        checks.append((name, f"{worst:.2f}x (worst problem)", worst <= TRANSFORM_RATIO_TARGET))
     return checks
 
 

@@ -92,6 +92,21 @@ def measure(problem, seed, rounds):
     }
 
 
+def checks_of(rows, fused):
+    """The target on the worst problem, with the fused kernels (numba installed) and without."""
+    name = f"default transform <= {TRANSFORM_RATIO_TARGET}x a 5-layer LISTA's"
+    worst = max(row["ratio"] for row in rows)
+    if fused:
+        checks = [(f"{name} (fused kernels)", f"{worst:.2f}x", worst <= TRANSFORM_RATIO_TARGET)]
+    else:
+        checks = [(f"{name} (fused kernels)", "numba not installed", False)]
+    worst_torch = max(row["ratio_torch"] for row in rows)
+    checks.append(
+        (f"{name} (torch pass)", f"{worst_torch:.2f}x", worst_torch <= TRANSFORM_RATIO_TARGET)
+    )
+    return checks
+
+
 def report(rows, checks, info, fused):
     lines = [
         "# Default transform time against a 5-layer LISTA's",
@@ -148,16 +163,7 @@ def main(argv=None):
                 flush=True,
             )
     info = machine_info()
-    worst = max(row["ratio"] for row in rows)
-    name = f"default transform <= {TRANSFORM_RATIO_TARGET}x a 5-layer LISTA's"
-    if fused:
-        checks = [(f"{name} (fused kernels)", f"{worst:.2f}x", worst <= TRANSFORM_RATIO_TARGET)]
-    else:
-        checks = [(f"{name} (fused kernels)", "numba not installed", False)]
-    worst_torch = max(row["ratio_torch"] for row in rows)
-    checks.append(
-        (f"{name} (torch pass)", f"{worst_torch:.2f}x", worst_torch <= TRANSFORM_RATIO_TARGET)
-    )
+    checks = checks_of(rows, fused)
     payload = {"machine": info, "rounds": args.rounds, "fused_kernels": fused, "runs": rows}
     payload["checks"] = [{"name": n, "value": v, "met": ok} for n, v, ok in checks]
     return finish(args.output_dir, args.name, report(rows, checks, info, fused), payload, checks)

@@ -67,6 +67,20 @@ AUTO_EARLY_STOPPING_MIN_ROWS = 50
 AUTO_NOISE = 0.5
 AUTO_NOISE_ROWS = 2000
 
+# ``max_iter="auto"`` and ``n_iter_no_change="auto"``: AUTO_MAX_ITER epochs
+# and a patience of AUTO_PATIENCE epochs, raised with early stopping on a given
+# dictionary to at least AUTO_STEPS optimizer steps and a patience of
+# AUTO_PATIENCE_STEPS steps: a small training set takes few steps per epoch,
+# and a fixed number of epochs under-trains it. From about 1,300 training rows
+# (batches of 100) the epoch counts rule. Without early stopping nothing guards
+# longer training against overfitting, and with a learned dictionary longer
+# training made both the codes and the atoms worse on small sets: there the
+# epoch counts stand.
+AUTO_MAX_ITER = 150
+AUTO_PATIENCE = 20
+AUTO_STEPS = 2000
+AUTO_PATIENCE_STEPS = 270
+
 # ``fit`` keeps the untrained network when training ends with a noise-free
 # loss above the untrained one's by more than this fraction of its magnitude
 # (a margin for rounding: a learning rate of 1e-12 changes nothing).
@@ -118,9 +132,12 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "input_noise": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "transform_dtype": [StrOptions({"bfloat16", "auto"}), None],
@@ -230,7 +247,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         y = self._check_training_y(y, X.shape[0], self._n_components_for(X))
         self._initialize(X)
-        self._train(X, y, n_epochs=self.max_iter, anneal=True)
+        self._train(X, y, n_epochs=None, anneal=True)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -413,6 +430,9 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def _train(self, X, y, *, n_epochs, anneal):
         """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop.
 
+        ``n_epochs=None`` (``fit``): ``max_iter`` resolved (``max_iter_``),
+        with the patience ``n_iter_no_change_``.
+
         With ``early_stopping`` (and ``anneal``: ``fit``, not ``partial_fit``),
         ``validation_fraction`` of the rows are set aside: the network trains
         on the others, the stopping rule watches the loss of the set-aside
@@ -428,6 +448,10 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         input_noise = self._resolved_input_noise(X.shape[0])
         X, y, X_validation, y_validation = self._validation_split(X, y, early_stopping)
         self.early_stopping_, self.input_noise_ = early_stopping, input_noise
+        patience = None
+        if n_epochs is None:
+            n_epochs, patience = self._resolved_budget(X.shape[0], early_stopping)
+            self.max_iter_, self.n_iter_no_change_ = n_epochs, patience
         # Trained in the units of X / signal_scale_ (exact: a power of two);
         # losses are reported in those of X (times the scale squared).
         scale = self.signal_scale_
@@ -467,7 +491,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 return noise_free_loss() * units
 
         self.validation_loss_curve_ = [] if early_stopping else None
-        stopper = NoImprovementStopper(self.tol, self.n_iter_no_change)
+        stopper = NoImprovementStopper(self.tol, patience)
         # (watched loss, epoch, snapshot of network and atoms); epoch 0: untrained.
         untrained = best = (math.inf, None, None)
         if check_untrained:
@@ -511,7 +535,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 if self.verbose:
                     print(
                         f"[{type(self).__name__}] no relative improvement of "
-                        f"{self.tol} in {self.n_iter_no_change} epochs: stopping."
+                        f"{self.tol} in {patience} epochs: stopping."
                     )
                 break
         self.best_validation_loss_ = best[0] if early_stopping else None
@@ -554,7 +578,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
                 f"{untrained[0]:.4g}, after {self.n_iter_} epoch(s) {final:.4g}): the "
                 "untrained network (a few iterations of its algorithm) was kept. Lower "
                 f"the 'learning_rate' parameter (now {self.learning_rate}) or raise "
-                f"'max_iter' (now {self.max_iter}).",
+                f"'max_iter' (now {self.max_iter!r}: {self.max_iter_} epochs).",
                 ConvergenceWarning,
             )
 
@@ -568,6 +592,22 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self.early_stopping != "auto":
             return bool(self.early_stopping)
         return self.validation_fraction * n_samples >= AUTO_EARLY_STOPPING_MIN_ROWS
+
+    def _resolved_budget(self, n_train, early_stopping):
+        """``(max_iter, n_iter_no_change)`` resolved for ``n_train`` training rows.
+
+        ``"auto"``: the rule above; an explicit value is used as given.
+        """
+        steps_per_epoch = math.ceil(n_train / self.batch_size)
+        max_iter, patience = AUTO_MAX_ITER, AUTO_PATIENCE
+        if early_stopping and not self._fit_dictionary:
+            max_iter = max(max_iter, math.ceil(AUTO_STEPS / steps_per_epoch))
+            patience = max(patience, math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch))
+        if self.max_iter != "auto":
+            max_iter = self.max_iter
+        if self.n_iter_no_change != "auto":
+            patience = self.n_iter_no_change
+        return max_iter, patience
 
     def _resolved_input_noise(self, n_samples):
         """``input_noise`` resolved for ``n_samples`` training rows ("auto": the rule above)."""

@@ -132,8 +132,12 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         to run every epoch) or the rule ends training early. 0 trains on the
         signals as given.
 
-    max_iter : int, default=150
-        Maximum number of epochs of ``fit``.
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
+        stopping on a given dictionary at least enough epochs for 2,000
+        optimizer steps (a small training set takes few steps per epoch: 400
+        epochs for 450 training rows in batches of 100); ``max_iter_`` holds
+        the value used.
 
     tol : float, default=1e-5
         ``fit`` stops when the training loss (the validation loss, with
@@ -142,8 +146,11 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         of a percent of the optimum still improve, by less than 1e-4 of the
         loss per epoch: a larger ``tol`` stops training on large sets early.
 
-    n_iter_no_change : int, default=20
-        Patience of the stopping rule, in epochs.
+    n_iter_no_change : int or "auto", default="auto"
+        Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
+        early stopping on a given dictionary at least 270 optimizer steps'
+        worth of epochs (54 for 450 training rows in batches of 100);
+        ``n_iter_no_change_`` holds the value used.
 
     early_stopping : bool or "auto", default="auto"
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
@@ -221,6 +228,12 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         The input noise of the last ``fit`` or ``partial_fit``
         (``input_noise`` resolved).
 
+    max_iter_ : int
+        The epoch limit of the last ``fit`` (``max_iter`` resolved).
+
+    n_iter_no_change_ : int
+        The patience of the last ``fit`` (``n_iter_no_change`` resolved).
+
     loss_curve_ : list of float
         Mean training loss of each epoch (the Lasso objective for
         ``objective="lasso"``).
@@ -289,9 +302,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         learning_rate=1e-3,
         batch_size=100,
         input_noise="auto",
-        max_iter=150,
+        max_iter="auto",
         tol=1e-5,
-        n_iter_no_change=20,
+        n_iter_no_change="auto",
         early_stopping="auto",
         validation_fraction=0.1,
         transform_dtype=None,
@@ -468,16 +481,23 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         raise ``n_iter_no_change``. 0 trains on the signals as given.
         ``"auto"``: the rule of :class:`~sklearn_lsc.LearnedLassoEncoder`.
 
-    max_iter : int, default=150
-        Maximum number of epochs of ``fit``.
+    max_iter : int or "auto", default="auto"
+        Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
+        stopping on a given dictionary at least enough epochs for 2,000
+        optimizer steps (a small training set takes few steps per epoch: 400
+        epochs for 450 training rows in batches of 100); ``max_iter_`` holds
+        the value used.
 
     tol : float, default=1e-4
         ``fit`` stops when the training loss (the validation loss, with
         ``early_stopping``) has not improved by this relative amount for
         ``n_iter_no_change`` consecutive epochs.
 
-    n_iter_no_change : int, default=20
-        Patience of the stopping rule, in epochs.
+    n_iter_no_change : int or "auto", default="auto"
+        Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
+        early stopping on a given dictionary at least 270 optimizer steps'
+        worth of epochs (54 for 450 training rows in batches of 100);
+        ``n_iter_no_change_`` holds the value used.
 
     early_stopping : bool or "auto", default="auto"
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
@@ -557,6 +577,12 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         The input noise of the last ``fit`` or ``partial_fit``
         (``input_noise`` resolved).
 
+    max_iter_ : int
+        The epoch limit of the last ``fit`` (``max_iter`` resolved).
+
+    n_iter_no_change_ : int
+        The patience of the last ``fit`` (``n_iter_no_change`` resolved).
+
     loss_curve_ : list of float
         Mean training loss of each epoch.
 
@@ -634,9 +660,9 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         learning_rate=1e-3,
         batch_size=100,
         input_noise=0.1,
-        max_iter=150,
+        max_iter="auto",
         tol=1e-4,
-        n_iter_no_change=20,
+        n_iter_no_change="auto",
         early_stopping="auto",
         validation_fraction=0.1,
         transform_dtype=None,

@@ -160,7 +160,7 @@ def test_the_speed_suite_names_its_results_after_the_device_unless_told():
     assert speed.results_name("speed_amd_epyc", torch.device("cpu")) == "speed_amd_epyc"
 
 
-def test_the_defaults_suite_checks_the_worst_seed_and_the_transform_ratio():
+def test_the_defaults_suite_checks_the_worst_seed():
     defaults = pytest.importorskip("benchmarks.defaults")
 
     def run_row(problem, requested, seed, gap, fit=10.0, ratio=1.2):
@@ -184,8 +184,26 @@ def test_the_defaults_suite_checks_the_worst_seed_and_the_transform_ratio():
         "default fit, gaussian-100x256, 2,000 rows <= 60 s": True,
         "digits, 500 rows: worst held-out gap <= 3%": True,
         "hilasso, 2000 rows: worst held-out gap <= 2%": True,
-        "default transform <= 1.5x a 5-layer LISTA's": True,
+    }  # the transform target is the transform suite's (below)
+
+
+def test_the_transform_suite_checks_the_worst_problem_with_and_without_numba():
+    transform = pytest.importorskip("benchmarks.transform")
+    rows = [
+        {"ratio": 1.3, "ratio_torch": 2.9},
+        {"ratio": 1.6, "ratio_torch": 1.4},  # the worst with the kernels
+    ]
+    name = "default transform <= 1.5x a 5-layer LISTA's"
+    checks = {check: (value, ok) for check, value, ok in transform.checks_of(rows, True)}
+    assert checks == {
+        f"{name} (fused kernels)": ("1.60x", False),
+        f"{name} (torch pass)": ("2.90x", False),
     }
+    rows[1]["ratio"], rows[0]["ratio_torch"] = 1.5, 1.5
+    assert all(ok for _, _, ok in transform.checks_of(rows, True))
+    # Without numba the kernels' target cannot be met, whatever the rows say.
+    fused_check, _ = transform.checks_of(rows, False)
+    assert fused_check[1:] == ("numba not installed", False)
 
 
 def test_the_defaults_problems_hold_out_rows_disjoint_from_the_training_rows():
