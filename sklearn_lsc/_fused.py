@@ -8,10 +8,11 @@ do that work row by row in two passes per layer (one after each product),
 each row's data staying in cache, with the products left to torch's BLAS.
 
 They run when numba is installed (the ``fast`` extra), the tensors are
-float32 or float64 on the CPU and the network has no groups; the environment
-variable ``SKLEARN_LSC_NUMBA=0`` turns them off. Otherwise, or if numba fails
-to compile them, the network runs its torch pass: the same arithmetic, so the
-same codes up to rounding.
+float32 or float64 on the CPU and the network has no groups, except in a
+process forked after they ran (their OpenMP runtime does not survive a
+fork); the environment variable ``SKLEARN_LSC_NUMBA=0`` turns them off.
+Otherwise, or if numba fails to compile them, the network runs its torch
+pass: the same arithmetic, so the same codes up to rounding.
 """
 
 import os
@@ -34,6 +35,20 @@ _serialize_calls = True
 # appended, thresholds clamped at zero...), rebuilt when a parameter changes.
 _prepared = weakref.WeakKeyDictionary()
 _buffers = threading.local()
+# numba's parallel kernels run on an OpenMP runtime that a forked child
+# inherits in a state it cannot use: a child forked after they ran would hang
+# in them. Such a child takes the torch pass.
+_used = False
+_forked_after_use = False
+
+
+def _note_fork():
+    global _forked_after_use
+    _forked_after_use = _forked_after_use or _used
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_note_fork)
 
 
 def _compile():
@@ -57,6 +72,8 @@ def _available_kernels():
 def applies(network, X):
     """Whether :func:`rescaled_lista_forward` can run ``network`` on ``X``."""
     if os.environ.get(_ENVIRONMENT_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    if _forked_after_use:
         return False
     weights = network.W
     if (
@@ -113,7 +130,8 @@ def rescaled_lista_forward(network, X):
     Call only where :func:`applies`. A failure to compile (an unsupported
     platform) warns once and turns the kernels off for the session.
     """
-    global _kernels, _serialize_calls
+    global _kernels, _serialize_calls, _used
+    _used = True
     if not _serialize_calls:
         return _forward(network, X)
     import numba

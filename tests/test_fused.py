@@ -1,6 +1,9 @@
 """The fused numba kernels of rescaled LISTA's inference pass against its torch pass."""
 
 import copy
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -142,3 +145,47 @@ def test_encoder_codes_match_with_and_without_the_kernels(monkeypatch, dtype):
     assert with_kernels.dtype == dtype
     tolerance = 1e-4 if dtype == np.float32 else 1e-10
     np.testing.assert_allclose(with_kernels, without, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_process_forked_after_the_kernels_ran_takes_the_torch_pass():
+    # The kernels' OpenMP runtime does not survive a fork. (torch's own
+    # parallel products hang in such a child on some machines too, so the
+    # child only asks which pass it would take.)
+    network, X = network_and_signals(torch.float32, 3)
+    with torch.no_grad():
+        network(X)
+    assert fused.applies(network, X)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and leave without running anything else
+        os.write(write, b"1" if fused.applies(network, X) else b"0")
+        os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.waitpid(pid, 0)
+    assert answer == b"0"
+    assert fused.applies(network, X)  # the parent keeps its kernels
+
+
+def test_without_numba_the_network_takes_the_torch_pass():
+    # numba made unimportable in a fresh interpreter: the kernels do not
+    # apply, and the network's codes are its torch pass's.
+    script = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import torch\n"
+        "from sklearn_lsc import _fused\n"
+        "from sklearn_lsc._networks import RescaledLISTA\n"
+        "torch.manual_seed(0)\n"
+        "D, X = torch.randn(12, 5), torch.randn(40, 5)\n"
+        "network = RescaledLISTA(D, 0.1, 3)\n"
+        "assert not _fused.applies(network, X)\n"
+        "with torch.no_grad():\n"
+        "    assert torch.equal(network(X), network._forward_in_place_torch(X))\n"
+        "print('torch pass')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "torch pass"
