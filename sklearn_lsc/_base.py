@@ -69,9 +69,9 @@ AUTO_NOISE_ROWS = 2000
 
 # ``max_iter="auto"`` and ``n_iter_no_change="auto"``: AUTO_MAX_ITER epochs
 # and a patience of AUTO_PATIENCE epochs, raised with early stopping on a given
-# dictionary to at least AUTO_STEPS optimizer steps and a patience of
-# AUTO_PATIENCE_STEPS steps: a small training set takes few steps per epoch,
-# and a fixed number of epochs under-trains it. From about 1,300 training rows
+# dictionary and minibatches (Adam, SGD) to at least AUTO_STEPS optimizer steps
+# and a patience of AUTO_PATIENCE_STEPS steps: a small training set takes few
+# steps per epoch, and a fixed number of epochs under-trains it. From about 1,300 training rows
 # (batches of 100) the epoch counts rule. Without early stopping nothing guards
 # longer training against overfitting, and with a learned dictionary longer
 # training made both the codes and the atoms worse on small sets: there the
@@ -328,10 +328,10 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
     def score_samples(self, X):
         """Return minus the objective of the network's code of each row of ``X``.
 
-        The objective the encoder was trained for (the Lasso's, or the
-        HiLasso's with the current ``group_alpha`` and ``group_weights``),
-        of the codes ``transform`` returns, computed in float64 in the units
-        of ``X``. :meth:`score` is its mean.
+        The encoder's sparse-coding objective (the Lasso's, or the HiLasso's
+        with the current ``group_alpha`` and ``group_weights``; whatever the
+        training ``objective``), of the codes ``transform`` returns, computed
+        in float64 in the units of ``X``. :meth:`score` is its mean.
 
         Parameters
         ----------
@@ -600,7 +600,8 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         """
         steps_per_epoch = math.ceil(n_train / self.batch_size)
         max_iter, patience = AUTO_MAX_ITER, AUTO_PATIENCE
-        if early_stopping and not self._fit_dictionary:
+        minibatches = self.solver != "armijo"  # Armijo takes one full-batch step per epoch
+        if early_stopping and minibatches and not self._fit_dictionary:
             max_iter = max(max_iter, math.ceil(AUTO_STEPS / steps_per_epoch))
             patience = max(patience, math.ceil(AUTO_PATIENCE_STEPS / steps_per_epoch))
         if self.max_iter != "auto":

@@ -94,7 +94,7 @@ def applies(network, X):
 def _prepare(network):
     """The network's inference weights in the kernels' form, kept until a parameter changes."""
     tensors = [*network.parameters(), network.dictionary]
-    key = tuple((tensor.data_ptr(), tensor._version) for tensor in tensors)
+    key = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
     cached = _prepared.get(network)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -131,24 +131,27 @@ def rescaled_lista_forward(network, X):
     platform) warns once and turns the kernels off for the session.
     """
     global _kernels, _serialize_calls, _used
-    _used = True
-    if not _serialize_calls:
-        return _forward(network, X)
     import numba
 
-    with _call_lock:
-        try:
+    _used = True
+    # As many threads as torch's products use (the package runs small
+    # products on one thread; a user may have set fewer).
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        if not _serialize_calls:
+            return _forward(network, X)
+        with _call_lock:
             code = _forward(network, X)
-        except numba.core.errors.NumbaError as error:
-            _kernels = False
-            warn(
-                f"numba could not compile sklearn-lsc's fused kernels ({error}); "
-                "rescaled LISTA runs its torch pass instead.",
-                UserWarning,
-            )
-            return None
-        _serialize_calls = numba.threading_layer() == "workqueue"
-    return code
+            _serialize_calls = numba.threading_layer() == "workqueue"
+        return code
+    except numba.core.errors.NumbaError as error:
+        _kernels = False
+        warn(
+            f"numba could not compile sklearn-lsc's fused kernels ({error}); "
+            "rescaled LISTA runs its torch pass instead.",
+            UserWarning,
+        )
+        return None
 
 
 def _workspace(n_samples, n_features, n_components, rank, dtype):
@@ -160,19 +163,26 @@ def _workspace(n_samples, n_features, n_components, rank, dtype):
     key = (n_samples, n_features, n_components, rank, dtype)
     if getattr(_buffers, "key", None) != key:
         _buffers.key = key
-        _buffers.tensors = dict(
-            code=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
-            ahead=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
-            image=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
-            approximation=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
-            stacked=torch.empty(n_samples, n_features + rank, dtype=dtype, device="cpu"),
-            l1=np.empty(n_samples, dtype_of(dtype)),
-            slope=np.empty(n_samples, dtype_of(dtype)),
-            # Each code's <x, Z D> and ||Z D||^2, from one layer to the next.
-            fits=np.empty(n_samples),
-            energies=np.empty(n_samples),
-        )
+        # Ordinary tensors, even when called under inference mode: a later
+        # call outside it (a validation loss under no_grad) writes into them.
+        with torch.inference_mode(False):
+            _buffers.tensors = _allocate(n_samples, n_features, n_components, rank, dtype)
     return _buffers.tensors
+
+
+def _allocate(n_samples, n_features, n_components, rank, dtype):
+    return dict(
+        code=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
+        ahead=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
+        image=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
+        approximation=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
+        stacked=torch.empty(n_samples, n_features + rank, dtype=dtype, device="cpu"),
+        l1=np.empty(n_samples, dtype_of(dtype)),
+        slope=np.empty(n_samples, dtype_of(dtype)),
+        # Each code's <x, Z D> and ||Z D||^2, from one layer to the next.
+        fits=np.empty(n_samples),
+        energies=np.empty(n_samples),
+    )
 
 
 def _forward(network, X):

@@ -134,10 +134,10 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
-        stopping on a given dictionary at least enough epochs for 2,000
-        optimizer steps (a small training set takes few steps per epoch: 400
-        epochs for 450 training rows in batches of 100); ``max_iter_`` holds
-        the value used.
+        stopping on a given dictionary (solvers ``"adam"``, ``"sgd"``) at
+        least enough epochs for 2,000 optimizer steps (a small training set
+        takes few steps per epoch: 400 epochs for 450 training rows in
+        batches of 100); ``max_iter_`` holds the value used.
 
     tol : float, default=1e-5
         ``fit`` stops when the training loss (the validation loss, with
@@ -148,8 +148,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     n_iter_no_change : int or "auto", default="auto"
         Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
-        early stopping on a given dictionary at least 270 optimizer steps'
-        worth of epochs (54 for 450 training rows in batches of 100);
+        early stopping on a given dictionary (``"adam"``, ``"sgd"``) at least
+        270 optimizer steps' worth of epochs (54 for 450 training rows in batches of 100);
         ``n_iter_no_change_`` holds the value used.
 
     early_stopping : bool or "auto", default="auto"
@@ -483,10 +483,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
-        stopping on a given dictionary at least enough epochs for 2,000
-        optimizer steps (a small training set takes few steps per epoch: 400
-        epochs for 450 training rows in batches of 100); ``max_iter_`` holds
-        the value used.
+        stopping on a given dictionary (solvers ``"adam"``, ``"sgd"``) at
+        least enough epochs for 2,000 optimizer steps (a small training set
+        takes few steps per epoch: 400 epochs for 450 training rows in
+        batches of 100); ``max_iter_`` holds the value used.
 
     tol : float, default=1e-4
         ``fit`` stops when the training loss (the validation loss, with
@@ -495,8 +495,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     n_iter_no_change : int or "auto", default="auto"
         Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
-        early stopping on a given dictionary at least 270 optimizer steps'
-        worth of epochs (54 for 450 training rows in batches of 100);
+        early stopping on a given dictionary (``"adam"``, ``"sgd"``) at least
+        270 optimizer steps' worth of epochs (54 for 450 training rows in batches of 100);
         ``n_iter_no_change_`` holds the value used.
 
     early_stopping : bool or "auto", default="auto"

@@ -84,3 +84,12 @@ def test_explicit_values_win_over_auto():
 def test_bad_budgets_are_refused_naming_the_parameter(name, value):
     with pytest.raises(ValueError, match=name):
         LearnedLassoEncoder(n_components=4, **{name: value}).fit(rows(50))
+
+
+def test_armijo_keeps_the_epoch_counts():
+    # One full-batch step per epoch: epochs are steps already.
+    encoder = LearnedLassoEncoder(
+        dictionary=DICTIONARY, alpha=0.3, n_layers=2, solver="armijo", tol=0.5
+    ).fit(rows(500))
+    assert encoder.early_stopping_
+    assert (encoder.max_iter_, encoder.n_iter_no_change_) == (150, 20)

@@ -202,11 +202,11 @@ def test_every_structured_encoder_architecture_is_accepted(architecture):
         n_components_per_class=4, alpha=0.02, group_alpha=0.05, max_iter=3,
         architecture=architecture, random_state=0,
     ).fit(X, y)  # fmt: skip
-    assert classifier.encoder_.architecture == architecture
-    assert type(classifier.encoder_.network_).__name__ in {
-        cls.__name__ for cls in (*NETWORKS.values(), *STRUCTURED_NETWORKS.values())
-    }
-    assert set(classifier.predict(X)) <= set(classifier.classes_)
+    registry = {**NETWORKS, **STRUCTURED_NETWORKS}
+    assert type(classifier.encoder_.network_) is registry[architecture]
+    # Three sources on their own subspaces: any network's group energies
+    # identify them far better than chance (1/3), even after 3 epochs.
+    assert classifier.score(X, y) > 0.8
 
 
 def test_mixtures_of_two_sources_are_identified():

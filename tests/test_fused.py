@@ -110,6 +110,28 @@ def test_a_parameter_change_is_followed():
     torch.testing.assert_close(after, expected, rtol=1e-12, atol=1e-12)
 
 
+def test_a_dictionary_change_is_followed():
+    network, X = network_and_signals(torch.float64, 3)
+    with torch.no_grad():
+        before = network(X)
+        network.set_dictionary(network.dictionary * 1.1)
+        after = network(X)
+        expected = network._forward_in_place_torch(X)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_buffers_made_under_inference_mode_serve_later_calls_outside_it():
+    # transform runs under inference mode, fit's validation loss under
+    # no_grad: the reused buffers must be ordinary tensors.
+    network, X = network_and_signals(torch.float32, 3, n_samples=123)  # new buffers
+    with torch.inference_mode():
+        first = network(X.flip(0))
+    with torch.no_grad():
+        second = network(X.flip(0))
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+
+
 def test_concurrent_calls_from_threads_give_each_its_own_codes():
     network, X = network_and_signals(torch.float32, 4, n_samples=400)
     batches = [X[start::4].contiguous() for start in range(4)]
