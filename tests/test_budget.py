@@ -56,7 +56,7 @@ def test_auto_budget_follows_the_training_rows(kind, n_samples, batch_size, earl
 
 
 def test_small_training_sets_get_more_epochs_large_ones_the_epoch_counts():
-    params = dict(dictionary=DICTIONARY, alpha=0.3, n_layers=2, tol=0.5)
+    params = dict(dictionary=DICTIONARY, alpha=0.3, n_layers=2, tol=0.5, random_state=0)
     small = LearnedLassoEncoder(**params).fit(rows(500))
     large = LearnedLassoEncoder(**params).fit(rows(3000))
     assert small.max_iter_ == 400 and small.n_iter_no_change_ == 54
@@ -64,19 +64,23 @@ def test_small_training_sets_get_more_epochs_large_ones_the_epoch_counts():
 
 
 def test_a_learned_dictionary_keeps_the_epoch_counts():
-    encoder = LearnedLassoEncoder(n_components=4, alpha=0.3, n_layers=2, tol=0.5).fit(rows(500))
+    encoder = LearnedLassoEncoder(
+        n_components=4, alpha=0.3, n_layers=2, tol=0.5, random_state=0
+    ).fit(rows(500))
     assert encoder.early_stopping_
     assert (encoder.max_iter_, encoder.n_iter_no_change_) == (150, 20)
 
 
 def test_explicit_values_win_over_auto():
     encoder = LearnedLassoEncoder(
-        n_components=4, alpha=0.3, n_layers=2, max_iter=7, n_iter_no_change=3, tol=0.5
-    ).fit(rows(500))
+        n_components=4, alpha=0.3, n_layers=2, max_iter=7, n_iter_no_change=3, tol=0.5,
+        random_state=0,
+    ).fit(rows(500))  # fmt: skip
     assert (encoder.max_iter_, encoder.n_iter_no_change_) == (7, 3)
     assert encoder.n_iter_ == 4  # the first epoch, then a patience of 3
-    encoder.set_params(tol=0.0).fit(rows(500))
-    assert encoder.n_iter_ == 7
+    # A patience as long as max_iter cannot stop early: every epoch runs.
+    encoder.set_params(n_iter_no_change=7).fit(rows(500))
+    assert (encoder.max_iter_, encoder.n_iter_) == (7, 7)
 
 
 @pytest.mark.parametrize("name", ["max_iter", "n_iter_no_change"])
@@ -89,7 +93,7 @@ def test_bad_budgets_are_refused_naming_the_parameter(name, value):
 def test_armijo_keeps_the_epoch_counts():
     # One full-batch step per epoch: epochs are steps already.
     encoder = LearnedLassoEncoder(
-        dictionary=DICTIONARY, alpha=0.3, n_layers=2, solver="armijo", tol=0.5
+        dictionary=DICTIONARY, alpha=0.3, n_layers=2, solver="armijo", tol=0.5, random_state=0
     ).fit(rows(500))
     assert encoder.early_stopping_
     assert (encoder.max_iter_, encoder.n_iter_no_change_) == (150, 20)
