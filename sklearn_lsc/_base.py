@@ -793,15 +793,10 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         if self._dictionary_update is not None:
             self._dictionary_update.to(device)
 
-    def _encode(self, X, *, with_objective=False):
-        """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype.
-
-        With ``with_objective``, also the per-sample objective of the codes
-        (see :meth:`_encoded_batches`). Returns ``code`` or ``(code, objective)``.
-        """
+    def _encode(self, X):
+        """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype."""
         code = np.empty((X.shape[0], self.components_.shape[0]), dtype=X.dtype)
-        objective = np.empty(X.shape[0]) if with_objective else None
-        for rows, batch_code, values in self._encoded_batches(X, with_objective=with_objective):
+        for rows, batch_code, _ in self._encoded_batches(X):
             if batch_code.device.type != "cpu":
                 # Converted on the device (bfloat16 networks): a copy to
                 # the host of another dtype converts there, in a temporary.
@@ -809,9 +804,7 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
             # Straight into the output: no host tensor in between (a copy
             # through one costs several times more, most on a GPU).
             torch.from_numpy(code[rows]).copy_(batch_code)
-            if with_objective:
-                objective[rows] = values
-        return (code, objective) if with_objective else code
+        return code
 
     def _encoded_batches(self, X, *, with_objective=False):
         """Yield ``(rows, codes, objective)`` for bounded-memory batches of validated ``X``.

@@ -99,7 +99,8 @@ def _prepare(network):
     if cached is not None and cached[0] == key:
         return cached[1]
     # Ordinary tensors, even when called under inference mode, so that a later
-    # call outside it may use them.
+    # call outside it may use them. Views of the parameters need no copy: the
+    # key above rebuilds the entry whenever one of them changes.
     with torch.inference_mode(False), torch.no_grad():
         dtype = network.W.dtype
         correction = network.correction * network._correction_scale
@@ -110,11 +111,11 @@ def _prepare(network):
                 torch.cat([network.W[layer], correction[layer - 1]])
                 for layer in range(1, network.n_layers)
             ],
-            bases=network.correction_basis.detach().clone(),
-            gains=network.gain.detach().numpy().copy(),
+            bases=network.correction_basis.detach(),
+            gains=network.gain.detach().numpy(),
             weights_ahead=(1.0 + network.momentum.detach()).numpy().astype(dtype_of(dtype)),
-            dictionary=network.dictionary.detach().clone(),
-            first=network.W[0].detach().clone(),
+            dictionary=network.dictionary.detach(),
+            first=network.W[0].detach(),
         )
     _prepared[network] = (key, prepared)
     return prepared

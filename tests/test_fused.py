@@ -41,7 +41,7 @@ def network_and_signals(dtype, n_layers, seed=0, n_samples=300, n_features=20, n
 def test_fused_pass_equals_the_torch_pass(dtype, n_layers):
     # Against the torch pass in float64 (the kernels sum the plane's inner
     # products in float64: in float32 they are closer to it than the float32
-    # torch pass, which on an ill-conditioned row of this problem is 3e-4 off).
+    # torch pass, which on an ill-conditioned row of this problem is further off).
     network, X = network_and_signals(dtype, n_layers)
     original = X.clone()
     assert fused.applies(network, X)

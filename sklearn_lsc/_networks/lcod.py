@@ -64,8 +64,8 @@ class LCoD(nn.Module):
         """The forward pass for inference, in buffers every layer reuses (same codes).
 
         A layer is the exact CoD's step (:func:`coordinate_step_in_place`,
-        with a faster arg-max on the CPU: torch's took a third of the layer's
-        time) with the layer's ``S`` and thresholds.
+        with a faster arg-max on the CPU than torch's) with the layer's ``S``
+        and thresholds.
         """
         B = torch.mm(X, self.W)
         code = torch.zeros_like(B)
