@@ -15,7 +15,7 @@ import sys
 from benchmarks._machine import machine_info
 from benchmarks._plots import bar_panels
 from benchmarks._report import add_output_argument, check_lines, finish
-from sklearn_lsc._demo import format_table, run_demo
+from sklearn_lsc.demo import format_table, run_demo
 
 GAP_TARGET = 0.03
 

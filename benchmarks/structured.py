@@ -28,9 +28,10 @@ Run ``python -m benchmarks.structured`` (``--device cuda`` on a GPU). Writes
 import argparse
 import sys
 import time
+import warnings
 
 import numpy as np
-import torch
+from sklearn.exceptions import ConvergenceWarning
 
 from benchmarks._machine import machine_info
 from benchmarks._plots import bar_panels
@@ -39,8 +40,6 @@ from benchmarks._spams import hilasso_solver
 from benchmarks._timing import median_time
 from benchmarks._training import committed_training
 from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, sparse_encode
-from sklearn_lsc._groups import check_groups, group_index
-from sklearn_lsc._networks import LBCoFB
 from sklearn_lsc.datasets import make_group_sparse_signals
 
 SETTING = dict(
@@ -129,20 +128,25 @@ def untrained_rows(held_out, dictionary, optimum):
     """FISTA and BCoFB with the networks' budget, and the exact codes."""
     X_test, active_test = held_out["test"]
     X_more, active_more = held_out["more"]
-    untrained = LBCoFB(
-        torch.from_numpy(dictionary),
-        PROBLEM["alpha"],
-        torch.as_tensor(group_index(check_groups(PROBLEM["groups"], dictionary.shape[0]), 128)),
-        torch.full((SETTING["n_groups"],), PROBLEM["group_alpha"]),
-        N_LAYERS,
+    # The bcofb network as built (one epoch at a negligible learning rate):
+    # N_LAYERS greedy block updates of BCoFB, the algorithm it unrolls.
+    untrained = LearnedHiLassoEncoder(
+        dictionary=dictionary,
+        architecture="bcofb",
+        n_layers=N_LAYERS,
+        max_iter=1,
+        learning_rate=1e-12,
+        random_state=0,
+        **PROBLEM,
     )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        untrained.fit(X_test)
     coders = {
         f"FISTA, {N_LAYERS} iterations": lambda X: sparse_encode(
             X, dictionary, max_iter=N_LAYERS, tol=0.0, **PROBLEM
         ),
-        f"BCoFB, {N_LAYERS} block updates (untrained bcofb)": lambda X: (
-            untrained(torch.from_numpy(X)).detach().numpy()
-        ),
+        f"BCoFB, {N_LAYERS} block updates (untrained bcofb)": lambda X: untrained.transform(X),
         "exact": lambda X: optimum_codes(X, dictionary),
     }
     rows = []

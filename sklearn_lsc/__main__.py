@@ -47,7 +47,7 @@ def _parser():
 
 def main(argv=None):
     args = _parser().parse_args(argv)
-    from ._demo import format_table, run_demo
+    from .demo import format_table, run_demo
 
     encoder_params = {} if args.max_iter is None else {"max_iter": args.max_iter}
     try:

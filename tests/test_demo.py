@@ -6,8 +6,8 @@ import sys
 import pytest
 
 from sklearn_lsc.__main__ import main
-from sklearn_lsc._demo import run_demo
 from sklearn_lsc.datasets import load_digits_problem
+from sklearn_lsc.demo import run_demo
 
 
 def test_demo_problem_matches_its_description():

@@ -8,6 +8,7 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 
 import sklearn_lsc  # noqa: E402
 import sklearn_lsc.datasets  # noqa: E402
+import sklearn_lsc.demo  # noqa: E402
 
 # Checks we do not enforce: extended summaries (ES01), See Also (SA01) and
 # Examples (EX01) on every method, the summary-line length (SS06), and named
@@ -16,7 +17,11 @@ IGNORED = {"ES01", "SA01", "EX01", "SS06", "GL08", "RT02"}
 
 
 def _public_objects():
-    modules = {"sklearn_lsc": sklearn_lsc, "sklearn_lsc.datasets": sklearn_lsc.datasets}
+    modules = {
+        "sklearn_lsc": sklearn_lsc,
+        "sklearn_lsc.datasets": sklearn_lsc.datasets,
+        "sklearn_lsc.demo": sklearn_lsc.demo,
+    }
     for module_name, module in modules.items():
         for name in module.__all__:
             obj = getattr(module, name)

@@ -1,4 +1,8 @@
-"""The main job: learned encoders against exact solvers on scikit-learn's digits."""
+"""The demo of ``python -m sklearn_lsc demo``: learned encoders against exact solvers on digits.
+
+Public so that the benchmarks and users can run it from Python: :func:`run_demo`
+returns the rows that :func:`format_table` prints.
+"""
 
 import time
 import warnings
@@ -13,6 +17,8 @@ from .datasets import load_digits_problem
 from .encoders import LearnedLassoEncoder
 from .solvers import sparse_encode
 
+__all__ = ["format_table", "run_demo"]
+
 
 def run_demo(
     *,
@@ -26,12 +32,54 @@ def run_demo(
     random_state=0,
     log=print,
 ):
-    """Train the encoders and time every method on the held-out rows.
+    """Train learned encoders on digits and time them beside exact solvers.
 
-    Returns a list of dicts, one per method, with keys ``method``, ``steps``,
-    ``objective``, ``gap``, ``seconds`` and the speed-ups ``vs_lasso_lars``,
-    ``vs_lasso_cd`` and ``vs_fista_same_steps``; and the fitted encoders.
+    The problem is :func:`~sklearn_lsc.datasets.load_digits_problem`: an
+    encoder of each architecture is trained on the training rows, then every
+    method (the encoders, FISTA with as many iterations as layers,
+    scikit-learn's ``lasso_lars`` and ``lasso_cd``, and FISTA run to
+    convergence as the reference optimum) codes the held-out rows.
+
+    Parameters
+    ----------
+    n_layers : int, default=5
+        Depth of every encoder, and FISTA's iteration count beside them.
+    alpha : float, default=0.1
+        Weight of the l1 penalty.
+    n_components : int, default=128
+        Number of atoms: training rows drawn as the dictionary.
+    architectures : tuple of str, default=("rescaled_lista", "lista")
+        The encoders' ``architecture`` values, one encoder each.
+    encoder_params : dict, default=None
+        Further parameters of every :class:`~sklearn_lsc.LearnedLassoEncoder`.
+    device : str, default="cpu"
+        The encoders' ``device``.
+    repeats : int, default=5
+        Timed calls of each method; the median is reported.
+    random_state : int, default=0
+        Seed of the problem and of the encoders.
+    log : callable or None, default=print
+        Called with a line of progress text at each step; None: silent.
+
+    Returns
+    -------
+    rows : list of dict
+        One per method, with keys ``method``, ``steps``, ``objective``,
+        ``gap`` (relative to the optimum), ``seconds`` and the speed-ups
+        ``vs_lasso_lars``, ``vs_lasso_cd`` and ``vs_fista_same_steps``.
+    encoders : dict
+        The fitted encoders, by architecture.
+
+    Examples
+    --------
+    >>> from sklearn_lsc.demo import format_table, run_demo
+    >>> rows, encoders = run_demo(
+    ...     architectures=("lista",), encoder_params={"max_iter": 2}, repeats=1, log=None
+    ... )  # doctest: +SKIP
+    >>> print(format_table(rows))  # doctest: +SKIP
     """
+    if log is None:
+        log = _silent
     X_train, X_test, dictionary = load_digits_problem(
         n_components=n_components, random_state=random_state
     )
@@ -93,6 +141,10 @@ def run_demo(
     return rows, encoders
 
 
+def _silent(*args, **kwargs):
+    pass
+
+
 def _fista(X, dictionary, alpha, n_iter):
     return sparse_encode(X, dictionary, alpha=alpha, max_iter=n_iter, tol=0.0)
 
@@ -108,7 +160,26 @@ def _sklearn(X, dictionary, alpha, algorithm):
 
 
 def format_table(rows):
-    """The rows of :func:`run_demo` as an aligned text table."""
+    """The rows of :func:`run_demo` as an aligned text table.
+
+    Parameters
+    ----------
+    rows : list of dict
+        The first value :func:`run_demo` returns.
+
+    Returns
+    -------
+    table : str
+        One line per method, after a header line and a rule.
+
+    Examples
+    --------
+    >>> from sklearn_lsc.demo import format_table
+    >>> row = dict(method="LISTA", steps=5, objective=0.1, gap=0.02, seconds=0.01,
+    ...            vs_lasso_lars=30.0, vs_lasso_cd=90.0, vs_fista_same_steps=1.1)
+    >>> print(format_table([row]).splitlines()[-1])
+    LISTA                         5    0.10000     2.00%      10.00     30.0     90.0      1.1
+    """
     header = (
         f"{'method':<20} {'layers/it.':>10} {'objective':>10} {'rel. gap':>9} "
         f"{'time (ms)':>10} {'x lars':>8} {'x cd':>8} {'x FISTA':>8}"
