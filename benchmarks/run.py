@@ -53,6 +53,7 @@ SUITES = {
         Suite("core", takes_device=True, quick=["--repeats", "3"]),
         Suite("defaults", quick=["--quick"]),
         Suite("transform", quick=["--quick"]),
+        Suite("architectures", quick=["--quick"]),
         Suite("reliability", quick=["--quick"]),
         Suite("convergence", quick=["--quick"], modules=("matplotlib",)),
         Suite("speed", takes_device=True, quick=["--quick", "--repeats", "3"]),

@@ -408,11 +408,10 @@ class BaseLearnedEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
         self.signal_scale_ = signal_scale(X)
         self.components_ = dictionary
         self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
-        parameters = list(self.network_.parameters())
         if self.solver == "armijo":
-            self._optimizer = ArmijoDescent(parameters, self.learning_rate)
+            self._optimizer = ArmijoDescent(self.network_.parameters(), self.learning_rate)
         else:
-            self._optimizer = make_optimizer(self.solver, parameters, self.learning_rate)
+            self._optimizer = make_optimizer(self.solver, self.network_, self.learning_rate)
         self._dictionary_update = None
         if self._fit_dictionary:
             self._dictionary_update = OnlineDictionaryUpdate(

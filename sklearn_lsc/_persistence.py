@@ -75,11 +75,11 @@ def optimizer_state(optimizer):
 
 
 def optimizer_from_state(state, network):
-    parameters = list(network.parameters())
     if state["kind"] == "armijo":
-        return ArmijoDescent(parameters, state["step_size"])
+        return ArmijoDescent(network.parameters(), state["step_size"])
     saved = to_tensors(state["state"])
-    optimizer = make_optimizer(state["kind"], parameters, saved["param_groups"][0]["lr"])
+    # The saved groups' rates (and scales) replace the ones made here.
+    optimizer = make_optimizer(state["kind"], network, 1.0)
     optimizer.load_state_dict(saved)
     return optimizer
 

@@ -17,13 +17,20 @@ _ARMIJO_GROW = 2.0
 _ARMIJO_MAX_BACKTRACKS = 30
 
 
-def make_optimizer(solver, parameters, learning_rate):
-    """The torch optimizer of a minibatch ``solver``; None for ``"armijo"``."""
-    parameters = list(parameters)
+def make_optimizer(solver, network, learning_rate):
+    """The torch optimizer of a minibatch ``solver`` for ``network``; None for ``"armijo"``.
+
+    A network whose parameters are a few multiples of order one (analytic
+    weights: steps, threshold ratios) declares a ``learning_rate_scale``: Adam
+    moves each parameter by about the learning rate per step, and those must
+    move by order one within a training budget sized for full matrices.
+    """
+    scale = float(getattr(network, "learning_rate_scale", 1.0))
+    groups = [{"params": list(network.parameters()), "lr_scale": scale}]
     if solver == "adam":
-        return torch.optim.Adam(parameters, lr=learning_rate)
+        return torch.optim.Adam(groups, lr=learning_rate * scale)
     if solver == "sgd":
-        return torch.optim.SGD(parameters, lr=learning_rate, momentum=0.9, nesterov=True)
+        return torch.optim.SGD(groups, lr=learning_rate * scale, momentum=0.9, nesterov=True)
     return None
 
 
@@ -33,8 +40,9 @@ def cosine_learning_rate(base_rate, epoch, n_epochs):
 
 
 def set_learning_rate(optimizer, learning_rate):
+    """Set every group's rate: ``learning_rate`` times the group's ``lr_scale``."""
     for group in optimizer.param_groups:
-        group["lr"] = learning_rate
+        group["lr"] = learning_rate * group.get("lr_scale", 1.0)
 
 
 def minibatch_epoch(loss_of_rows, n_samples, *, batch_size, optimizer, rng, device, after_step):

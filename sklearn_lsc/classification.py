@@ -396,8 +396,8 @@ class StructuredSparseClassifier(_SparseClassifier):
     group_alpha : float, default=0.1
         Weight of the group penalty of the structured codes.
 
-    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista"}, \
-            default="bcofb"
+    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista", \
+            "alista", "hyper_lista"}, default="bcofb"
         The structured encoder's network: any architecture of
         :class:`~sklearn_lsc.LearnedHiLassoEncoder`.
 

@@ -23,7 +23,11 @@ from ._prox import group_sums
 from ._structure import TARGET_MAX_ITER, TARGET_TOL, GroupObjectiveMixin
 from ._torch_utils import to_numpy
 
-__all__ = ["LearnedHiLassoEncoder", "LearnedLassoEncoder"]
+__all__ = ["LASSO_ARCHITECTURES", "LearnedHiLassoEncoder", "LearnedLassoEncoder"]
+
+#: The values :class:`LearnedLassoEncoder` accepts for ``architecture`` (read
+#: from the network registry, so a new network appears here by itself).
+LASSO_ARCHITECTURES = tuple(sorted(NETWORKS))
 
 
 class LearnedLassoEncoder(BaseLearnedEncoder):
@@ -59,8 +63,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         network's codes, atoms kept in the unit ball. ``"auto"``: adapt when
         ``dictionary`` is None, keep a given dictionary fixed.
 
-    architecture : {"rescaled_lista", "lista", "lcod", "step_lista"}, \
-            default="rescaled_lista"
+    architecture : {"rescaled_lista", "lista", "lcod", "step_lista", "alista", \
+            "hyper_lista"}, default="rescaled_lista"
         ``"rescaled_lista"`` (the default): learned ISTA with a learned
         momentum, per-atom gains and a rank-16 correction of the matrix on
         the code per layer, whose every layer moves each signal's code to the
@@ -80,6 +84,14 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         training signals and follows a changed dictionary without
         retraining; close to the best on incoherent dictionaries, far from
         it on coherent ones (image patches, digits).
+        ``"alista"``: ALISTA's analytic weight, the matrix least coherent
+        with the atoms (Liu et al. 2019), with a learned step and threshold
+        per layer. ``"hyper_lista"``: the same weight with a momentum and
+        thresholds computed at each layer from the current code and
+        residual, four learned numbers in all (Chen et al. 2021). Both have
+        few parameters; they come near the optimum on incoherent
+        dictionaries only, far from it on coherent ones (see the user
+        guide).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
@@ -429,8 +441,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         steps on the network's codes. ``"auto"``: adapt when ``dictionary`` is
         None, keep a given dictionary fixed.
 
-    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista"}, \
-            default="bcofb"
+    architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista", \
+            "alista", "hyper_lista"}, default="bcofb"
         ``"bcofb"``: learned block-coordinate forward-backward, one group
         update per layer. ``"ista"``: learned ISTA with the HiLasso prox
         (per-coefficient and per-group thresholds). ``"lista"``, ``"lcod"``:
@@ -442,6 +454,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         codes for the HiLasso objective (see
         :class:`~sklearn_lsc.LearnedLassoEncoder`). ``"step_lista"``: FISTA
         with soft thresholds, learned steps, momenta and thresholds only.
+        ``"alista"``, ``"hyper_lista"``: analytic weights, soft thresholds
+        (see :class:`~sklearn_lsc.LearnedLassoEncoder`).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.

@@ -76,8 +76,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     group_weights : array-like of shape (n_groups,), default=None
         Positive per-group weights; ones when None.
 
-    architecture : {"lista", "lcod", "rescaled_lista", "step_lista", "bcofb", "ista"}, \
-            default=None
+    architecture : {"lista", "lcod", "rescaled_lista", "step_lista", "alista", \
+            "hyper_lista", "bcofb", "ista"}, default=None
         The unrolled network (see :class:`~sklearn_lsc.LearnedLassoEncoder` and
         :class:`~sklearn_lsc.LearnedHiLassoEncoder`). None: ``"lista"`` without groups,
         ``"bcofb"`` with groups; ``"bcofb"`` and ``"ista"`` (structured) need
@@ -423,7 +423,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         self._rng = rng
         self.components_ = dictionary
         self.network_ = network
-        self._optimizer = make_optimizer(self.solver, network.parameters(), self.learning_rate)
+        self._optimizer = make_optimizer(self.solver, network, self.learning_rate)
         self._dictionary_update = OnlineDictionaryUpdate(
             *dictionary.shape, forgetting_factor=self.forgetting_factor, dtype=dtype, device=device
         )

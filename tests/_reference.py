@@ -188,3 +188,58 @@ def rescaled_lista_reference(X, D, parameters, penalty, subgradient):
             previous, z = z, best_planar_point(x, step, z, D, penalty, subgradient)
         codes.append(z)
     return np.array(codes)
+
+
+def analytic_weight_reference(D):
+    """ALISTA's weight column by column, each from the KKT system of its problem.
+
+    Column ``j`` minimises ``||D w||^2`` subject to ``d_j . w = 1``: stationarity
+    ``2 D^T D w + lambda d_j = 0`` with the constraint, solved as one linear
+    system (unique when ``D^T D`` is invertible). Also returns ``1 / L_W``, the
+    inverse of the largest eigenvalue of ``D W``.
+    """
+    n_components, n_features = D.shape
+    W = np.zeros((n_features, n_components))
+    for j in range(n_components):
+        system = np.zeros((n_features + 1, n_features + 1))
+        system[:n_features, :n_features] = 2.0 * D.T @ D
+        system[:n_features, n_features] = D[j]
+        system[n_features, :n_features] = D[j]
+        rhs = np.zeros(n_features + 1)
+        rhs[n_features] = 1.0
+        W[:, j] = np.linalg.solve(system, rhs)[:n_features]
+    return W, 1.0 / np.linalg.eigvals(D @ W).real.max()
+
+
+def hyper_lista_reference(X, D, alpha, n_layers, c_step, c_threshold, c_residual, c_momentum):
+    """HyperLISTA (Lasso form) per row: momentum from the support, threshold from the residual.
+
+    With ``c_residual = c_momentum = 0`` and unit ``c_step``, ``c_threshold``
+    this is untrained ALISTA: the analytic update from zero.
+    """
+    W, step = analytic_weight_reference(D)
+    step = c_step * step
+    n_components = D.shape[0]
+    codes = []
+    for x in X:
+        z, previous = np.zeros(n_components), np.zeros(n_components)
+        for _ in range(n_layers):
+            beta = c_momentum * np.count_nonzero(z) / n_components
+            y = z + beta * (z - previous)
+            g = (x - y @ D) @ W
+            theta = step * (c_threshold * alpha + c_residual * np.abs(g).mean())
+            previous, z = z, soft(y + step * g, theta)
+        codes.append(z)
+    return np.array(codes)
+
+
+def alista_reference(X, D, alpha, step_multiple, threshold_ratio):
+    """ALISTA for each row: layer ``t`` steps ``s_t / L_W`` along the analytic weight."""
+    W, step = analytic_weight_reference(D)
+    codes = []
+    for x in X:
+        z = np.zeros(D.shape[0])
+        for s, rho in zip(step_multiple, threshold_ratio, strict=True):
+            z = soft(z + s * step * (x - z @ D) @ W, s * step * rho * alpha)
+        codes.append(z)
+    return np.array(codes)

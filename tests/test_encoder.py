@@ -8,7 +8,7 @@ import joblib
 import numpy as np
 import pytest
 import torch
-from _reference import fista_reference
+from _reference import alista_reference, fista_reference
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -44,9 +44,13 @@ def relative_gap(X, code, dictionary, alpha):
 
 
 # ----------------------------------------------------------------- training
-# Step LISTA learns no matrix: on the coherent digits dictionary it stays near
-# the FISTA iterations it starts from (its own test is at the end of the file).
-@pytest.mark.parametrize("architecture", [a for a in ARCHITECTURES if a != "step_lista"])
+# The analytic networks learn no matrix: on the coherent digits dictionary they
+# stay near the iterations they start from (their own tests, on incoherent
+# dictionaries, are at the end of the file).
+ANALYTIC = ("alista", "hyper_lista", "step_lista")
+
+
+@pytest.mark.parametrize("architecture", [a for a in ARCHITECTURES if a not in ANALYTIC])
 def test_training_beats_the_untrained_network_and_fista(digits_problem, architecture):
     X_train, X_test, D = digits_problem
     params = dict(alpha=0.1, dictionary=D, architecture=architecture, random_state=0)
@@ -784,5 +788,19 @@ def test_step_lista_encoder_trains_beyond_the_fista_iterations_it_starts_from():
     untrained = LearnedLassoEncoder(**params, max_iter=1, learning_rate=1e-12).fit(X)
     fista, _ = fista_reference(X, D, 0.1, 3, restart=False)
     np.testing.assert_allclose(untrained.transform(X), fista, atol=1e-8)
+    trained = LearnedLassoEncoder(**params, max_iter=60).fit(X)
+    assert trained.score(X) > untrained.score(X)
+
+
+@pytest.mark.parametrize("architecture", ["alista", "hyper_lista"])
+def test_analytic_encoders_train_beyond_the_iterations_they_start_from(architecture):
+    X = random_data(41, n_samples=300)
+    D = np.random.default_rng(41).standard_normal((12, 8))
+    params = dict(dictionary=D, alpha=0.1, architecture=architecture, n_layers=3, random_state=0)
+    # One epoch at a negligible learning rate: the network as built, three
+    # iterations of the analytic update (the independent reference).
+    untrained = LearnedLassoEncoder(**params, max_iter=1, learning_rate=1e-12).fit(X)
+    expected = alista_reference(X, D, 0.1, np.ones(3), np.ones(3))
+    np.testing.assert_allclose(untrained.transform(X), expected, atol=1e-8)
     trained = LearnedLassoEncoder(**params, max_iter=60).fit(X)
     assert trained.score(X) > untrained.score(X)

@@ -4,14 +4,27 @@ import numpy as np
 import pytest
 import torch
 from _reference import (
+    alista_reference,
+    analytic_weight_reference,
     cod_reference,
     fista_reference,
+    hyper_lista_reference,
     ista_reference,
     rescaled_lista_reference,
     soft,
 )
 
-from sklearn_lsc._networks import LISTA, LCoD, RescaledLISTA, StepLISTA, correction_basis
+from sklearn_lsc._networks import (
+    ALISTA,
+    LISTA,
+    NETWORKS,
+    HyperLISTA,
+    LCoD,
+    RescaledLISTA,
+    StepLISTA,
+    analytic_weight,
+    correction_basis,
+)
 
 
 def problem(seed=0, n_samples=12, n_components=16, n_features=10):
@@ -40,7 +53,7 @@ def test_untrained_lcod_equals_coordinate_descent_updates(n_layers):
     np.testing.assert_allclose(code, cod_reference(X, D, 0.3, n_layers), atol=1e-12)
 
 
-@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA, StepLISTA])
+@pytest.mark.parametrize("network_class", NETWORKS.values(), ids=NETWORKS)
 def test_rows_are_coded_independently_of_the_batch(network_class):
     X, D = problem(2)
     network = network_class(torch.tensor(D), alpha=0.3, n_layers=4)
@@ -50,7 +63,7 @@ def test_rows_are_coded_independently_of_the_batch(network_class):
     torch.testing.assert_close(whole, one_by_one)
 
 
-@pytest.mark.parametrize("network_class", [LISTA, LCoD, RescaledLISTA, StepLISTA])
+@pytest.mark.parametrize("network_class", NETWORKS.values(), ids=NETWORKS)
 def test_gradients_reach_every_parameter(network_class):
     X, D = problem(3)
     network = network_class(torch.tensor(D), alpha=0.1, n_layers=3)
@@ -444,3 +457,117 @@ def test_step_lista_gradient_matches_finite_differences():
             minus = loss().item()
             parameter[index] += 1e-6
         assert analytic == pytest.approx((plus - minus) / 2e-6, rel=1e-5, abs=1e-8)
+
+
+# ----------------------------------------------------------------- analytic weights
+def test_analytic_weight_solves_the_least_coherence_problem():
+    _, D = problem(10)
+    W, step = analytic_weight(torch.tensor(D))
+    expected_W, expected_step = analytic_weight_reference(D)
+    np.testing.assert_allclose(W.numpy(), expected_W, rtol=1e-8, atol=1e-10)
+    assert step.item() == pytest.approx(expected_step, rel=1e-8)
+    np.testing.assert_allclose(np.diag(D @ W.numpy()), 1.0, rtol=1e-10)
+
+
+def test_analytic_weight_of_a_float32_dictionary_and_a_zero_atom():
+    _, D = problem(11)
+    D[3] = 0.0
+    W, step = analytic_weight(torch.tensor(D, dtype=torch.float32))
+    assert W.dtype == step.dtype == torch.float32
+    assert torch.all(torch.isfinite(W)) and torch.isfinite(step) and step > 0
+    assert torch.all(W[:, 3] == 0)
+    live = np.delete(np.arange(D.shape[0]), 3)
+    np.testing.assert_allclose(np.diag(D @ W.double().numpy())[live], 1.0, rtol=1e-5)
+
+
+def test_analytic_weight_of_a_rank_deficient_dictionary_is_finite():
+    # Fewer atoms than features: D^T D is singular, its pseudo-inverse is used.
+    _, D = problem(12, n_components=6, n_features=10)
+    W, step = analytic_weight(torch.tensor(D))
+    assert torch.all(torch.isfinite(W)) and step > 0
+    np.testing.assert_allclose(np.diag(D @ W.numpy()), 1.0, rtol=1e-8)
+
+
+@pytest.mark.parametrize("n_layers", [1, 2, 5])
+@pytest.mark.parametrize("network_class", [ALISTA, HyperLISTA])
+def test_untrained_analytic_networks_equal_the_analytic_iteration(network_class, n_layers):
+    X, D = problem(13)
+    network = network_class(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    with torch.no_grad():
+        code = network(torch.tensor(X)).numpy()
+    expected = alista_reference(X, D, 0.3, np.ones(n_layers), np.ones(n_layers))
+    np.testing.assert_allclose(code, expected, atol=1e-10)
+    assert np.count_nonzero(expected) > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("grad", [False, True])
+def test_trained_alista_equals_its_formula(dtype, grad):
+    X, D = problem(14)
+    network = ALISTA(torch.tensor(D), alpha=0.2, n_layers=4).to(dtype)
+    rng = np.random.default_rng(14)
+    with torch.no_grad():
+        network.step.mul_(torch.tensor(rng.uniform(0.5, 1.8, 4), dtype=dtype))
+        network.threshold_ratio.mul_(torch.tensor(rng.uniform(0.3, 2.0, 4), dtype=dtype))
+    with torch.set_grad_enabled(grad):
+        code = network(torch.tensor(X, dtype=dtype)).detach().double().numpy()
+    step, ratio = (p.detach().double().numpy() for p in (network.step, network.threshold_ratio))
+    expected = alista_reference(X, D, 0.2, step, ratio)
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-4
+    np.testing.assert_allclose(code, expected, atol=tolerance * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("grad", [False, True])
+def test_trained_hyper_lista_equals_its_formula(dtype, grad):
+    X, D = problem(15)
+    network = HyperLISTA(torch.tensor(D), alpha=0.2, n_layers=6).to(dtype)
+    scalars = dict(c_step=1.3, c_threshold=0.7, c_residual=0.4, c_momentum=1.5)
+    with torch.no_grad():
+        for name, value in scalars.items():
+            getattr(network, name).fill_(value)
+    with torch.set_grad_enabled(grad):
+        code = network(torch.tensor(X, dtype=dtype)).detach().double().numpy()
+    expected = hyper_lista_reference(X, D, 0.2, 6, **scalars)
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-4
+    np.testing.assert_allclose(code, expected, atol=tolerance * np.abs(expected).max())
+    # The momentum and the residual term change the codes: the test can fail.
+    plain = alista_reference(X, D, 0.2, np.full(6, 1.3), np.full(6, 0.7))
+    assert np.abs(expected - plain).max() > 1e-3
+
+
+@pytest.mark.parametrize("network_class", [ALISTA, HyperLISTA])
+def test_analytic_networks_follow_a_new_dictionary(network_class):
+    X, D = problem(16)
+    new_D = 2.0 * D[::-1].copy()
+    network = network_class(torch.tensor(D), alpha=0.3, n_layers=3).double()
+    network.set_dictionary(torch.tensor(new_D))
+    with torch.no_grad():
+        code = network(torch.tensor(X)).numpy()
+    expected = alista_reference(X, new_D, 0.3, np.ones(3), np.ones(3))
+    np.testing.assert_allclose(code, expected, atol=1e-10)
+
+
+def test_hyper_lista_gradient_matches_finite_differences():
+    X, D = problem(17, n_samples=4, n_components=6, n_features=5)
+    network = HyperLISTA(torch.tensor(D), alpha=0.1, n_layers=4).double()
+    with torch.no_grad():
+        network.c_momentum.fill_(0.8)
+        network.c_residual.fill_(0.3)
+    X_tensor, D_tensor = torch.tensor(X), torch.tensor(D)
+
+    def loss():
+        code = network(X_tensor)
+        return 0.5 * (X_tensor - code @ D_tensor).pow(2).sum() + 0.1 * code.abs().sum()
+
+    loss().backward()
+    for name in ("c_step", "c_threshold", "c_residual", "c_momentum"):
+        parameter = getattr(network, name)
+        analytic = parameter.grad.item()
+        with torch.no_grad():
+            parameter += 1e-6
+            plus = loss().item()
+            parameter -= 2e-6
+            minus = loss().item()
+            parameter += 1e-6
+        assert analytic == pytest.approx((plus - minus) / 2e-6, rel=1e-5, abs=1e-8), name

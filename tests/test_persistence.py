@@ -141,3 +141,22 @@ def test_the_old_format_with_a_torch_blob_is_refused_unread(no_torch_load):
     state = {**LearnedLassoEncoder().__dict__, "_torch_blob": b"anything"}
     with pytest.raises(ValueError, match="older sklearn-lsc"):
         LearnedLassoEncoder().__setstate__(state)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_networks_learning_rate_scale_survives_saving_and_rate_changes(solver):
+    encoder = LearnedLassoEncoder(
+        n_components=12, alpha=0.1, max_iter=2, architecture="hyper_lista", solver=solver
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        encoder.set_params(random_state=0).fit(X)
+    scale = type(encoder.network_).learning_rate_scale
+    assert scale > 1
+    restored = pickle.loads(pickle.dumps(encoder))
+    for estimator in (encoder, restored):
+        estimator.set_params(learning_rate=2e-3)
+        estimator.partial_fit(X)  # partial_fit trains at the current learning_rate
+        (group,) = estimator._optimizer.param_groups
+        assert group["lr"] == pytest.approx(2e-3 * scale)
+    np.testing.assert_allclose(restored.transform(X), encoder.transform(X), atol=1e-6)

@@ -10,6 +10,8 @@ given accuracy with fewer layers than with weights shared across layers).
 """
 
 from ._common import fista_momentum, records_constructor_arguments
+from .alista import ALISTA, analytic_weight
+from .hyper_lista import HyperLISTA
 from .lbcofb import LBCoFB
 from .lcod import LCoD
 from .lista import LISTA
@@ -18,6 +20,8 @@ from .step_lista import StepLISTA
 from .structured_ista import StructuredISTA
 
 __all__ = [
+    "ALISTA",
+    "HyperLISTA",
     "LBCoFB",
     "LCoD",
     "LISTA",
@@ -26,6 +30,7 @@ __all__ = [
     "RescaledLISTA",
     "StepLISTA",
     "StructuredISTA",
+    "analytic_weight",
     "correction_basis",
     "fista_momentum",
     "records_constructor_arguments",
@@ -33,6 +38,8 @@ __all__ = [
 
 # Networks for the Lasso, built as ``cls(dictionary, alpha, n_layers)``.
 NETWORKS = {
+    "alista": ALISTA,
+    "hyper_lista": HyperLISTA,
     "lista": LISTA,
     "lcod": LCoD,
     "rescaled_lista": RescaledLISTA,

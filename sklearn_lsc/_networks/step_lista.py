@@ -45,6 +45,9 @@ class StepLISTA(nn.Module):
     n_layers : int
     """
 
+    # Few parameters, each a multiple of order one (see make_optimizer).
+    learning_rate_scale = 10.0
+
     def __init__(self, dictionary, alpha, n_layers):
         super().__init__()
         W, _, step = ista_operators(dictionary)

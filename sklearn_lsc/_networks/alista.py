@@ -1,0 +1,111 @@
+"""ALISTA: an analytic, least-coherent weight with learned steps and thresholds."""
+
+import torch
+from torch import nn
+
+from .._prox import soft_threshold
+from ._common import records_constructor_arguments
+
+
+def analytic_weight(dictionary):
+    """ALISTA's weight ``W`` (``n_features x n_components``) and its step ``1 / L_W``.
+
+    Column ``j`` of ``W`` is the vector least correlated with every atom
+    (smallest ``||D w||_2``) among those with ``d_j . w = 1`` (Liu, Chen, Wang
+    & Yin, ICLR 2019). With ``M = D^T D`` it is ``M^+ d_j / (d_j M^+ d_j)``;
+    a zero atom gets a zero column. ``L_W`` is the largest eigenvalue of ``D
+    W``, so that ``1 / L_W`` is the longest step with which the untrained
+    iteration is stable. Computed in float64 whatever the dictionary's dtype:
+    the pseudo-inverse of a coherent dictionary's Gram matrix needs it.
+    """
+    D = dictionary.detach().to(torch.float64)
+    eigenvalues, eigenvectors = torch.linalg.eigh(D.T @ D)
+    cutoff = eigenvalues[-1].clamp(min=torch.finfo(torch.float64).tiny) * max(D.shape) * 1e-12
+    kept = eigenvalues > cutoff
+    inverse = torch.where(kept, 1.0 / torch.where(kept, eigenvalues, 1.0), 0.0)
+    directions = (D @ eigenvectors) * inverse  # row j: M^+ d_j in the eigenbasis
+    pseudo = directions @ eigenvectors.T  # row j: M^+ d_j
+    norm = (pseudo * D).sum(dim=1)  # d_j M^+ d_j
+    live = norm > 0
+    W = torch.where(live[:, None], pseudo / torch.where(live, norm, 1.0)[:, None], 0.0).T
+    # D W = P diag(1 / norm) with P the projector onto D's column space:
+    # similar to the symmetric diag(norm^-1/2) P diag(norm^-1/2).
+    root = torch.where(live, norm, 1.0).rsqrt() * live
+    projector = D @ pseudo.T
+    largest = torch.linalg.eigvalsh(root[:, None] * projector * root[None, :])[-1]
+    step = 1.0 / largest.clamp(min=torch.finfo(torch.float64).tiny)
+    return W.to(dictionary.dtype), step.to(dictionary.dtype)
+
+
+@records_constructor_arguments
+class ALISTA(nn.Module):
+    """Analytic LISTA (Liu, Chen, Wang & Yin, ICLR 2019): two learned numbers per layer.
+
+    Layer ``t`` computes::
+
+        Z <- h_{theta_t}(Z + s_t gamma (X - Z D) W),  theta_t = s_t gamma rho_t alpha
+
+    with the weight ``W`` computed from the dictionary, not learned: each
+    column is the vector least coherent with all atoms that has unit inner
+    product with its own, and ``gamma = 1 / L_W`` its step
+    (:func:`analytic_weight`). Only the step multiple ``s_t`` and the
+    threshold ratio ``rho_t`` of each layer are learned, ``2 * n_layers``
+    numbers, so a few hundred training signals are plenty and a changed
+    dictionary (``set_dictionary`` recomputes ``W``) needs no retraining.
+    ALISTA's support selection is left out: it stops shrinking the largest
+    coefficients, which biases the Lasso codes this network is trained to
+    reach.
+
+    The analytic weight replaces the Lasso's gradient ``(X - Z D) D^T`` by a
+    decorrelated one, so the fixed points are not exactly the Lasso's: the
+    trained steps and thresholds make up for it over a few layers on
+    incoherent dictionaries; more layers do not converge to the Lasso, and on
+    coherent dictionaries (image patches, digits) the decorrelated gradient
+    points far from the Lasso's. Untrained (``s_t = rho_t = 1``) it equals
+    ``n_layers`` iterations of that update from zero.
+
+    Parameters
+    ----------
+    dictionary : Tensor of shape (n_components, n_features)
+    alpha : float
+    n_layers : int
+    """
+
+    # Few parameters, each a multiple of order one (see make_optimizer).
+    learning_rate_scale = 10.0
+
+    def __init__(self, dictionary, alpha, n_layers):
+        super().__init__()
+        W, step = analytic_weight(dictionary)
+        self.alpha = float(alpha)
+        self.register_buffer("dictionary", dictionary.detach().clone())
+        self.register_buffer("W", W)
+        self.register_buffer("analytic_step", step)
+        # Multiples of the analytic step: the optimizer's steps are then
+        # relative, whatever the dictionary's scale.
+        self.step = nn.Parameter(torch.ones(n_layers, dtype=step.dtype, device=step.device))
+        self.threshold_ratio = nn.Parameter(torch.ones_like(self.step))
+
+    @property
+    def n_layers(self):
+        return self.step.shape[0]
+
+    def set_dictionary(self, dictionary):
+        """Follow a dictionary update: new atoms and analytic weight (steps stay learned)."""
+        W, step = analytic_weight(dictionary)
+        self.dictionary.copy_(dictionary)
+        self.W.copy_(W)
+        self.analytic_step.copy_(step)
+
+    def forward(self, X):
+        code = None
+        for layer in range(self.n_layers):
+            step = self.step[layer] * self.analytic_step
+            threshold = step * self.threshold_ratio[layer] * self.alpha
+            if code is None:  # from zero: the residual is X itself
+                update = step * (X @ self.W)
+            else:
+                residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
+                update = code + step * (residual @ self.W)
+            code = soft_threshold(update, threshold)
+        return code

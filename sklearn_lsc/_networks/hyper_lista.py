@@ -1,0 +1,87 @@
+"""HyperLISTA: ALISTA with momentum, each layer's parameters computed from its input."""
+
+import torch
+from torch import nn
+
+from .._prox import soft_threshold
+from ._common import records_constructor_arguments
+from .alista import analytic_weight
+
+
+@records_constructor_arguments
+class HyperLISTA(nn.Module):
+    """ALISTA with momentum whose per-layer parameters follow from four learned scalars.
+
+    After Chen, Liu, Wang & Yin (NeurIPS 2021, "Hyperparameter tuning is all
+    you need for LISTA"): no parameter belongs to a layer. Each layer computes
+    its momentum and threshold, for each row, from the iterate it receives::
+
+        beta   = c_momentum * ||Z||_0 / n_components
+        Y      = Z + beta (Z - Z_prev)
+        G      = (X - Y D) W
+        theta  = c_step * gamma * (c_threshold * alpha + c_residual * ||G||_1 / n_components)
+        Z_next = h_theta(Y + c_step * gamma * G)
+
+    with ``W`` and ``gamma = 1 / L_W`` ALISTA's analytic weight and step
+    (:func:`analytic_weight`). Momentum grows with the support found so far
+    and the threshold shrinks with the residual, as in the paper; the
+    threshold keeps the floor ``alpha`` the Lasso needs (the paper's recovery
+    target has none), and support selection is left out for the same reason.
+    Four numbers in all, whatever ``n_layers``, so the network trains on a
+    handful of signals and follows a changed dictionary without retraining.
+
+    Untrained (``c_step = c_threshold = 1``, ``c_residual = c_momentum = 0``)
+    it equals untrained :class:`ALISTA`: ``n_layers`` iterations of the
+    analytic update from zero.
+
+    Parameters
+    ----------
+    dictionary : Tensor of shape (n_components, n_features)
+    alpha : float
+    n_layers : int
+    """
+
+    # Few parameters, each a multiple of order one (see make_optimizer).
+    learning_rate_scale = 10.0
+
+    def __init__(self, dictionary, alpha, n_layers):
+        super().__init__()
+        W, step = analytic_weight(dictionary)
+        self.alpha = float(alpha)
+        self._n_layers = int(n_layers)
+        self.register_buffer("dictionary", dictionary.detach().clone())
+        self.register_buffer("W", W)
+        self.register_buffer("analytic_step", step)
+        self.c_step = nn.Parameter(torch.ones_like(step))
+        self.c_threshold = nn.Parameter(torch.ones_like(step))
+        self.c_residual = nn.Parameter(torch.zeros_like(step))
+        self.c_momentum = nn.Parameter(torch.zeros_like(step))
+
+    @property
+    def n_layers(self):
+        return self._n_layers
+
+    def set_dictionary(self, dictionary):
+        """Follow a dictionary update: new atoms, analytic weight and step."""
+        W, step = analytic_weight(dictionary)
+        self.dictionary.copy_(dictionary)
+        self.W.copy_(W)
+        self.analytic_step.copy_(step)
+
+    def forward(self, X):
+        n_components = self.W.shape[1]
+        step = self.c_step * self.analytic_step
+        code = previous = None
+        for _ in range(self.n_layers):
+            if code is None:  # from zero: the residual is X itself
+                ahead, gradient = 0.0, X @ self.W
+            else:
+                density = torch.count_nonzero(code, dim=1).unsqueeze(1) / n_components
+                ahead = torch.lerp(previous, code, 1.0 + self.c_momentum * density.to(code.dtype))
+                gradient = torch.addmm(X, ahead, self.dictionary, alpha=-1.0) @ self.W
+            residual_size = gradient.abs().mean(dim=1, keepdim=True)
+            threshold = step * (self.c_threshold * self.alpha + self.c_residual * residual_size)
+            previous, code = code, soft_threshold(ahead + step * gradient, threshold)
+            if previous is None:
+                previous = torch.zeros_like(code)
+        return code
