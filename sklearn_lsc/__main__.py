@@ -12,11 +12,11 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser(
         "demo",
-        help="train LISTA and LCoD on digits and compare them with exact solvers",
+        help="train learned encoders on digits and compare them with exact solvers",
         description=(
             "On scikit-learn's digits (rows centred, unit norm; 1500 training and "
             "297 held-out rows; a dictionary of normalized training rows), train "
-            "LISTA and LCoD encoders on the Lasso objective and print, for each "
+            "the learned encoders (--architectures) on the Lasso objective and print, for each "
             "method on the held-out rows: the mean objective, the relative gap to "
             "the optimum (F - F*) / F*, the time, and the speed-up over "
             "scikit-learn's sparse_encode (lasso_lars, lasso_cd) and over FISTA "
@@ -39,7 +39,9 @@ def _parser():
         default=None,
         help="training epochs (default: the encoder's default)",
     )
-    demo.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    demo.add_argument(
+        "--device", default="cpu", help="cpu, cuda, cuda:N, mps, ... or auto (default cpu)"
+    )
     demo.add_argument("--repeats", type=int, default=5, help="timing repetitions (default 5)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     return parser

@@ -16,7 +16,13 @@ objective and the margin could only be met by growing it without bound.
 import numpy as np
 import torch
 
-from ._torch_utils import optimizer_state_on_cpu, resolve_device, to_numpy, to_tensor
+from ._torch_utils import (
+    exact_device,
+    optimizer_state_on_cpu,
+    resolve_device,
+    to_numpy,
+    to_tensor,
+)
 
 
 def projected_objective(objective, X, code, dictionary, projection):
@@ -106,21 +112,23 @@ def projected_objectives(encoders, X, projection, *, rows_per_batch=65536):
     the objective in float64, without the codes leaving the device.
     """
     device = resolve_device(encoders[0].device)
+    exact = exact_device(device)  # float64 work: on the device unless it has none
     columns = []
     with torch.inference_mode():
-        Q = to_tensor(projection, device=device, dtype=torch.float64)
+        Q = to_tensor(projection, device=exact, dtype=torch.float64)
         for encoder in encoders:
             encoder._move_to(device)
             dtype = encoder._network_dtype()
-            dictionary = to_tensor(encoder.components_, device=device, dtype=torch.float64)
-            objective = encoder._objective_in_signal_units(device, torch.float64)
+            dictionary = to_tensor(encoder.components_, device=exact, dtype=torch.float64)
+            objective = encoder._objective_in_signal_units(exact, torch.float64)
             values = np.empty(X.shape[0])
             for start in range(0, X.shape[0], rows_per_batch):
                 rows = slice(start, start + rows_per_batch)
                 batch = to_tensor(X[rows], device=device, dtype=dtype)
-                code = encoder._codes_in_signal_units(batch).double()
+                code = encoder._codes_in_signal_units(batch).to(exact, torch.float64)
+                signals = batch.to(exact, torch.float64)
                 values[rows] = to_numpy(
-                    projected_objective(objective, batch.double(), code, dictionary, Q),
+                    projected_objective(objective, signals, code, dictionary, Q),
                     np.float64,
                 )
             if not np.all(np.isfinite(values)):

@@ -81,6 +81,9 @@ def optimizer_from_state(state, network):
     # The saved groups' rates (and scales) replace the ones made here.
     optimizer = make_optimizer(state["kind"], network, 1.0)
     optimizer.load_state_dict(saved)
+    # Saved before networks declared a learning-rate scale: the network's now.
+    for group in optimizer.param_groups:
+        group.setdefault("lr_scale", float(getattr(network, "learning_rate_scale", 1.0)))
     return optimizer
 
 

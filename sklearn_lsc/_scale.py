@@ -9,8 +9,8 @@ code is zero when, for every group, ``||soft(X D_g^T, alpha)||_2 <= s_g``.
 
 import numpy as np
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import validate_params
 
+from ._sklearn_compat import validate_params
 from ._validation import check_dictionary, stable_row_norms
 from ._warnings import warn
 

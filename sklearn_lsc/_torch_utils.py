@@ -14,47 +14,112 @@ def torch_dtype(numpy_dtype):
     return _TORCH_DTYPES[np.dtype(numpy_dtype)]
 
 
+def available_accelerator():
+    """``(type, count)`` of the accelerator this torch can use, or None.
+
+    Through torch's accelerator API where it exists (torch 2.6 and later:
+    CUDA, ROCm, MPS, XPU and others), else CUDA and MPS by their own checks.
+    """
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        if not accelerator.is_available():
+            return None
+        return accelerator.current_accelerator().type, accelerator.device_count()
+    if torch.cuda.is_available():
+        return "cuda", torch.cuda.device_count()
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps", 1
+    return None
+
+
+def _current_index(device_type):
+    if device_type == "cuda":
+        return torch.cuda.current_device()
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is None:
+        return 0
+    # current_device_index from torch 2.7; torch 2.6 named it current_device_idx.
+    current = getattr(accelerator, "current_device_index", None)
+    return (current or accelerator.current_device_idx)()
+
+
 def resolve_device(device, *, param_name="device"):
     """Validate ``device`` and return the matching :class:`torch.device`.
 
-    Accepts ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a :class:`torch.device`.
-    Asking for a GPU that this machine does not have raises a ``ValueError``
-    naming the parameter, instead of a torch error deep inside a fit.
+    Accepts ``"auto"`` (the accelerator torch can use, else the CPU), any
+    device name torch knows (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``,
+    ``"xpu"``...) or a :class:`torch.device`. Asking for a device that this
+    machine does not have raises a ``ValueError`` naming the parameter,
+    instead of a torch error deep inside a fit.
     """
+    if isinstance(device, str) and device == "auto":
+        accelerator = available_accelerator()
+        if accelerator is None:
+            return torch.device("cpu")
+        return torch.device(accelerator[0], _current_index(accelerator[0]))
+    expected = (
+        f"The '{param_name}' parameter must be 'auto', a torch device name ('cpu', 'cuda', "
+        "'cuda:N', 'mps', ...) or a torch.device"
+    )
     if isinstance(device, torch.device):
         resolved = device
     elif isinstance(device, str):
         try:
             resolved = torch.device(device)
         except (RuntimeError, ValueError):
-            raise ValueError(
-                f"The '{param_name}' parameter must be 'cpu', 'cuda', 'cuda:N' or a "
-                f"torch.device; got {device!r}."
-            ) from None
+            raise ValueError(f"{expected}; got {device!r}.") from None
     else:
-        raise TypeError(
-            f"The '{param_name}' parameter must be a str or a torch.device; got "
-            f"{type(device).__name__}."
-        )
+        raise TypeError(f"{expected}; got {type(device).__name__}.")
     if resolved.type == "cpu":
         return torch.device("cpu")
-    if resolved.type != "cuda":
+    if resolved.type == "meta":
+        raise ValueError(f"{expected}; got {device!r}, which computes nothing.")
+    # Only now, not for the CPU: nothing of an accelerator's runtime is touched.
+    accelerator = available_accelerator()
+    if accelerator is None or accelerator[0] != resolved.type:
+        available = "the CPU only" if accelerator is None else f"the CPU and {accelerator[0]!r}"
         raise ValueError(
-            f"The '{param_name}' parameter must be 'cpu', 'cuda', 'cuda:N' or a "
-            f"torch.device; got {device!r}."
+            f"The '{param_name}' parameter asks for {device!r}, but this machine's torch "
+            f"can use {available}. Use device='cpu' or device='auto'."
         )
-    if not torch.cuda.is_available():
-        raise ValueError(
-            f"The '{param_name}' parameter asks for {device!r}, but CUDA is not "
-            "available on this machine. Use device='cpu'."
-        )
-    index = resolved.index if resolved.index is not None else torch.cuda.current_device()
-    if not isinstance(index, numbers.Integral) or index >= torch.cuda.device_count():
+    index = resolved.index if resolved.index is not None else _current_index(resolved.type)
+    if not isinstance(index, numbers.Integral) or index >= accelerator[1]:
         raise ValueError(
             f"The '{param_name}' parameter asks for {device!r}, but this machine has "
-            f"{torch.cuda.device_count()} CUDA device(s)."
+            f"{accelerator[1]} {resolved.type} device(s)."
         )
-    return torch.device("cuda", index)
+    return torch.device(resolved.type, index)
+
+
+def synchronize(device):
+    """Wait for the work queued on ``device`` (for timing); nothing on the CPU."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type != "cpu":
+        accelerator = getattr(torch, "accelerator", None)
+        if accelerator is not None and hasattr(accelerator, "synchronize"):
+            accelerator.synchronize(device)
+        elif device.type == "mps":  # torch before the accelerator API
+            torch.mps.synchronize()
+
+
+# Devices without float64 arithmetic.
+_NO_FLOAT64 = ("mps",)
+
+
+def exact_device(device):
+    """Where float64 work for ``device`` runs: the device itself, or the CPU if it has none."""
+    return torch.device("cpu") if device.type in _NO_FLOAT64 else device
+
+
+def check_float64_support(device, dtype):
+    """Refuse float64 on a device that has none (Apple's MPS), with what to do instead."""
+    if dtype == torch.float64 and device.type in _NO_FLOAT64:
+        raise ValueError(
+            f"The {device.type!r} device has no float64 arithmetic: pass float32 data "
+            "(X.astype(np.float32)) or use device='cpu'."
+        )
 
 
 # Below this many multiply-adds per matrix product, torch's CPU threads cost
@@ -103,6 +168,7 @@ def to_tensor(array, *, device, dtype):
     Always a copy: the caller's array is never shared with (and so never
     modified through) the tensor, and read-only inputs (memory maps) work.
     """
+    check_float64_support(device, dtype)
     array = np.asarray(array)
     if any(stride < 0 for stride in array.strides):
         # torch refuses negative strides (reversed views such as X[::-1]).

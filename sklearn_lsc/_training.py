@@ -8,7 +8,7 @@ import math
 
 import torch
 
-from ._torch_utils import optimizer_state_on_cpu
+from ._torch_utils import exact_device, optimizer_state_on_cpu
 
 # Armijo sufficient-decrease constant and step-size factors.
 _ARMIJO_C = 1e-4
@@ -53,7 +53,9 @@ def minibatch_epoch(loss_of_rows, n_samples, *, batch_size, optimizer, rng, devi
     is returned: a diverging network is caught at the step it diverged.
     """
     order = torch.from_numpy(rng.permutation(n_samples)).to(device)
-    total = torch.zeros((), dtype=torch.float64, device=device)
+    # A float64 sum where the device has float64 (MPS has none).
+    total_dtype = torch.float64 if exact_device(device) == device else torch.float32
+    total = torch.zeros((), dtype=total_dtype, device=device)
     for start in range(0, n_samples, batch_size):
         rows = order[start : start + batch_size]
         loss = loss_of_rows(rows)
@@ -63,7 +65,7 @@ def minibatch_epoch(loss_of_rows, n_samples, *, batch_size, optimizer, rng, devi
         loss.backward()
         with optimizer_state_on_cpu():
             optimizer.step()
-        total += loss.detach() * rows.shape[0]
+        total += loss.detach().to(total_dtype) * rows.shape[0]
         if after_step is not None:
             after_step(rows)
     return float(total) / n_samples

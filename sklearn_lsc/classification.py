@@ -5,15 +5,15 @@ import numbers
 import numpy as np
 import torch
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseLearnedEncoder
 from ._metric import MetricLearner, projected_objectives
+from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._transaction import transactional
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 
@@ -95,6 +95,8 @@ class SparseCodingClassifier(_SparseClassifier):
     rows; a sample goes to the class whose encoder codes it with the smallest
     objective (Sprechmann, Bronstein & Sapiro 2012, Section 5.1). With learned
     encoders, prediction costs a few matrix products per class.
+
+    Read more in the :ref:`User Guide <supervised_models>`.
 
     Parameters
     ----------
@@ -385,6 +387,8 @@ class StructuredSparseClassifier(_SparseClassifier):
     then puts its energy in the groups of the sources present: the
     source-identification scheme of Sprechmann et al. (2012), Section 5.3.
 
+    Read more in the :ref:`User Guide <supervised_models>`.
+
     Parameters
     ----------
     n_components_per_class : int, default=16
@@ -452,7 +456,10 @@ class StructuredSparseClassifier(_SparseClassifier):
         Share of the rows set aside by ``early_stopping``, in (0, 1).
 
     device : str or torch.device, default="cpu"
-        Where the networks train and run.
+        Where the networks train and run: ``"auto"`` (the accelerator torch
+        can use, else the CPU) or any device torch names: ``"cpu"``,
+        ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
+        has no float64: give it float32 data.
 
     random_state : int, RandomState instance or None, default=None
         Seeds every encoder.

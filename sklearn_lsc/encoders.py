@@ -5,7 +5,6 @@ import numbers
 import numpy as np
 import torch
 from sklearn.utils import assert_all_finite, check_array
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
@@ -20,8 +19,9 @@ from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
 from ._objectives import contrastive_loss, lasso_loss
 from ._prox import group_sums
+from ._sklearn_compat import Interval, StrOptions
 from ._structure import TARGET_MAX_ITER, TARGET_TOL, GroupObjectiveMixin
-from ._torch_utils import to_numpy
+from ._torch_utils import exact_device, to_numpy
 
 __all__ = ["LASSO_ARCHITECTURES", "LearnedHiLassoEncoder", "LearnedLassoEncoder"]
 
@@ -41,6 +41,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     After training, ``transform`` costs a few matrix products per signal,
     whatever the accuracy an exact solver would need many iterations for.
+
+    Read more in the :ref:`User Guide <unrolled_networks>`.
 
     Parameters
     ----------
@@ -89,9 +91,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         per layer. ``"hyper_lista"``: the same weight with a momentum and
         thresholds computed at each layer from the current code and
         residual, four learned numbers in all (Chen et al. 2021). Both have
-        few parameters; they come near the optimum on incoherent
-        dictionaries only, far from it on coherent ones (see the user
-        guide).
+        few parameters and suit incoherent dictionaries only (see the user
+        guide and the benchmarks page).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
@@ -123,7 +124,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     learning_rate : float, default=1e-3
         Initial learning rate of Adam and SGD, annealed by a cosine schedule
         over the ``max_iter`` epochs of ``fit`` (``partial_fit`` keeps it
-        constant). For ``"armijo"``, the initial step size.
+        constant). For ``"armijo"``, the initial step size. The networks
+        with analytic matrices (``"step_lista"``, ``"alista"``,
+        ``"hyper_lista"``) train at ten times this rate.
 
     batch_size : int, default=100
         Rows per minibatch.
@@ -206,7 +209,10 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         compiled module is never pickled.
 
     device : str or torch.device, default="cpu"
-        Where the network trains and runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        Where the network trains and runs: ``"auto"`` (the accelerator torch
+        can use, else the CPU) or any device torch names: ``"cpu"``,
+        ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
+        has no float64: give it float32 data.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the dictionary initialization and the minibatch order.
@@ -412,6 +418,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     whose solutions select few groups of atoms and few atoms in each.
 
+    Read more in the :ref:`User Guide <sparse_coding>`.
+
     Parameters
     ----------
     n_components : int, default=None
@@ -478,7 +486,9 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     learning_rate : float, default=1e-3
         Initial learning rate of Adam and SGD, annealed by a cosine schedule
         over the ``max_iter`` epochs of ``fit`` (``partial_fit`` keeps it
-        constant). For ``"armijo"``, the initial step size.
+        constant). For ``"armijo"``, the initial step size. The networks
+        with analytic matrices (``"step_lista"``, ``"alista"``,
+        ``"hyper_lista"``) train at ten times this rate.
 
     batch_size : int, default=100
         Rows per minibatch.
@@ -554,7 +564,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         compiled module is never pickled.
 
     device : str or torch.device, default="cpu"
-        Where the network trains and runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        Where the network trains and runs: ``"auto"`` (the accelerator torch
+        can use, else the CPU) or any device torch names: ``"cpu"``,
+        ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
+        has no float64: give it float32 data.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the dictionary initialization and the minibatch order.
@@ -729,9 +742,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         energies = np.empty((X.shape[0], len(self.groups_)), dtype=X.dtype)
         for rows, code, _ in self._encoded_batches(X):
+            # In float64 (on the CPU where the device has none), relative to
+            # each row's largest coefficient: no overflow.
+            code = code.to(exact_device(code.device), torch.float64)
             index = torch.as_tensor(self._group_index, device=code.device)
-            # In float64, relative to each row's largest coefficient: no overflow.
-            code = code.double()
             peak = code.abs().amax(dim=1, keepdim=True)
             scaled = code / torch.where(peak > 0, peak, torch.ones_like(peak))
             squares = group_sums(scaled * scaled, index, len(self.groups_))

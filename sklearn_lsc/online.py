@@ -6,10 +6,8 @@ import time
 
 import numpy as np
 import torch
-from sklearn.base import _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from ._base import BaseLearnedEncoder
@@ -17,6 +15,7 @@ from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
 from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
 from ._scale import signal_scale
+from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._structure import GroupObjectiveMixin
 from ._structure_check import check_structure_unchanged, record_structure
 from ._torch_utils import (
@@ -56,6 +55,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
 
     The objective is the Lasso ``0.5 ||x - z D||^2 + alpha ||z||_1`` or, with
     ``groups``, the HiLasso, which adds ``group_alpha * sum_g w_g ||z_g||_2``.
+
+    Read more in the :ref:`User Guide <online_modeling>`.
 
     Parameters
     ----------
@@ -115,7 +116,9 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
     learning_rate : float, default=5e-3
         Constant learning rate of the network's optimizer (higher than the
         offline encoders': the network takes few steps per window and must
-        catch up with changes in the stream).
+        catch up with changes in the stream). The networks with analytic
+        matrices (``"step_lista"``, ``"alista"``, ``"hyper_lista"``) train
+        at ten times this rate.
 
     batch_size : int, default=100
         Vectors of the window per gradient step.
@@ -154,7 +157,10 @@ class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
         compiled module is never pickled.
 
     device : str or torch.device, default="cpu"
-        Where the network runs: ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+        Where the network runs: ``"auto"`` (the accelerator torch
+        can use, else the CPU) or any device torch names: ``"cpu"``,
+        ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
+        has no float64: give it float32 data.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the dictionary initialization and the minibatches.

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._groups import check_group_weights, check_groups, group_index
 from ._objectives import hilasso_objective_numpy, lasso_objective_numpy
@@ -24,6 +23,7 @@ from ._prox import (
     soft_threshold_in_place,
 )
 from ._scale import atom_scale, signal_scale
+from ._sklearn_compat import Interval, StrOptions, validate_params
 from ._torch_utils import argmax_rows, resolve_device, to_tensor, torch_dtype
 from ._validation import check_code, check_dictionary
 from ._warnings import warn
@@ -294,6 +294,8 @@ def sparse_encode(
     ``groups`` and ``group_alpha > 0``, the HiLasso (sparse-group Lasso)
     problem, which adds ``group_alpha * sum_g w_g * ||z_g||_2``.
 
+    Read more in the :ref:`User Guide <exact_solvers>`.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
@@ -336,7 +338,10 @@ def sparse_encode(
         Positive per-group weights ``w_g``; ones when None.
 
     device : str or torch.device, default="cpu"
-        Where to compute: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+        Where to compute: ``"auto"`` (the accelerator torch
+        can use, else the CPU) or any device torch names: ``"cpu"``,
+        ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
+        has no float64: give it float32 data.
 
     Returns
     -------
@@ -417,7 +422,9 @@ def sparse_encode(
             tensor(group_alpha * weights * penalty_scale),
         )
     # Rows in batches: peak memory is about the output's, whatever the rows.
-    rows_per_batch = max(1, _BATCH_ELEMENTS[torch_device.type] // (n_components + X.shape[1]))
+    kind = torch_device.type if torch_device.type in _BATCH_ELEMENTS else "cuda"  # accelerators
+    elements = _BATCH_ELEMENTS[kind]
+    rows_per_batch = max(1, elements // (n_components + X.shape[1]))
     code = np.empty((X.shape[0], n_components), dtype=X.dtype)
     unconverged = 0
     with torch.inference_mode():

@@ -1,7 +1,7 @@
-"""Scaling out on dask: transform of dask arrays, joblib's dask backend, out-of-core training.
+"""Scaling out on dask: dask arrays, joblib's dask backend, out-of-core training, dask-ml.
 
 Runs on a LocalCluster on this machine; skipped when the ``distributed`` extra
-(dask, distributed) is not installed. ``.ci/run`` installs it.
+(dask, distributed, dask-ml) is not installed. ``.ci/run`` installs it.
 """
 
 import logging
@@ -76,3 +76,23 @@ def test_partial_fit_over_the_blocks_of_a_dask_array(client):
         in_memory.partial_fit(X[start : start + 500])
     np.testing.assert_array_equal(out_of_core.components_, in_memory.components_)
     np.testing.assert_array_equal(out_of_core.transform(X), in_memory.transform(X))
+
+
+def test_dask_ml_incremental_and_parallel_post_fit(client):
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X, _ = data(3)
+    blocks = da.from_array(X, chunks=(500, 16))
+    params = dict(n_components=12, alpha=0.1, random_state=0)
+    # Incremental calls partial_fit on each block in turn (in order: no shuffle).
+    incremental = wrappers.Incremental(LearnedLassoEncoder(**params), shuffle_blocks=False)
+    incremental.fit(blocks)
+    by_hand = LearnedLassoEncoder(**params)
+    for start in range(0, 2000, 500):
+        by_hand.partial_fit(X[start : start + 500])
+    fitted = incremental.estimator_
+    np.testing.assert_array_equal(fitted.components_, by_hand.components_)
+    # ParallelPostFit codes each block where it lies; the codes equal one call's.
+    post_fit = wrappers.ParallelPostFit(fitted)
+    codes = post_fit.transform(blocks)
+    assert isinstance(codes, da.Array)
+    np.testing.assert_array_equal(codes.compute(), by_hand.transform(X))

@@ -66,3 +66,18 @@ def test_help_documents_the_options():
     )
     for option in ("--n-layers", "--alpha", "--max-iter", "--device", "--repeats"):
         assert option in result.stdout
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (dict(architectures="lista"), "architectures"),
+        (dict(repeats=0), "repeats"),
+        (dict(log="print"), "log"),
+        (dict(n_layers=0), "n_layers"),
+        (dict(alpha=-0.1), "alpha"),
+    ],
+)
+def test_run_demo_refuses_bad_arguments_by_name(bad, match):
+    with pytest.raises(ValueError, match=match):
+        run_demo(**bad)

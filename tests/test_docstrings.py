@@ -9,6 +9,7 @@ numpydoc_validate = pytest.importorskip("numpydoc.validate")
 import sklearn_lsc  # noqa: E402
 import sklearn_lsc.datasets  # noqa: E402
 import sklearn_lsc.demo  # noqa: E402
+import sklearn_lsc.metrics  # noqa: E402
 
 # Checks we do not enforce: extended summaries (ES01), See Also (SA01) and
 # Examples (EX01) on every method, the summary-line length (SS06), and named
@@ -21,6 +22,7 @@ def _public_objects():
         "sklearn_lsc": sklearn_lsc,
         "sklearn_lsc.datasets": sklearn_lsc.datasets,
         "sklearn_lsc.demo": sklearn_lsc.demo,
+        "sklearn_lsc.metrics": sklearn_lsc.metrics,
     }
     for module_name, module in modules.items():
         for name in module.__all__:

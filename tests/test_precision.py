@@ -7,10 +7,10 @@ import pytest
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
-import sklearn_lsc._base as base
+import sklearn_lsc._inference as inference
 from sklearn_lsc import LearnedLassoEncoder
-from sklearn_lsc._base import choose_precision
 from sklearn_lsc._hardware import native_bfloat16
+from sklearn_lsc._inference import choose_precision
 from sklearn_lsc.solvers import lasso_objective
 
 
@@ -27,7 +27,7 @@ def fitted_encoder(**params):
 
 
 def test_bfloat16_where_it_is_emulated_warns_with_the_reason(monkeypatch):
-    monkeypatch.setattr(base, "native_bfloat16", lambda device: (False, "no BF16 here"))
+    monkeypatch.setattr(inference, "native_bfloat16", lambda device: (False, "no BF16 here"))
     encoder, X, _ = fitted_encoder()
     with pytest.warns(UserWarning, match="no BF16 here.*emulated.*'auto'"):
         encoder.set_params(transform_dtype="bfloat16").transform(X)
@@ -37,7 +37,7 @@ def test_bfloat16_where_it_is_emulated_warns_with_the_reason(monkeypatch):
 
 
 def test_bfloat16_where_it_is_native_does_not_warn(monkeypatch):
-    monkeypatch.setattr(base, "native_bfloat16", lambda device: (True, ""))
+    monkeypatch.setattr(inference, "native_bfloat16", lambda device: (True, ""))
     encoder, X, _ = fitted_encoder(transform_dtype="bfloat16")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -45,7 +45,7 @@ def test_bfloat16_where_it_is_native_does_not_warn(monkeypatch):
 
 
 def test_auto_keeps_full_precision_where_bfloat16_is_emulated(monkeypatch):
-    monkeypatch.setattr(base, "native_bfloat16", lambda device: (False, "no BF16 here"))
+    monkeypatch.setattr(inference, "native_bfloat16", lambda device: (False, "no BF16 here"))
     encoder, X, _ = fitted_encoder(transform_dtype="auto")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and no warning: "auto" never asked for bfloat16
@@ -78,7 +78,7 @@ def test_auto_measures_once_per_device_and_codes_within_one_percent(monkeypatch)
 
 
 def test_auto_needs_enough_rows_to_measure_and_a_refit_measures_anew(monkeypatch):
-    monkeypatch.setattr(base, "native_bfloat16", lambda device: (True, ""))
+    monkeypatch.setattr(inference, "native_bfloat16", lambda device: (True, ""))
     encoder, X, _ = fitted_encoder(transform_dtype="auto")
     encoder.transform(X[:10])  # too few rows: full precision, nothing decided
     assert encoder._auto_precision == {}

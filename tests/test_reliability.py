@@ -273,7 +273,7 @@ def test_group_energies_are_finite_for_huge_finite_codes():
 
 
 def test_score_and_group_energies_run_in_batches(monkeypatch):
-    import sklearn_lsc._base as base
+    import sklearn_lsc._inference as inference
 
     X, _ = sparse_problem(n_samples=100)
     encoder = LearnedHiLassoEncoder(n_components=8, groups=4, alpha=0.1, max_iter=1)
@@ -281,7 +281,7 @@ def test_score_and_group_energies_run_in_batches(monkeypatch):
         warnings.simplefilter("ignore", ConvergenceWarning)
         encoder.fit(X)
     whole_score, whole_energies = encoder.score(X), encoder.group_energies(X)
-    monkeypatch.setattr(base, "_TRANSFORM_BATCH_ELEMENTS", {"cpu": 24 * 30})
+    monkeypatch.setattr(inference, "_TRANSFORM_BATCH_ELEMENTS", {"cpu": 24 * 30})
     batches = list(encoder._encoded_batches(X))
     assert [batch[1].shape[0] for batch in batches] == [30, 30, 30, 10]
     assert encoder.score(X) == pytest.approx(whole_score, rel=1e-12)

@@ -1,12 +1,13 @@
 """Unrolled sparse-coding networks (torch modules, no scikit-learn here), one per module.
 
-Each network has the shape of ``n_layers`` iterations of an exact algorithm
-and is initialized from the dictionary exactly as that algorithm prescribes,
-so an untrained network returns the algorithm's iterate. Training then moves
-the matrices ``W``, ``S`` and the thresholds away from those values.
-
-Every layer has its own weights and thresholds (untied: the networks reach a
-given accuracy with fewer layers than with weights shared across layers).
+Each network has the shape of ``n_layers`` iterations of an algorithm and is
+initialized from the dictionary as that algorithm prescribes, so an untrained
+network returns the algorithm's iterate. Training then moves its parameters
+away from those values: per-layer matrices and thresholds (LISTA, LCoD,
+rescaled LISTA, the structured networks: untied, as they reach a given
+accuracy with fewer layers than with weights shared across layers), or only a
+few numbers beside analytic matrices computed from the dictionary (step
+LISTA, ALISTA, HyperLISTA).
 """
 
 from ._common import fista_momentum, records_constructor_arguments

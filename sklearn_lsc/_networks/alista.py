@@ -14,27 +14,31 @@ def analytic_weight(dictionary):
     (smallest ``||D w||_2``) among those with ``d_j . w = 1`` (Liu, Chen, Wang
     & Yin, ICLR 2019). With ``M = D^T D`` it is ``M^+ d_j / (d_j M^+ d_j)``;
     a zero atom gets a zero column. ``L_W`` is the largest eigenvalue of ``D
-    W``, so that ``1 / L_W`` is the longest step with which the untrained
-    iteration is stable. Computed in float64 whatever the dictionary's dtype:
-    the pseudo-inverse of a coherent dictionary's Gram matrix needs it.
+    W`` (real and nonnegative): the step ``1 / L_W`` keeps ``I - D W / L_W``
+    positive semi-definite, as ISTA's ``1 / L`` does for ``I - D D^T / L``.
+    Computed on the CPU in float64 whatever the dictionary's device and dtype
+    (the pseudo-inverse of a coherent dictionary's Gram matrix needs it, and
+    some accelerators have no float64), then returned on its device and dtype.
     """
-    D = dictionary.detach().to(torch.float64)
+    D = dictionary.detach().to("cpu", torch.float64)
     eigenvalues, eigenvectors = torch.linalg.eigh(D.T @ D)
-    cutoff = eigenvalues[-1].clamp(min=torch.finfo(torch.float64).tiny) * max(D.shape) * 1e-12
-    kept = eigenvalues > cutoff
+    largest = eigenvalues[-1].clamp(min=torch.finfo(torch.float64).tiny)
+    kept = eigenvalues > largest * max(D.shape) * 1e-12
     inverse = torch.where(kept, 1.0 / torch.where(kept, eigenvalues, 1.0), 0.0)
-    directions = (D @ eigenvectors) * inverse  # row j: M^+ d_j in the eigenbasis
-    pseudo = directions @ eigenvectors.T  # row j: M^+ d_j
-    norm = (pseudo * D).sum(dim=1)  # d_j M^+ d_j
-    live = norm > 0
+    pseudo = ((D @ eigenvectors) * inverse) @ eigenvectors.T  # row j: M^+ d_j
+    norm = (pseudo * D).sum(dim=1)  # d_j M^+ d_j, at least ||d_j||^2 / lambda_max
+    # Zero atoms only (a relative test: rounding leaves tiny nonzero norms).
+    live = norm > 0.5 * (D * D).sum(dim=1) / largest
     W = torch.where(live[:, None], pseudo / torch.where(live, norm, 1.0)[:, None], 0.0).T
     # D W = P diag(1 / norm) with P the projector onto D's column space:
     # similar to the symmetric diag(norm^-1/2) P diag(norm^-1/2).
     root = torch.where(live, norm, 1.0).rsqrt() * live
-    projector = D @ pseudo.T
-    largest = torch.linalg.eigvalsh(root[:, None] * projector * root[None, :])[-1]
-    step = 1.0 / largest.clamp(min=torch.finfo(torch.float64).tiny)
-    return W.to(dictionary.dtype), step.to(dictionary.dtype)
+    top = torch.linalg.eigvalsh(root[:, None] * (D @ pseudo.T) * root[None, :])[-1]
+    step = 1.0 / top.clamp(min=torch.finfo(torch.float64).tiny)
+    return (
+        W.to(dictionary.device, dictionary.dtype),
+        step.to(dictionary.device, dictionary.dtype),
+    )
 
 
 @records_constructor_arguments
@@ -50,8 +54,8 @@ class ALISTA(nn.Module):
     product with its own, and ``gamma = 1 / L_W`` its step
     (:func:`analytic_weight`). Only the step multiple ``s_t`` and the
     threshold ratio ``rho_t`` of each layer are learned, ``2 * n_layers``
-    numbers, so a few hundred training signals are plenty and a changed
-    dictionary (``set_dictionary`` recomputes ``W``) needs no retraining.
+    numbers, so it needs few training signals and a changed dictionary
+    (``set_dictionary`` recomputes ``W``) needs no retraining.
     ALISTA's support selection is left out: it stops shrinking the largest
     coefficients, which biases the Lasso codes this network is trained to
     reach.

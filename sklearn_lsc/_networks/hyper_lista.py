@@ -24,11 +24,15 @@ class HyperLISTA(nn.Module):
 
     with ``W`` and ``gamma = 1 / L_W`` ALISTA's analytic weight and step
     (:func:`analytic_weight`). Momentum grows with the support found so far
-    and the threshold shrinks with the residual, as in the paper; the
-    threshold keeps the floor ``alpha`` the Lasso needs (the paper's recovery
-    target has none), and support selection is left out for the same reason.
-    Four numbers in all, whatever ``n_layers``, so the network trains on a
-    handful of signals and follows a changed dictionary without retraining.
+    and the threshold shrinks with the residual, as in the paper, with
+    deliberate differences: the gradient is taken at the extrapolated point
+    ``Y`` (Nesterov's form; the paper's momentum is added after the step),
+    the residual is measured through ``W`` (the paper: ``A^+``) and the
+    support size as a fraction of the atoms; the threshold keeps the floor
+    ``alpha`` the Lasso needs (the paper's recovery target has none), and
+    support selection is left out (it biases Lasso codes). Four numbers in
+    all, whatever ``n_layers``: few training signals suffice, and a changed
+    dictionary needs no retraining.
 
     Untrained (``c_step = c_threshold = 1``, ``c_residual = c_momentum = 0``)
     it equals untrained :class:`ALISTA`: ``n_layers`` iterations of the
