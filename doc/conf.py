@@ -16,7 +16,8 @@ extensions = [
     "sphinx_gallery.gen_gallery",
 ]
 autosummary_generate = True
-numpydoc_show_class_members = False
+templates_path = ["_templates"]  # class pages list methods and the examples using them
+numpydoc_show_class_members = False  # the class template lists the members itself
 exclude_patterns = ["_build"]
 html_theme = "pydata_sphinx_theme"
 html_title = "sklearn-lsc"
@@ -30,4 +31,7 @@ sphinx_gallery_conf = {
     "filename_pattern": r"plot_",  # run every example: the gallery shows real figures
     "download_all_examples": False,
     "reference_url": {"sklearn_lsc": None},
+    # Each API page lists the examples that use it (the templates' minigallery).
+    "backreferences_dir": "generated/backreferences",
+    "doc_module": ("sklearn_lsc",),
 }
