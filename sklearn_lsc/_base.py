@@ -1,10 +1,13 @@
-"""The base every learned encoder shares: the scikit-learn surface, set-up, pickling.
+"""The bases of the learned encoders: the scikit-learn surface, set-up, pickling.
 
 A concrete encoder says which objective it minimises, how to build its
-network from a dictionary and how to compute exact codes; everything else
-lives here once: the estimator's methods and parameters, initialization and
-pickling without a GPU here, the training loop in ``_trainer.py`` and
-inference (devices, batches, precision, compilation) in ``_inference.py``.
+network from a dictionary and how to compute exact codes; the rest lives
+once: ``LearnedEncoderBase`` codes, scores and pickles (inference itself,
+devices, batches, precision and compilation, in ``_inference.py``), and
+``BaseLearnedEncoder`` adds the offline encoders' parameters, ``fit`` and
+``partial_fit`` (the training loop in ``_trainer.py``).
+:class:`~sklearn_lsc.OnlineSparseModeler` trains on its own and builds on
+``LearnedEncoderBase`` only.
 """
 
 import math
@@ -44,47 +47,16 @@ from ._validation import check_dictionary
 _TRANSIENT_STATE = ("_transform_module", "_auto_precision")
 
 
-class BaseLearnedEncoder(
-    TrainerMixin, InferenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+class LearnedEncoderBase(
+    InferenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
-    """Shared machinery of the learned sparse encoders (not public)."""
+    """What every learned encoder has once it has a network: coding, scoring, pickling.
+
+    The offline encoders add training (:class:`BaseLearnedEncoder`);
+    :class:`~sklearn_lsc.OnlineSparseModeler` adds its own stream training.
+    """
 
     _TRANSIENT_STATE = _TRANSIENT_STATE
-    # Parameters that shape the fitted model: changing one after fitting needs
-    # a new fit (partial_fit refuses to continue).
-    _STRUCTURAL_PARAMS = (
-        "n_components",
-        "dictionary",
-        "fit_dictionary",
-        "architecture",
-        "n_layers",
-        "solver",
-    )
-
-    _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
-        "dictionary": ["array-like", None],
-        "fit_dictionary": ["boolean", StrOptions({"auto"})],
-        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"adam", "sgd", "armijo"})],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "input_noise": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
-        "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "n_iter_no_change": [
-            Interval(numbers.Integral, 1, None, closed="left"),
-            StrOptions({"auto"}),
-        ],
-        "early_stopping": ["boolean", StrOptions({"auto"})],
-        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "transform_dtype": [StrOptions({"bfloat16", "auto"}), None],
-        "transform_compile": ["boolean"],
-        "device": [str, torch.device],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-    }
 
     # ----------------------------------------------------------------- hooks
     def _objective(self, device, dtype):
@@ -104,23 +76,11 @@ class BaseLearnedEncoder(
         objective = self._objective(device, dtype)
         return lambda X, code, dictionary, y: objective(X, code, dictionary)
 
-    def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
-        """Validated training targets as an array, or None when ``y`` is not used.
-
-        ``first_call``: ``fit``, or the first ``partial_fit`` (later chunks of
-        a stream may be partial, e.g. hold a single class).
-        """
-        return None
-
     def _check_structure(self, n_components):
         """Validate and store what depends on the number of atoms (groups)."""
 
     def _build_network(self, dictionary):
         """A fresh network initialized from ``dictionary`` (a tensor)."""
-        raise NotImplementedError
-
-    def _exact_codes(self, X, dictionary, init):
-        """Exact codes of ``X`` (tensors), the targets of ``objective="regression"``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ units
@@ -161,69 +121,6 @@ class BaseLearnedEncoder(
     @property
     def _n_features_out(self):
         return self.components_.shape[0]
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    @transactional(copy_state=False)
-    def fit(self, X, y=None):
-        """Train the network (and, when asked, the dictionary) on ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training signals, one per row.
-
-        y : array-like, default=None
-            Targets of the supervised objectives, required by them: class
-            labels of shape (n_samples,) for ``objective="similarity"``, known
-            active groups of shape (n_samples, n_groups) for
-            ``objective="discriminative"``. Ignored by the other objectives.
-
-        Returns
-        -------
-        self : object
-            The fitted encoder.
-        """
-        X = validate_data(self, X, dtype=[np.float64, np.float32])
-        y = self._check_training_y(y, X.shape[0], self._n_components_for(X))
-        self._initialize(X)
-        self._train(X, y, n_epochs=None, anneal=True)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    @transactional(copy_state=True)
-    def partial_fit(self, X, y=None):
-        """One pass of minibatch training over ``X``.
-
-        The first call initializes the dictionary and the network from ``X``;
-        later calls continue training them at the current ``learning_rate``
-        (constant: no annealing schedule).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training signals, one per row.
-
-        y : array-like, default=None
-            Targets of the supervised objectives, required by them: class
-            labels of shape (n_samples,) for ``objective="similarity"``, known
-            active groups of shape (n_samples, n_groups) for
-            ``objective="discriminative"``. Ignored by the other objectives.
-
-        Returns
-        -------
-        self : object
-            The updated encoder.
-        """
-        first_call = not hasattr(self, "network_")
-        if not first_call:
-            check_structure_unchanged(self)
-        X = validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
-        n_components = self._n_components_for(X) if first_call else self.components_.shape[0]
-        y = self._check_training_y(y, X.shape[0], n_components, first_call=first_call)
-        if first_call:
-            self._initialize(X)
-        self._train(X, y, n_epochs=1, anneal=False)
-        return self
 
     def transform(self, X):
         """Compute the sparse codes of ``X`` with the trained network.
@@ -320,6 +217,144 @@ class BaseLearnedEncoder(
         )
         return -total / X.shape[0]
 
+    def _warn_if_codes_vanish(self, X, dictionary):
+        """Warn when ``alpha`` zeroes every optimal code of the training rows."""
+        warn_if_codes_vanish(self, X, dictionary)
+
+    def _state_is_finite(self, dictionary):
+        """Whether the network's weights and the atoms are all finite."""
+        tensors = [*self.network_.parameters(), dictionary]
+        return all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
+
+    # ------------------------------------------------------------- pickling
+    def __getstate__(self):
+        # A copy: object.__getstate__ may return the live __dict__ itself.
+        state = dict(super().__getstate__())
+        for key in _TRANSIENT_STATE:
+            state.pop(key, None)
+        # Numpy arrays and plain values only: loading runs no torch.load.
+        return plain_torch_state(state)
+
+    def __setstate__(self, state):
+        # Rebuilt on the CPU: the next fit or transform moves it to `device`.
+        super().__setstate__(restore_torch_state(dict(state)))
+
+
+class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
+    """The offline encoders: their parameters, ``fit``, ``partial_fit`` and set-up."""
+
+    # Parameters that shape the fitted model: changing one after fitting needs
+    # a new fit (partial_fit refuses to continue).
+    _STRUCTURAL_PARAMS = (
+        "n_components",
+        "dictionary",
+        "fit_dictionary",
+        "architecture",
+        "n_layers",
+        "solver",
+    )
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "dictionary": ["array-like", None],
+        "fit_dictionary": ["boolean", StrOptions({"auto"})],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "solver": [StrOptions({"adam", "sgd", "armijo"})],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "input_noise": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "transform_dtype": [StrOptions({"bfloat16", "auto"}), None],
+        "transform_compile": ["boolean"],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # ------------------------------------------------------ training hooks
+    def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
+        """Validated training targets as an array, or None when ``y`` is not used.
+
+        ``first_call``: ``fit``, or the first ``partial_fit`` (later chunks of
+        a stream may be partial, e.g. hold a single class).
+        """
+        return None
+
+    def _exact_codes(self, X, dictionary, init):
+        """Exact codes of ``X`` (tensors), the targets of ``objective="regression"``."""
+        raise NotImplementedError
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=False)
+    def fit(self, X, y=None):
+        """Train the network (and, when asked, the dictionary) on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : array-like, default=None
+            Targets of the supervised objectives, required by them: class
+            labels of shape (n_samples,) for ``objective="similarity"``, known
+            active groups of shape (n_samples, n_groups) for
+            ``objective="discriminative"``. Ignored by the other objectives.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        y = self._check_training_y(y, X.shape[0], self._n_components_for(X))
+        self._initialize(X)
+        self._train(X, y, n_epochs=None, anneal=True)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=True)
+    def partial_fit(self, X, y=None):
+        """One pass of minibatch training over ``X``.
+
+        The first call initializes the dictionary and the network from ``X``;
+        later calls continue training them at the current ``learning_rate``
+        (constant: no annealing schedule).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : array-like, default=None
+            Targets of the supervised objectives, required by them: class
+            labels of shape (n_samples,) for ``objective="similarity"``, known
+            active groups of shape (n_samples, n_groups) for
+            ``objective="discriminative"``. Ignored by the other objectives.
+
+        Returns
+        -------
+        self : object
+            The updated encoder.
+        """
+        first_call = not hasattr(self, "network_")
+        if not first_call:
+            check_structure_unchanged(self)
+        X = validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
+        n_components = self._n_components_for(X) if first_call else self.components_.shape[0]
+        y = self._check_training_y(y, X.shape[0], n_components, first_call=first_call)
+        if first_call:
+            self._initialize(X)
+        self._train(X, y, n_epochs=1, anneal=False)
+        return self
+
     # ------------------------------------------------------------- training
     def _n_components_for(self, X):
         """The number of atoms a fit on ``X`` will have (before any validation)."""
@@ -365,20 +400,3 @@ class BaseLearnedEncoder(
         self.n_iter_ = 0
         self.__dict__.pop("_auto_precision", None)  # measured for the previous network
         record_structure(self)
-
-    def _warn_if_codes_vanish(self, X, dictionary):
-        """Warn when ``alpha`` zeroes every optimal code of the training rows."""
-        warn_if_codes_vanish(self, X, dictionary)
-
-    # ------------------------------------------------------------- pickling
-    def __getstate__(self):
-        # A copy: object.__getstate__ may return the live __dict__ itself.
-        state = dict(super().__getstate__())
-        for key in _TRANSIENT_STATE:
-            state.pop(key, None)
-        # Numpy arrays and plain values only: loading runs no torch.load.
-        return plain_torch_state(state)
-
-    def __setstate__(self, state):
-        # Rebuilt on the CPU: the next fit or transform moves it to `device`.
-        super().__setstate__(restore_torch_state(dict(state)))

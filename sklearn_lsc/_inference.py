@@ -3,7 +3,7 @@
 The device the network lives on, batching of large inputs, the reduced
 precision copy (``transform_dtype``) and its automatic choice, the compiled
 copy (``transform_compile``). A mixin of
-:class:`~sklearn_lsc._base.BaseLearnedEncoder`.
+:class:`~sklearn_lsc._base.LearnedEncoderBase`.
 """
 
 import copy

@@ -21,7 +21,7 @@ TARGET_MAX_ITER = 1000
 
 
 class GroupObjectiveMixin:
-    """Hooks of :class:`~sklearn_lsc._base.BaseLearnedEncoder` for (Hi)Lasso models.
+    """Hooks of :class:`~sklearn_lsc._base.LearnedEncoderBase` for (Hi)Lasso models.
 
     Subclasses define ``_parsed_groups(n_components)`` (a partition or None)
     and ``_architecture_name()``, and have ``alpha``, ``group_alpha``,

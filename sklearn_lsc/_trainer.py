@@ -219,11 +219,6 @@ class TrainerMixin:
                 ConvergenceWarning,
             )
 
-    def _state_is_finite(self, dictionary):
-        """Whether the network's weights and the atoms are all finite."""
-        tensors = [*self.network_.parameters(), dictionary]
-        return all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
-
     def _uses_early_stopping(self, n_samples):
         """``early_stopping`` resolved: ``"auto"`` is on when enough rows would be set aside."""
         if self.early_stopping != "auto":

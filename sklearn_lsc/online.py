@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
-from ._base import BaseLearnedEncoder
+from ._base import LearnedEncoderBase
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
 from ._groups import check_groups
 from ._networks import NETWORKS, STRUCTURED_NETWORKS
@@ -34,7 +34,7 @@ from ._warnings import warn
 __all__ = ["OnlineSparseModeler"]
 
 
-class OnlineSparseModeler(GroupObjectiveMixin, BaseLearnedEncoder):
+class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
     """Learn a dictionary and a fast sparse encoder together on a data stream.
 
     For data that arrive over time and change character (a new speaker, a new

@@ -373,3 +373,15 @@ def test_unknown_metric_is_refused():
     X_train, _, y_train, _ = nuisance_problem()
     with pytest.raises(ValueError, match="metric"):
         SparseCodingClassifier(small_encoder(), metric="cosine").fit(X_train, y_train)
+
+
+def test_an_online_modeler_is_refused_as_the_encoder_template():
+    # It trains on a stream, not per class: refused by name, before any fit.
+    from sklearn_lsc import OnlineSparseModeler
+
+    X = np.random.default_rng(0).standard_normal((40, 6))
+    y = np.arange(40) % 2
+    model = SparseCodingClassifier(encoder=OnlineSparseModeler(n_components=4, alpha=0.1))
+    with pytest.raises(TypeError, match="'encoder' parameter"):
+        model.fit(X, y)
+    assert not hasattr(model, "classes_")
