@@ -107,14 +107,7 @@ def relative_gap(
     >>> bool(relative_gap(X, rough, D, alpha=0.5) > 0)
     True
     """
-    X = check_array(X, dtype=np.float64, input_name="X")
-    code = check_array(code, dtype=np.float64, input_name="code")
-    dictionary = check_array(dictionary, dtype=np.float64, input_name="dictionary")
-    if code.shape != (X.shape[0], dictionary.shape[0]) or dictionary.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"X {X.shape}, code {code.shape} and dictionary {dictionary.shape} do not fit: "
-            "code must be (n_samples, n_components), dictionary (n_components, n_features)."
-        )
+    X, code, dictionary = _check_shapes(X, code, dictionary)
     penalty = dict(alpha=alpha, groups=groups, group_alpha=group_alpha)
     optimum_code = sparse_encode(
         X,
@@ -130,6 +123,19 @@ def relative_gap(
     if optimum <= 0:  # every row zero: any code of zero objective is exact
         return 0.0 if reached <= 0 else float("inf")
     return float(reached / optimum - 1.0)
+
+
+def _check_shapes(X, code, dictionary):
+    """The three arrays in float64, refused by name unless their shapes fit."""
+    X = check_array(X, dtype=np.float64, input_name="X")
+    code = check_array(code, dtype=np.float64, input_name="code")
+    dictionary = check_array(dictionary, dtype=np.float64, input_name="dictionary")
+    if code.shape != (X.shape[0], dictionary.shape[0]) or dictionary.shape[1] != X.shape[1]:
+        raise ValueError(
+            f"X {X.shape}, code {code.shape} and dictionary {dictionary.shape} do not fit: "
+            "code must be (n_samples, n_components), dictionary (n_components, n_features)."
+        )
+    return X, code, dictionary
 
 
 def _mean_objective(X, code, dictionary, penalty, group_weights):
@@ -185,14 +191,7 @@ def sparse_reconstruction_error(X, code, dictionary, *, n_nonzero):
     >>> print(round(sparse_reconstruction_error(X, code, D, n_nonzero=1), 3))
     0.1
     """
-    X = check_array(X, dtype=np.float64, input_name="X")
-    code = check_array(code, dtype=np.float64, input_name="code")
-    dictionary = check_array(dictionary, dtype=np.float64, input_name="dictionary")
-    if code.shape != (X.shape[0], dictionary.shape[0]) or dictionary.shape[1] != X.shape[1]:
-        raise ValueError(
-            f"X {X.shape}, code {code.shape} and dictionary {dictionary.shape} do not fit: "
-            "code must be (n_samples, n_components), dictionary (n_components, n_features)."
-        )
+    X, code, dictionary = _check_shapes(X, code, dictionary)
     total = float(np.einsum("ij,ij->", X, X))
     if total == 0.0:
         return 0.0
