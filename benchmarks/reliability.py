@@ -49,7 +49,7 @@ MEMORY_SCRIPT = """
 import json, resource, sys
 import numpy as np, torch
 from sklearn_lsc import sparse_encode
-from sklearn_lsc.solvers import Penalty, _solve
+from sklearn_lsc.solvers import _solve
 n_rows, batched = int(sys.argv[1]), sys.argv[2] == "batched"
 rng = np.random.default_rng(0)
 D = rng.standard_normal((128, 64)).astype(np.float32)
@@ -63,7 +63,7 @@ if batched:
     code = sparse_encode(X, D, alpha=0.5, max_iter=100, tol=0.0)
 else:  # the solver on every row at once, as sparse_encode ran before batching
     with torch.inference_mode():
-        code = _solve(torch.from_numpy(X), torch.from_numpy(D), Penalty(0.5), "fista",
+        code = _solve(torch.from_numpy(X), torch.from_numpy(D), 0.5, "fista",
                       100, 0.0, None)[0].numpy()
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"growth_bytes": (after - before) * 1024, "output_bytes": code.nbytes}))

@@ -1,8 +1,8 @@
 """The bases of the learned encoders: the scikit-learn surface, set-up, pickling.
 
-A concrete encoder says which objective it minimises, how to build its
-network from a dictionary and how to compute exact codes; the rest lives
-once: ``LearnedEncoderBase`` codes, scores and pickles (inference itself,
+A concrete encoder says which penalty it minimises with: the objective,
+the network of its ``architecture`` and the exact codes follow. The rest
+lives once: ``LearnedEncoderBase`` codes, scores and pickles (inference itself,
 devices, batches, precision and compilation, in ``_inference.py``), and
 ``BaseLearnedEncoder`` adds the offline encoders' parameters, ``fit`` and
 ``partial_fit`` (the training loop in ``_trainer.py``).
@@ -19,8 +19,11 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import solvers
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
 from ._inference import InferenceMixin
+from ._networks import REGISTRY
+from ._objectives import sparse_coding_loss
 from ._persistence import plain_torch_state, restore_torch_state
 from ._scale import signal_scale, warn_if_codes_vanish
 from ._sklearn_compat import (
@@ -42,6 +45,10 @@ from ._training import (
 from ._transaction import transactional
 from ._validation import check_dictionary
 
+# Exact codes used as regression targets are solved to this accuracy.
+TARGET_TOL = 1e-6
+TARGET_MAX_ITER = 1000
+
 # Rebuilt when needed, never pickled: transform's bfloat16 copy or compiled
 # network, and transform_dtype="auto"'s choices (measured on this machine).
 _TRANSIENT_STATE = ("_transform_module", "_auto_precision")
@@ -59,13 +66,26 @@ class LearnedEncoderBase(
     _TRANSIENT_STATE = _TRANSIENT_STATE
 
     # ----------------------------------------------------------------- hooks
+    def _penalty(self, device, dtype):
+        """The penalty (one of :mod:`._penalties`) in the units of ``X / signal_scale_``.
+
+        The one hook a model defines: the objective, the network and the
+        exact codes follow from it.
+        """
+        raise NotImplementedError
+
+    def _architecture_name(self):
+        """The registry name of the network to build."""
+        return self.architecture
+
     def _objective(self, device, dtype):
         """The per-sample objective ``f(X, code, dictionary)`` (torch), differentiable.
 
         Built once for ``device`` and ``dtype`` (its constant tensors live
         there), then called on every batch.
         """
-        raise NotImplementedError
+        penalty = self._penalty(device, dtype)
+        return lambda X, code, dictionary: sparse_coding_loss(X, code, dictionary, penalty)
 
     def _training_objective(self, device, dtype):
         """The per-sample training loss ``loss(X, code, dictionary, y)`` (torch).
@@ -80,8 +100,9 @@ class LearnedEncoderBase(
         """Validate and store what depends on the number of atoms (groups)."""
 
     def _build_network(self, dictionary):
-        """A fresh network initialized from ``dictionary`` (a tensor)."""
-        raise NotImplementedError
+        """A fresh network initialized from ``dictionary`` (a tensor), given the whole penalty."""
+        penalty = self._penalty(dictionary.device, dictionary.dtype)
+        return REGISTRY[self._architecture_name()](dictionary, penalty, self.n_layers)
 
     # ------------------------------------------------------------ units
     # Inside, everything works on the equivalent problem of ``X / signal_scale_``
@@ -290,7 +311,12 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
 
     def _exact_codes(self, X, dictionary, init):
         """Exact codes of ``X`` (tensors), the targets of ``objective="regression"``."""
-        raise NotImplementedError
+        penalty = self._penalty(X.device, X.dtype)
+        with torch.no_grad():
+            code, _ = solvers._solve(
+                X, dictionary, penalty, "fista", TARGET_MAX_ITER, TARGET_TOL, init
+            )
+        return code
 
     @_fit_context(prefer_skip_nested_validation=True)
     @transactional(copy_state=False)

@@ -8,7 +8,7 @@ do that work row by row in two passes per layer (one after each product),
 each row's data staying in cache, with the products left to torch's BLAS.
 
 They run when numba is installed (the ``fast`` extra), the tensors are
-float32 or float64 on the CPU and the network has no groups, except in a
+float32 or float64 on the CPU and the penalty is the Lasso's, except in a
 process forked after they ran (their OpenMP runtime does not survive a
 fork); the environment variable ``SKLEARN_LSC_NUMBA=0`` turns them off.
 Otherwise, or if numba fails to compile them, the network runs its torch
@@ -22,6 +22,7 @@ import weakref
 import numpy as np
 import torch
 
+from ._penalties import L1Penalty
 from ._warnings import warn
 
 _ENVIRONMENT_SWITCH = "SKLEARN_LSC_NUMBA"
@@ -77,7 +78,7 @@ def applies(network, X):
         return False
     weights = network.W
     if (
-        network.grouped
+        type(network.penalty) is not L1Penalty  # the kernels' threshold and penalty
         or network.n_layers < 2
         or X.device.type != "cpu"
         or weights.device.type != "cpu"
@@ -194,7 +195,7 @@ def _forward(network, X):
     n_components, rank = weights["bases"].shape[1:]
     n_layers = network.n_layers
     tiny = float(torch.finfo(X.dtype).tiny)
-    alpha = float(network.alpha)
+    alpha = float(network.penalty.alpha)
     signals = X.numpy()
     buffers = _workspace(n_samples, n_features, n_components, rank, X.dtype)
     l1, slope = buffers["l1"], buffers["slope"]

@@ -14,13 +14,14 @@ import numpy as np
 import torch
 
 from ._dictionary import OnlineDictionaryUpdate
-from ._networks import NETWORKS, STRUCTURED_NETWORKS
+from ._networks import REGISTRY
+from ._penalties import PENALTIES, HiLassoPenalty
 from ._training import ArmijoDescent, make_optimizer
 
 # The classes a saved network may name: this package's own, nothing else.
-_NETWORK_CLASSES = {
-    cls.__name__: cls for cls in (*NETWORKS.values(), *STRUCTURED_NETWORKS.values())
-}
+_NETWORK_CLASSES = {cls.__name__: cls for cls in REGISTRY.values()}
+# A saved penalty is a dict with this key (its class name) and its arguments.
+_PENALTY_KEY = "penalty_class"
 
 _OPTIMIZER_KINDS = {torch.optim.Adam: "adam", torch.optim.SGD: "sgd"}
 
@@ -29,6 +30,8 @@ def to_plain(value):
     """``value`` with every tensor replaced by a numpy copy."""
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy().copy()
+    if isinstance(value, tuple(PENALTIES.values())):
+        return {_PENALTY_KEY: type(value).__name__, "args": to_plain(value.arguments())}
     if isinstance(value, dict):
         return {key: to_plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -40,6 +43,10 @@ def to_tensors(value):
     """The inverse of :func:`to_plain`: numpy arrays become CPU tensors."""
     if isinstance(value, np.ndarray):
         return torch.from_numpy(np.array(value))  # a writeable copy
+    if isinstance(value, dict) and _PENALTY_KEY in value:
+        if value[_PENALTY_KEY] not in PENALTIES:
+            raise ValueError(f"Unknown penalty class {value[_PENALTY_KEY]!r} in the saved state.")
+        return PENALTIES[value[_PENALTY_KEY]](*to_tensors(value["args"]))
     if isinstance(value, dict):
         return {key: to_tensors(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -63,9 +70,34 @@ def network_from_state(state):
     name = state["class"]
     if name not in _NETWORK_CLASSES:
         raise ValueError(f"Unknown network class {name!r} in the saved state.")
-    network = _NETWORK_CLASSES[name](*to_tensors(state["args"]), **to_tensors(state["kwargs"]))
-    network.load_state_dict(to_tensors(state["tensors"]))
+    args, kwargs = to_tensors(state["args"]), to_tensors(state["kwargs"])
+    tensors = to_tensors(state["tensors"])
+    if len(args) + len(kwargs) == 5:
+        args, kwargs, tensors = _with_penalty(name, args, kwargs, tensors)
+    network = _NETWORK_CLASSES[name](*args, **kwargs)
+    network.load_state_dict(tensors)
     return network
+
+
+def _with_penalty(name, args, kwargs, tensors):
+    """A network saved before penalties were objects: its HiLasso arguments as a penalty.
+
+    It was built as ``cls(dictionary, alpha, group_index, group_penalties,
+    n_layers)`` (``RescaledLISTA(dictionary, alpha, n_layers, group_index,
+    group_penalties)``), with the group index among its own tensors.
+    """
+    values = [*args, *kwargs.values()]
+    if name == "RescaledLISTA":
+        dictionary, alpha, n_layers, index, penalties = values
+    else:
+        dictionary, alpha, index, penalties, n_layers = values
+    tensors = {
+        (f"penalty.{key}" if key in ("group_index", "group_penalties") else key): value
+        for key, value in tensors.items()
+    }
+    tensors.setdefault("penalty.group_index", index)
+    tensors.setdefault("penalty.group_penalties", penalties.to(dictionary.dtype))
+    return (dictionary, HiLassoPenalty(alpha, index, penalties), n_layers), {}, tensors
 
 
 def optimizer_state(optimizer):

@@ -128,12 +128,3 @@ def group_shrink(code, group_index, group_thresholds, group_size=None):
     norms = group_norms(code, group_index, group_thresholds.shape[-1], group_size)
     scale = torch.relu(1.0 - group_thresholds / norms)
     return scale_groups(code, group_index, scale, group_size)
-
-
-def hilasso_prox(values, thresholds, group_index, group_thresholds, group_size=None):
-    """Prox of ``t ||z||_1 + sum_g s_g ||z_g||_2``: soft threshold, then group shrink.
-
-    For non-overlapping groups this composition is the exact prox.
-    """
-    code = soft_threshold(values, thresholds)
-    return group_shrink(code, group_index, group_thresholds, group_size)

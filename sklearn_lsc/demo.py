@@ -13,7 +13,8 @@ import torch
 from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
 from sklearn.exceptions import ConvergenceWarning
 
-from ._objectives import lasso_objective_numpy
+from ._objectives import objective_numpy
+from ._penalties import L1Penalty
 from ._sklearn_compat import Interval, validate_params
 from ._timing import median_time
 from .datasets import load_digits_problem
@@ -110,7 +111,7 @@ def run_demo(
     optimum_code = sparse_encode(
         X_test.astype(np.float64), dictionary, alpha=alpha, max_iter=20000, tol=1e-12
     )
-    optimum = lasso_objective_numpy(X_test, optimum_code, dictionary, alpha).mean()
+    optimum = objective_numpy(X_test, optimum_code, dictionary, L1Penalty(alpha)).mean()
 
     methods = [
         (f"FISTA ({n_layers} it.)", n_layers, lambda: _fista(X_test, dictionary, alpha, n_layers)),
@@ -141,7 +142,7 @@ def run_demo(
     rows = []
     for method, steps, encode in methods:
         seconds, code = median_time(encode, repeats=repeats)
-        objective = lasso_objective_numpy(X_test, code, dictionary, alpha).mean()
+        objective = objective_numpy(X_test, code, dictionary, L1Penalty(alpha)).mean()
         rows.append(
             {
                 "method": method,

@@ -13,14 +13,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import solvers
 from ._base import BaseLearnedEncoder
 from ._groups import check_groups
-from ._networks import NETWORKS, STRUCTURED_NETWORKS
-from ._objectives import contrastive_loss, lasso_loss
+from ._networks import NETWORKS, REGISTRY
+from ._objectives import contrastive_loss, sparse_coding_loss
+from ._penalties import L1Penalty
 from ._prox import group_sums
 from ._sklearn_compat import Interval, StrOptions
-from ._structure import TARGET_MAX_ITER, TARGET_TOL, GroupObjectiveMixin
+from ._structure import GroupObjectiveMixin
 from ._torch_utils import exact_device, to_numpy
 
 __all__ = ["LASSO_ARCHITECTURES", "LearnedHiLassoEncoder", "LearnedLassoEncoder"]
@@ -355,9 +355,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _objective(self, device, dtype):
-        alpha = self._scaled_alpha()
-        return lambda X, code, dictionary: lasso_loss(X, code, dictionary, alpha)
+    def _penalty(self, device, dtype):
+        return L1Penalty(self._scaled_alpha())
 
     def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
         if self.objective != "similarity":
@@ -383,25 +382,15 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         if self.objective != "similarity":
             return super()._training_objective(device, dtype)
         # The margin is a distance between codes: in the units of X / signal_scale_.
-        alpha, weight = self._scaled_alpha(), self.similarity_weight
+        penalty, weight = self._penalty(device, dtype), self.similarity_weight
         margin = self.margin / self.signal_scale_
 
         def loss(X, code, dictionary, y):
-            return lasso_loss(X, code, dictionary, alpha) + weight * contrastive_loss(
+            return sparse_coding_loss(X, code, dictionary, penalty) + weight * contrastive_loss(
                 code, y, margin
             )
 
         return loss
-
-    def _build_network(self, dictionary):
-        return NETWORKS[self.architecture](dictionary, self._scaled_alpha(), self.n_layers)
-
-    def _exact_codes(self, X, dictionary, init):
-        with torch.no_grad():
-            code, _ = solvers._solve(
-                X, dictionary, self._scaled_alpha(), "fista", TARGET_MAX_ITER, TARGET_TOL, init
-            )
-        return code
 
 
 class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
@@ -665,7 +654,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         "groups": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
         "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "group_weights": ["array-like", None],
-        "architecture": [StrOptions(set(STRUCTURED_NETWORKS) | set(NETWORKS))],
+        "architecture": [StrOptions(set(REGISTRY))],
         "objective": [StrOptions({"hilasso", "regression", "discriminative"})],
     }
     _supervised_objectives = frozenset({"discriminative"})

@@ -13,7 +13,7 @@ from sklearn.utils.validation import validate_data
 from ._base import LearnedEncoderBase
 from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
 from ._groups import check_groups
-from ._networks import NETWORKS, STRUCTURED_NETWORKS
+from ._networks import REGISTRY, STRUCTURED_NETWORKS
 from ._scale import signal_scale
 from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._structure import GroupObjectiveMixin
@@ -248,7 +248,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         "groups": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
         "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "group_weights": ["array-like", None],
-        "architecture": [StrOptions(set(NETWORKS) | set(STRUCTURED_NETWORKS)), None],
+        "architecture": [StrOptions(set(REGISTRY)), None],
         "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
         "window_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "step_size": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -12,16 +12,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 
 from ._groups import check_group_weights, check_groups, group_index
-from ._objectives import hilasso_objective_numpy, lasso_objective_numpy
-from ._prox import (
-    contiguous_group_size,
-    group_norms,
-    group_shrink,
-    group_shrink_in_place,
-    keep_group,
-    soft_threshold,
-    soft_threshold_in_place,
-)
+from ._objectives import objective_numpy
+from ._penalties import HiLassoPenalty, L1Penalty, as_penalty
+from ._prox import group_norms, keep_group
 from ._scale import atom_scale, signal_scale
 from ._sklearn_compat import Interval, StrOptions, validate_params
 from ._torch_utils import argmax_rows, resolve_device, to_tensor, torch_dtype
@@ -71,43 +64,6 @@ def _relative_size(change, code):
     return float((size / scale).max()) if code.shape[0] else 0.0
 
 
-class Penalty:
-    """``alpha ||z||_1 + sum_g group_penalties_g ||z_g||_2`` and its prox.
-
-    Without groups (``group_index=None``) it is the Lasso's l1 penalty.
-    ``group_penalties`` is ``group_alpha * group_weights`` (a tensor).
-    """
-
-    def __init__(self, alpha, group_index=None, group_penalties=None):
-        self.alpha = alpha
-        self.group_index = group_index
-        self.group_penalties = group_penalties
-        self.group_size = None
-        if group_index is not None:
-            self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
-
-    @property
-    def n_groups(self):
-        return None if self.group_index is None else self.group_penalties.shape[-1]
-
-    def prox(self, values, step):
-        """Prox of ``step`` times the penalty (``step`` a scalar or per coefficient)."""
-        code = soft_threshold(values, self.alpha * step)
-        if self.group_index is None:
-            return code
-        return group_shrink(code, self.group_index, self.group_penalties * step, self.group_size)
-
-    def prox_in_place(self, values, step, scratch):
-        """:meth:`prox` with a scalar ``step``, overwriting ``values`` (scratch: same shape)."""
-        soft_threshold_in_place(values, self.alpha * step, scratch)
-        if self.group_index is None:
-            return values
-        thresholds = self.group_penalties * step
-        if self.group_size is None:
-            return values.copy_(group_shrink(values, self.group_index, thresholds))
-        return group_shrink_in_place(values, thresholds, self.group_size)
-
-
 def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True):
     """Batched ISTA / FISTA on torch tensors; returns ``(code, n_iter)``.
 
@@ -152,16 +108,17 @@ def coordinate_buffers(B):
     return (rows, *(torch.empty_like(B) for _ in range(3)))
 
 
-def coordinate_step_in_place(B, code, S, threshold, buffers):
+def coordinate_step_in_place(B, code, S, threshold, buffers, penalty):
     """One greedy coordinate step of every row; ``B`` is updated, ``code`` is not.
 
+    ``h`` is ``penalty``'s prox with the per-coefficient ``threshold``.
     Picks per row the coordinate ``k`` where ``h(B)`` moves farthest from
     ``code`` and adds ``(h(B)_k - code_k) S[k]`` to ``B`` (rounded as
     ``B + change * S[k]``). Returns ``(k, h(B)_k, change)``, one per row;
     the caller writes the code (CoD adds the change, LCoD sets the value).
     """
     rows, code_bar, scratch, update = buffers
-    soft_threshold_in_place(code_bar.copy_(B), threshold, scratch)
+    penalty.shrink_in_place(code_bar.copy_(B), threshold, scratch)
     selected = argmax_rows(torch.sub(code_bar, code, out=scratch).abs_(), scratch)
     new_value = code_bar[rows, selected]
     change = new_value - code[rows, selected]
@@ -169,15 +126,16 @@ def coordinate_step_in_place(B, code, S, threshold, buffers):
     return selected, new_value, change
 
 
-def cod(X, dictionary, alpha, *, max_iter, tol, init=None):
+def cod(X, dictionary, penalty, *, max_iter, tol, init=None):
     """Batched greedy coordinate descent (Li & Osher); returns ``(code, n_iter)``.
 
     Each sample updates, at each step, the coordinate whose exact minimiser is
     farthest from its current value. One iteration is ``n_components`` such
-    steps: the same arithmetic per sample as one ISTA iteration.
+    steps: the same arithmetic per sample as one ISTA iteration. ``penalty``
+    is separable (no group term): each coordinate's prox is exact.
     """
     W, S, inv_diag = cod_operators(dictionary)
-    threshold = alpha * inv_diag
+    threshold, _ = penalty.thresholds(inv_diag)
     code = torch.zeros(X.shape[0], W.shape[1], dtype=X.dtype, device=X.device)
     if init is not None:
         code = init.clone()
@@ -187,14 +145,14 @@ def cod(X, dictionary, alpha, *, max_iter, tol, init=None):
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         for _ in range(W.shape[1]):
-            selected, _, change = coordinate_step_in_place(B, code, S, threshold, buffers)
+            selected, _, change = coordinate_step_in_place(B, code, S, threshold, buffers, penalty)
             code.index_put_((rows, selected), change, accumulate=True)
         # Largest pending coordinate move, relative to the code: zero at the optimum.
-        pending = (soft_threshold(B, threshold) - code).abs().amax(dim=1)
+        pending = (penalty.shrink(B, threshold) - code).abs().amax(dim=1)
         scale = code.abs().amax(dim=1).clamp_min(_TINY)
         if float((pending / scale).max()) < tol:
             break
-    return soft_threshold(B, threshold), n_iter
+    return penalty.shrink(B, threshold), n_iter
 
 
 def bcofb_operators(dictionary, group_index, n_groups):
@@ -414,9 +372,9 @@ def sparse_encode(
         values = to_tensor(array, device=torch_device, dtype=dtype)
         return values if divisor == 1.0 else values.div_(divisor)
 
-    penalty = Penalty(alpha * penalty_scale)
+    penalty = L1Penalty(alpha * penalty_scale)
     if parsed_groups is not None:
-        penalty = Penalty(
+        penalty = HiLassoPenalty(
             alpha * penalty_scale,
             torch.as_tensor(group_index(parsed_groups, n_components), device=torch_device),
             tensor(group_alpha * weights * penalty_scale),
@@ -453,13 +411,13 @@ def sparse_encode(
 def _solve(X, dictionary, penalty, algorithm, max_iter, tol, init):
     """Dispatch to one algorithm on validated tensors; returns ``(code, n_iter)``.
 
-    ``penalty`` is a :class:`Penalty` (a float means the Lasso's ``alpha``).
+    ``penalty`` is a penalty of :mod:`._penalties` (a float means the
+    Lasso's ``alpha``), on the device and in the dtype of ``X``.
     """
-    if not isinstance(penalty, Penalty):
-        penalty = Penalty(penalty)
+    penalty = as_penalty(penalty)
     options = dict(max_iter=max_iter, tol=tol, init=init)
     if algorithm == "cod":
-        return cod(X, dictionary, penalty.alpha, **options)
+        return cod(X, dictionary, penalty, **options)
     if algorithm == "bcofb":
         return bcofb(X, dictionary, penalty, **options)
     return ista(X, dictionary, penalty, accelerated=algorithm == "fista", **options)
@@ -545,7 +503,7 @@ def lasso_objective(X, code, dictionary, alpha):
     0.625
     """
     X, code, dictionary = _check_objective_inputs(X, code, dictionary)
-    return _finite_mean(lasso_objective_numpy(X, code, dictionary, alpha))
+    return _finite_mean(objective_numpy(X, code, dictionary, L1Penalty(alpha)))
 
 
 @validate_params(
@@ -615,7 +573,10 @@ def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_
     X, code, dictionary = _check_objective_inputs(X, code, dictionary)
     parsed_groups = check_groups(groups, dictionary.shape[0])
     weights = check_group_weights(group_weights, len(parsed_groups))
-    per_sample = hilasso_objective_numpy(
-        X, code, dictionary, alpha, parsed_groups, group_alpha * weights
+    penalty = HiLassoPenalty(
+        alpha,
+        torch.as_tensor(group_index(parsed_groups, dictionary.shape[0])),
+        torch.as_tensor(group_alpha * weights, dtype=torch.float64),
     )
+    per_sample = objective_numpy(X, code, dictionary, penalty)
     return _finite_mean(per_sample)

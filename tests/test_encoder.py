@@ -715,13 +715,16 @@ def test_similarity_objective_separates_the_classes_codes():
 
     assert separation(similar) > 1.2 * separation(lasso)
     # The training loss is the Lasso objective plus the weighted contrastive term.
-    from sklearn_lsc._objectives import contrastive_loss, lasso_loss
+    from sklearn_lsc._objectives import contrastive_loss, sparse_coding_loss
+    from sklearn_lsc._penalties import L1Penalty
 
     objective = similar._training_objective(torch.device("cpu"), torch.float64)
     X_t, D = torch.tensor(X_test[:50]), torch.tensor(similar.components_)
     code = torch.tensor(similar.transform(X_test[:50]))
     labels = torch.tensor(y_test[:50], dtype=torch.float64)
-    expected = lasso_loss(X_t, code, D, 0.05) + 2.0 * contrastive_loss(code, labels, 1.0)
+    expected = sparse_coding_loss(X_t, code, D, L1Penalty(0.05)) + 2.0 * contrastive_loss(
+        code, labels, 1.0
+    )
     np.testing.assert_allclose(objective(X_t, code, D, labels), expected, rtol=1e-12)
 
 

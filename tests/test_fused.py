@@ -13,6 +13,7 @@ import torch
 from sklearn_lsc import LearnedLassoEncoder
 from sklearn_lsc import _fused as fused
 from sklearn_lsc._networks import RescaledLISTA
+from sklearn_lsc._penalties import HiLassoPenalty
 
 pytest.importorskip("numba")
 
@@ -79,7 +80,7 @@ def test_fused_pass_applies_only_where_it_is_defined():
     single, X_single = network_and_signals(torch.float32, 1)
     assert not fused.applies(single, X_single)  # one layer: nothing to fuse
     grouped = RescaledLISTA(
-        network.dictionary, 0.3, 3, torch.arange(48) // 4, torch.full((12,), 0.1)
+        network.dictionary, HiLassoPenalty(0.3, torch.arange(48) // 4, torch.full((12,), 0.1)), 3
     )
     assert not fused.applies(grouped, X)
 

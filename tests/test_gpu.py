@@ -21,7 +21,8 @@ from sklearn_lsc import (
     sparse_encode,
 )
 from sklearn_lsc._networks import NETWORKS, LBCoFB
-from sklearn_lsc._objectives import lasso_objective_numpy
+from sklearn_lsc._objectives import objective_numpy
+from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -59,8 +60,8 @@ def test_encoder_fits_and_transforms_on_gpu(architecture):
         # training is not deterministic, so the network differs per run).
         # The devices must agree on almost every signal's objective and on
         # their sum, not on every code.
-        cpu_objectives = lasso_objective_numpy(X, cpu_code, encoder.components_, 0.1)
-        objectives = lasso_objective_numpy(X, code, encoder.components_, 0.1)
+        cpu_objectives = objective_numpy(X, cpu_code, encoder.components_, L1Penalty(0.1))
+        objectives = objective_numpy(X, code, encoder.components_, L1Penalty(0.1))
         relative = np.abs(objectives - cpu_objectives) / cpu_objectives
         assert np.mean(relative < 2e-3) >= 0.99 and relative.max() < 0.05
         assert cpu_objectives.sum() == pytest.approx(objectives.sum(), rel=1e-4)
@@ -200,7 +201,7 @@ def test_lbcofb_gpu_inference_equals_the_cpu_dense_forward():
     rng = np.random.default_rng(9)
     D = torch.tensor(rng.standard_normal((24, 10)))
     index = torch.arange(24) // 6
-    network = LBCoFB(D, 0.2, index, torch.tensor([0.3, 0.5, 0.2, 0.4]), 6).double()
+    network = LBCoFB(D, HiLassoPenalty(0.2, index, torch.tensor([0.3, 0.5, 0.2, 0.4])), 6).double()
     with torch.no_grad():
         for parameter in network.parameters():
             parameter.mul_(1 + 0.2 * torch.tensor(rng.standard_normal(parameter.shape)))

@@ -25,6 +25,7 @@ from sklearn_lsc._networks import (
     analytic_weight,
     correction_basis,
 )
+from sklearn_lsc._penalties import HiLassoPenalty
 
 
 def problem(seed=0, n_samples=12, n_components=16, n_features=10):
@@ -38,7 +39,7 @@ def problem(seed=0, n_samples=12, n_components=16, n_features=10):
 @pytest.mark.parametrize("n_layers", [1, 2, 5])
 def test_untrained_lista_equals_ista_iterations(n_layers):
     X, D = problem()
-    network = LISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    network = LISTA(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
     np.testing.assert_allclose(code, ista_reference(X, D, 0.3, n_layers), atol=1e-12)
@@ -47,7 +48,7 @@ def test_untrained_lista_equals_ista_iterations(n_layers):
 @pytest.mark.parametrize("n_layers", [1, 3, 8])
 def test_untrained_lcod_equals_coordinate_descent_updates(n_layers):
     X, D = problem(1)
-    network = LCoD(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    network = LCoD(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
     np.testing.assert_allclose(code, cod_reference(X, D, 0.3, n_layers), atol=1e-12)
@@ -56,7 +57,7 @@ def test_untrained_lcod_equals_coordinate_descent_updates(n_layers):
 @pytest.mark.parametrize("network_class", NETWORKS.values(), ids=NETWORKS)
 def test_rows_are_coded_independently_of_the_batch(network_class):
     X, D = problem(2)
-    network = network_class(torch.tensor(D), alpha=0.3, n_layers=4)
+    network = network_class(torch.tensor(D), penalty=0.3, n_layers=4)
     with torch.no_grad():
         whole = network(torch.tensor(X))
         one_by_one = torch.cat([network(torch.tensor(X[i : i + 1])) for i in range(len(X))])
@@ -66,7 +67,7 @@ def test_rows_are_coded_independently_of_the_batch(network_class):
 @pytest.mark.parametrize("network_class", NETWORKS.values(), ids=NETWORKS)
 def test_gradients_reach_every_parameter(network_class):
     X, D = problem(3)
-    network = network_class(torch.tensor(D), alpha=0.1, n_layers=3)
+    network = network_class(torch.tensor(D), penalty=0.1, n_layers=3)
     X_tensor = torch.tensor(X)
     loss = 0.5 * (X_tensor - network(X_tensor) @ torch.tensor(D)).pow(2).sum()
     loss.backward()
@@ -87,7 +88,7 @@ def test_gradients_reach_every_parameter(network_class):
 
 def test_lista_gradient_matches_finite_differences():
     X, D = problem(4, n_samples=4, n_components=6, n_features=5)
-    network = LISTA(torch.tensor(D), alpha=0.1, n_layers=3)
+    network = LISTA(torch.tensor(D), penalty=0.1, n_layers=3)
     X_tensor, D_tensor = torch.tensor(X), torch.tensor(D)
 
     def loss():
@@ -107,7 +108,7 @@ def test_lista_gradient_matches_finite_differences():
 
 def test_lista_follows_a_new_dictionary():
     X, D = problem(5)
-    network = LISTA(torch.tensor(D), alpha=0.3, n_layers=3)
+    network = LISTA(torch.tensor(D), penalty=0.3, n_layers=3)
     new_D = D[::-1].copy()
     network.set_dictionary(torch.tensor(new_D))
     np.testing.assert_array_equal(network.dictionary.numpy(), new_D)
@@ -120,7 +121,7 @@ def test_lista_inference_in_buffers_equals_the_autograd_forward(dtype, n_layers)
     # moved away from the untrained ones, one threshold made negative: it
     # acts as zero) must give the autograd forward's codes.
     X, D = problem(7)
-    network = LISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).to(dtype)
+    network = LISTA(torch.tensor(D), penalty=0.3, n_layers=n_layers).to(dtype)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in network.parameters():
@@ -146,7 +147,7 @@ def test_lcod_inference_in_buffers_equals_the_autograd_forward(dtype, n_layers):
     # codes exactly: same arithmetic, same coordinate picks, zero rows too.
     X, D = problem(8, n_samples=37, n_components=40)
     X[[3, 20]] = 0.0
-    network = perturbed(LCoD(torch.tensor(D), alpha=0.3, n_layers=n_layers).to(dtype))
+    network = perturbed(LCoD(torch.tensor(D), penalty=0.3, n_layers=n_layers).to(dtype))
     with torch.no_grad():
         network.theta[0, 0] = -1.0  # acts as zero
     X_tensor = torch.tensor(X, dtype=dtype)
@@ -179,7 +180,7 @@ def test_rescaled_lista_equals_its_algorithm_by_hand(n_layers, trained):
     # 2-D minimisation, not the network's 2 x 2 solve); perturbed parameters,
     # momentum included, must follow the same recipe.
     X, D = problem(8)
-    network = RescaledLISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    network = RescaledLISTA(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
     if trained:
         perturbed(network)
     with torch.no_grad():
@@ -213,7 +214,7 @@ def test_untrained_rescaled_lista_beats_ista():
     def objective(code):
         return 0.5 * ((X - code @ D) ** 2).sum() + alpha * np.abs(code).sum()
 
-    network = RescaledLISTA(torch.tensor(D), alpha=alpha, n_layers=4).double()
+    network = RescaledLISTA(torch.tensor(D), penalty=alpha, n_layers=4).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
     assert objective(code) < objective(ista_reference(X, D, alpha, 4))
@@ -226,7 +227,7 @@ def test_untrained_rescaled_lista_momentum_is_fistas():
     for _ in range(7):
         t.append((1 + (1 + 4 * t[-1] ** 2) ** 0.5) / 2)
     expected = [(t[layer] - 1) / t[layer + 1] for layer in range(1, 6)]
-    network = RescaledLISTA(torch.tensor(problem(9)[1]), alpha=0.3, n_layers=6)
+    network = RescaledLISTA(torch.tensor(problem(9)[1]), penalty=0.3, n_layers=6)
     np.testing.assert_allclose(network.momentum.detach().numpy(), expected, rtol=1e-6)
     np.testing.assert_allclose(expected[:2], [0.2818, 0.4340], atol=1e-4)
     assert RescaledLISTA(torch.tensor(problem(9)[1]), 0.3, 1).momentum.shape == (0,)
@@ -260,7 +261,7 @@ def test_rescaled_lista_layers_minimise_the_hilasso_objective():
     group_index = torch.tensor(np.repeat([0, 1, 2], [5, 6, 5]))
     penalties = np.array([0.2, 0.5, 0.1])
     network = RescaledLISTA(
-        torch.tensor(D), 0.1, 3, group_index=group_index, group_penalties=torch.tensor(penalties)
+        torch.tensor(D), HiLassoPenalty(0.1, group_index, torch.tensor(penalties)), 3
     ).double()
     perturbed(network, seed=1)
 
@@ -294,10 +295,10 @@ def test_rescaled_lista_layer_is_never_worse_than_the_best_multiple(grouped):
     # as the best multiple of G, and for some signals strictly better.
     X, D = problem(14, n_samples=40)
     rng = np.random.RandomState(14)
-    groups = {}
+    penalty = 0.2
     if grouped:
-        groups = dict(group_index=torch.arange(16) // 4, group_penalties=torch.rand(4) / 4)
-    network = RescaledLISTA(torch.tensor(D), 0.2, 2, **groups).double()
+        penalty = HiLassoPenalty(0.2, torch.arange(16) // 4, torch.rand(4) / 4)
+    network = RescaledLISTA(torch.tensor(D), penalty, 2).double()
     step = np.maximum(np.abs(rng.randn(40, 16)) - 0.8, 0) * np.sign(rng.randn(40, 16)) / 4
     z = np.maximum(np.abs(rng.randn(40, 16)) - 0.8, 0) * np.sign(rng.randn(40, 16)) / 4
     tensors = [torch.tensor(v) for v in (X, step, step @ D, z, z @ D)]
@@ -319,7 +320,7 @@ def test_rescaled_lista_layer_is_never_worse_than_the_best_multiple(grouped):
 def test_rescaled_lista_codes_zero_rows_as_zero_with_finite_gradients():
     _, D = problem(11)
     X = torch.zeros(3, D.shape[1], dtype=torch.float64)
-    network = perturbed(RescaledLISTA(torch.tensor(D), alpha=0.3, n_layers=3).double())
+    network = perturbed(RescaledLISTA(torch.tensor(D), penalty=0.3, n_layers=3).double())
     code = network(X)
     assert torch.equal(code, torch.zeros_like(code))
     loss = 0.5 * (X - code @ torch.tensor(D)).pow(2).sum() + code.abs().sum()
@@ -330,7 +331,7 @@ def test_rescaled_lista_codes_zero_rows_as_zero_with_finite_gradients():
 
 def test_rescaled_lista_gradient_matches_finite_differences():
     X, D = problem(12, n_samples=4, n_components=6, n_features=5)
-    network = perturbed(RescaledLISTA(torch.tensor(D), alpha=0.1, n_layers=3).double(), seed=2)
+    network = perturbed(RescaledLISTA(torch.tensor(D), penalty=0.1, n_layers=3).double(), seed=2)
     X_tensor, D_tensor = torch.tensor(X), torch.tensor(D)
 
     def loss():
@@ -360,12 +361,10 @@ def test_rescaled_lista_gradient_matches_finite_differences():
 @pytest.mark.parametrize("grouped", [False, True])
 def test_rescaled_lista_inference_in_buffers_equals_the_autograd_forward(dtype, grouped):
     X, D = problem(13)
-    groups = {}
+    penalty = 0.3
     if grouped:  # four contiguous groups of four: the block view of the group norms
-        groups = dict(
-            group_index=torch.arange(16) // 4, group_penalties=torch.tensor([0.1, 0.3, 0.2, 0.05])
-        )
-    network = perturbed(RescaledLISTA(torch.tensor(D), 0.3, 4, **groups).to(dtype), seed=3)
+        penalty = HiLassoPenalty(0.3, torch.arange(16) // 4, torch.tensor([0.1, 0.3, 0.2, 0.05]))
+    network = perturbed(RescaledLISTA(torch.tensor(D), penalty, 4).to(dtype), seed=3)
     X_tensor = torch.tensor(X, dtype=dtype)
     with torch.no_grad():
         buffered = network(X_tensor)  # the fused kernels where numba is installed
@@ -382,7 +381,7 @@ def test_rescaled_lista_inference_in_buffers_equals_the_autograd_forward(dtype, 
 @pytest.mark.parametrize("n_layers", [1, 2, 5])
 def test_untrained_step_lista_equals_fista_iterations_without_restart(n_layers):
     X, D = problem(6)
-    network = StepLISTA(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    network = StepLISTA(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
     expected, _ = fista_reference(X, D, 0.3, n_layers, restart=False)
@@ -410,7 +409,7 @@ def test_trained_step_lista_equals_its_formula(dtype, grad):
     # Perturbed parameters: both forward passes (autograd, and the in-place
     # one of inference) against the formula written out per row.
     X, D = problem(7)
-    network = StepLISTA(torch.tensor(D), alpha=0.2, n_layers=4).to(dtype)
+    network = StepLISTA(torch.tensor(D), penalty=0.2, n_layers=4).to(dtype)
     rng = np.random.default_rng(7)
     with torch.no_grad():
         network.step.mul_(torch.tensor(rng.uniform(0.5, 1.8, (4, 1)), dtype=dtype))
@@ -430,7 +429,7 @@ def test_step_lista_follows_a_new_dictionary():
     # on the new atoms, with no retraining.
     X, D = problem(8)
     new_D = 2.0 * D[::-1].copy()
-    network = StepLISTA(torch.tensor(D), alpha=0.3, n_layers=3).double()
+    network = StepLISTA(torch.tensor(D), penalty=0.3, n_layers=3).double()
     network.set_dictionary(torch.tensor(new_D))
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
@@ -440,7 +439,7 @@ def test_step_lista_follows_a_new_dictionary():
 
 def test_step_lista_gradient_matches_finite_differences():
     X, D = problem(9, n_samples=4, n_components=6, n_features=5)
-    network = StepLISTA(torch.tensor(D), alpha=0.1, n_layers=3)
+    network = StepLISTA(torch.tensor(D), penalty=0.1, n_layers=3)
     X_tensor, D_tensor = torch.tensor(X), torch.tensor(D)
 
     def loss():
@@ -495,7 +494,7 @@ def test_analytic_weight_of_a_rank_deficient_dictionary_decorrelates_exactly():
 @pytest.mark.parametrize("network_class", [ALISTA, HyperLISTA])
 def test_untrained_analytic_networks_equal_the_analytic_iteration(network_class, n_layers):
     X, D = problem(13)
-    network = network_class(torch.tensor(D), alpha=0.3, n_layers=n_layers).double()
+    network = network_class(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
     expected = alista_reference(X, D, 0.3, np.ones(n_layers), np.ones(n_layers))
@@ -507,7 +506,7 @@ def test_untrained_analytic_networks_equal_the_analytic_iteration(network_class,
 @pytest.mark.parametrize("grad", [False, True])
 def test_trained_alista_equals_its_formula(dtype, grad):
     X, D = problem(14)
-    network = ALISTA(torch.tensor(D), alpha=0.2, n_layers=4).to(dtype)
+    network = ALISTA(torch.tensor(D), penalty=0.2, n_layers=4).to(dtype)
     rng = np.random.default_rng(14)
     with torch.no_grad():
         network.step.mul_(torch.tensor(rng.uniform(0.5, 1.8, 4), dtype=dtype))
@@ -524,7 +523,7 @@ def test_trained_alista_equals_its_formula(dtype, grad):
 @pytest.mark.parametrize("grad", [False, True])
 def test_trained_hyper_lista_equals_its_formula(dtype, grad):
     X, D = problem(15)
-    network = HyperLISTA(torch.tensor(D), alpha=0.2, n_layers=6).to(dtype)
+    network = HyperLISTA(torch.tensor(D), penalty=0.2, n_layers=6).to(dtype)
     scalars = dict(c_step=1.3, c_threshold=0.7, c_residual=0.4, c_momentum=1.5)
     with torch.no_grad():
         for name, value in scalars.items():
@@ -543,7 +542,7 @@ def test_trained_hyper_lista_equals_its_formula(dtype, grad):
 def test_analytic_networks_follow_a_new_dictionary(network_class):
     X, D = problem(16)
     new_D = 2.0 * D[::-1].copy()
-    network = network_class(torch.tensor(D), alpha=0.3, n_layers=3).double()
+    network = network_class(torch.tensor(D), penalty=0.3, n_layers=3).double()
     network.set_dictionary(torch.tensor(new_D))
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
@@ -553,7 +552,7 @@ def test_analytic_networks_follow_a_new_dictionary(network_class):
 
 def test_hyper_lista_gradient_matches_finite_differences():
     X, D = problem(17, n_samples=4, n_components=6, n_features=5)
-    network = HyperLISTA(torch.tensor(D), alpha=0.1, n_layers=4).double()
+    network = HyperLISTA(torch.tensor(D), penalty=0.1, n_layers=4).double()
     with torch.no_grad():
         network.c_momentum.fill_(0.8)
         network.c_residual.fill_(0.3)

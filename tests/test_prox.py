@@ -5,13 +5,20 @@ import pytest
 import torch
 from _reference import hilasso_prox_reference
 
+from sklearn_lsc._penalties import HiLassoPenalty
 from sklearn_lsc._prox import (
     contiguous_group_size,
     group_norms,
-    hilasso_prox,
     keep_group,
     soft_threshold,
 )
+
+
+def hilasso_prox(values, thresholds, group_index, group_thresholds, group_size=None):
+    """The HiLasso penalty's prox with explicit thresholds, on the path ``group_size`` picks."""
+    penalty = HiLassoPenalty(0.0, group_index, group_thresholds.detach())
+    penalty.group_size = group_size  # None: the general scatter/gather path
+    return penalty.shrink(values, thresholds, group_thresholds)
 
 
 def test_contiguous_group_size_detects_only_equal_contiguous_blocks():

@@ -8,6 +8,7 @@ from _reference import bcofb_reference, structured_ista_reference
 from sklearn_lsc import sparse_encode
 from sklearn_lsc._groups import group_index
 from sklearn_lsc._networks import LBCoFB, StructuredISTA
+from sklearn_lsc._penalties import HiLassoPenalty
 
 GROUPS = [np.arange(0, 4), np.arange(4, 10), np.arange(10, 12), np.arange(12, 16)]
 # Equal contiguous blocks take the networks' reshape fast path.
@@ -23,12 +24,14 @@ def problem(seed=0, n_samples=10, n_components=16, n_features=9):
 
 def structured_ista(D, n_layers, groups=GROUPS):
     index = torch.as_tensor(group_index(groups, D.shape[0]))
-    return StructuredISTA(torch.tensor(D), 0.2, index, torch.tensor(PENALTIES), n_layers)
+    return StructuredISTA(
+        torch.tensor(D), HiLassoPenalty(0.2, index, torch.tensor(PENALTIES)), n_layers
+    )
 
 
 def lbcofb(D, n_layers, groups=GROUPS):
     index = torch.as_tensor(group_index(groups, D.shape[0]))
-    return LBCoFB(torch.tensor(D), 0.2, index, torch.tensor(PENALTIES), n_layers)
+    return LBCoFB(torch.tensor(D), HiLassoPenalty(0.2, index, torch.tensor(PENALTIES)), n_layers)
 
 
 @pytest.mark.parametrize("groups", [GROUPS, EQUAL_GROUPS], ids=["unequal", "equal"])
@@ -119,7 +122,7 @@ def test_lbcofb_in_place_inference_equals_the_dense_forward(dtype, n_samples, gr
         X[-1] = 0.0
     index = torch.as_tensor(group_index(groups, D.shape[0]))
     penalties = torch.tensor(np.resize(PENALTIES, len(groups)))
-    network = LBCoFB(torch.tensor(D), 0.2, index, penalties, n_layers).to(dtype)
+    network = LBCoFB(torch.tensor(D), HiLassoPenalty(0.2, index, penalties), n_layers).to(dtype)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in network.parameters():

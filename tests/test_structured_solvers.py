@@ -8,7 +8,7 @@ import torch
 from _reference import cod_reference, soft
 
 from sklearn_lsc import hilasso_objective, lasso_objective, sparse_encode
-from sklearn_lsc.solvers import Penalty
+from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
 
 GROUPS = [np.arange(0, 6), np.arange(6, 10), np.arange(10, 18), np.arange(18, 24)]
 
@@ -183,11 +183,11 @@ def test_in_place_prox_equals_the_prox(layout):
     values = torch.from_numpy(rng.standard_normal((7, 12)))
     values[0] = 0.0
     if layout == "lasso":
-        penalty = Penalty(0.3)
+        penalty = L1Penalty(0.3)
     else:
         index = np.arange(12) // 4
         index = index if layout == "contiguous" else rng.permutation(index)
-        penalty = Penalty(0.3, torch.from_numpy(index), torch.tensor([0.5, 2.0, 0.0]))
+        penalty = HiLassoPenalty(0.3, torch.from_numpy(index), torch.tensor([0.5, 2.0, 0.0]))
         assert (penalty.group_size is not None) == (layout == "contiguous")
     expected = penalty.prox(values, 0.7)
     result = values.clone()

@@ -27,6 +27,7 @@ __all__ = [
     "LCoD",
     "LISTA",
     "NETWORKS",
+    "REGISTRY",
     "STRUCTURED_NETWORKS",
     "RescaledLISTA",
     "StepLISTA",
@@ -37,17 +38,24 @@ __all__ = [
     "records_constructor_arguments",
 ]
 
-# Networks for the Lasso, built as ``cls(dictionary, alpha, n_layers)``.
-NETWORKS = {
+# Every network by its ``architecture`` name, built as ``cls(dictionary,
+# penalty, n_layers)`` (``penalty`` one of ``sklearn_lsc._penalties``, or the
+# Lasso's ``alpha``). A class with ``needs_groups = True`` learns group
+# thresholds and takes only a penalty with groups.
+REGISTRY = {
     "alista": ALISTA,
+    "bcofb": LBCoFB,
     "hyper_lista": HyperLISTA,
-    "lista": LISTA,
+    "ista": StructuredISTA,
     "lcod": LCoD,
+    "lista": LISTA,
     "rescaled_lista": RescaledLISTA,
     "step_lista": StepLISTA,
 }
 
-
-# Networks with the HiLasso prox, built as
-# ``cls(dictionary, alpha, group_index, group_penalties, n_layers)``.
-STRUCTURED_NETWORKS = {"bcofb": LBCoFB, "ista": StructuredISTA}
+# The Lasso networks (their layers threshold with the penalty's l1 part) and
+# the structured ones.
+NETWORKS = {name: cls for name, cls in REGISTRY.items() if not getattr(cls, "needs_groups", False)}
+STRUCTURED_NETWORKS = {
+    name: cls for name, cls in REGISTRY.items() if getattr(cls, "needs_groups", False)
+}

@@ -1,5 +1,6 @@
 """What every network module shares: saving the constructor's arguments, FISTA's momenta."""
 
+import copy
 import functools
 import math
 
@@ -7,7 +8,11 @@ import torch
 
 
 def _cpu_copy(value):
-    return value.detach().to("cpu", copy=True) if isinstance(value, torch.Tensor) else value
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu", copy=True)
+    if isinstance(value, torch.nn.Module):  # a penalty
+        return copy.deepcopy(value).to("cpu")
+    return value
 
 
 def records_constructor_arguments(cls):

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .._prox import soft_threshold
+from .._penalties import penalty_like
 from ._common import records_constructor_arguments
 
 
@@ -71,17 +71,19 @@ class ALISTA(nn.Module):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
+    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
+        The penalty ``P`` (a float is the Lasso's ``alpha``); the layers use
+        its l1 part.
     n_layers : int
     """
 
     # Few parameters, each a multiple of order one (see make_optimizer).
     learning_rate_scale = 10.0
 
-    def __init__(self, dictionary, alpha, n_layers):
+    def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
         W, step = analytic_weight(dictionary)
-        self.alpha = float(alpha)
+        self.penalty = penalty_like(penalty, dictionary)
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.register_buffer("W", W)
         self.register_buffer("analytic_step", step)
@@ -105,11 +107,11 @@ class ALISTA(nn.Module):
         code = None
         for layer in range(self.n_layers):
             step = self.step[layer] * self.analytic_step
-            threshold = step * self.threshold_ratio[layer] * self.alpha
+            threshold = self.penalty.thresholds(step * self.threshold_ratio[layer])[0]
             if code is None:  # from zero: the residual is X itself
                 update = step * (X @ self.W)
             else:
                 residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
                 update = code + step * (residual @ self.W)
-            code = soft_threshold(update, threshold)
+            code = self.penalty.shrink(update, threshold)
         return code

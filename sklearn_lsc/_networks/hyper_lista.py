@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .._prox import soft_threshold
+from .._penalties import penalty_like
 from ._common import records_constructor_arguments
 from .alista import analytic_weight
 
@@ -41,17 +41,19 @@ class HyperLISTA(nn.Module):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
+    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
+        The penalty ``P`` (a float is the Lasso's ``alpha``); the layers use
+        its l1 part.
     n_layers : int
     """
 
     # Few parameters, each a multiple of order one (see make_optimizer).
     learning_rate_scale = 10.0
 
-    def __init__(self, dictionary, alpha, n_layers):
+    def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
         W, step = analytic_weight(dictionary)
-        self.alpha = float(alpha)
+        self.penalty = penalty_like(penalty, dictionary)
         self._n_layers = int(n_layers)
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.register_buffer("W", W)
@@ -84,8 +86,9 @@ class HyperLISTA(nn.Module):
                 ahead = torch.lerp(previous, code, 1.0 + self.c_momentum * density.to(code.dtype))
                 gradient = torch.addmm(X, ahead, self.dictionary, alpha=-1.0) @ self.W
             residual_size = gradient.abs().mean(dim=1, keepdim=True)
-            threshold = step * (self.c_threshold * self.alpha + self.c_residual * residual_size)
-            previous, code = code, soft_threshold(ahead + step * gradient, threshold)
+            floor, _ = self.penalty.thresholds(self.c_threshold)
+            threshold = step * (floor + self.c_residual * residual_size)
+            previous, code = code, self.penalty.shrink(ahead + step * gradient, threshold)
             if previous is None:
                 previous = torch.zeros_like(code)
         return code

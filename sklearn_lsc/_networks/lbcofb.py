@@ -3,14 +3,11 @@
 import torch
 from torch import nn
 
+from .._penalties import grouped_penalty_like
 from .._prox import (
-    contiguous_group_size,
     group_norms,
     group_shrink_factor,
-    group_shrink_in_place,
-    hilasso_prox,
     keep_group,
-    soft_threshold_in_place,
 )
 from ..solvers import (
     bcofb_operators,
@@ -53,33 +50,39 @@ class LBCoFB(nn.Module):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
-    group_index : LongTensor of shape (n_components,)
-        The group of each atom.
-    group_penalties : Tensor of shape (n_groups,)
-        ``group_alpha * group_weights``.
+    penalty : HiLassoPenalty
+        The penalty ``P`` with its groups (:mod:`sklearn_lsc._penalties`).
     n_layers : int
     """
 
-    def __init__(self, dictionary, alpha, group_index, group_penalties, n_layers):
+    # Its layers learn group thresholds: it takes only a penalty with groups.
+    needs_groups = True
+
+    def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
-        W, _, step = bcofb_operators(dictionary, group_index, group_penalties.shape[-1])
+        self.penalty = grouped_penalty_like(penalty, dictionary, type(self).__name__)
+        W, _, step = bcofb_operators(dictionary, self.group_index, self.penalty.n_groups)
         self.register_buffer("dictionary", dictionary.detach().clone())
-        self.register_buffer("group_index", group_index.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers + 1, -1, -1).clone())
+        thresholds, group_thresholds = self.penalty.thresholds(step)
         self.t = nn.Parameter(
             torch.full(
-                (n_layers + 1, W.shape[1]), float(alpha * step), dtype=W.dtype, device=W.device
+                (n_layers + 1, W.shape[1]), float(thresholds), dtype=W.dtype, device=W.device
             )
         )
-        self.s = nn.Parameter(
-            (group_penalties * step).to(W.dtype).expand(n_layers + 1, -1).clone()
-        )
-        self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
+        self.s = nn.Parameter(group_thresholds.expand(n_layers + 1, -1).clone())
 
     @property
     def n_layers(self):
         return self.t.shape[0] - 1
+
+    @property
+    def group_index(self):
+        return self.penalty.group_index
+
+    @property
+    def group_size(self):
+        return self.penalty.group_size
 
     def set_dictionary(self, dictionary):
         """Follow a dictionary update: the layers' residuals use the new atoms."""
@@ -103,12 +106,12 @@ class LBCoFB(nn.Module):
         B = X @ self.W[0]
         code = torch.zeros_like(B)
         for layer in range(self.n_layers):
-            change = hilasso_prox(B, self.t[layer], group_index, self.s[layer], group_size) - code
+            change = self.penalty.shrink(B, self.t[layer], self.s[layer]) - code
             selected = group_norms(change, group_index, n_groups, group_size).argmax(1, True)
             code = code + keep_group(change, group_index, selected, group_size)
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
             B = torch.addmm(code, residual, self.W[layer + 1])
-        return hilasso_prox(B, self.t[-1], group_index, self.s[-1], group_size)
+        return self.penalty.shrink(B, self.t[-1], self.s[-1])
 
     def _forward_in_place(self, X):
         """The forward pass for inference, in reused buffers (same codes up to rounding).
@@ -140,7 +143,7 @@ class LBCoFB(nn.Module):
         held = torch.empty(self.n_layers, n_samples, dtype=torch.long, device=X.device)
         torch.mm(X, self.W[0], out=B)
         for layer in range(self.n_layers):
-            soft_threshold_in_place(B, self.t[layer], scratch)
+            self.penalty.shrink_in_place(B, self.t[layer], scratch)
             norms = torch.linalg.vector_norm(B_blocks, dim=1).view(n_samples, n_groups)
             factor = group_shrink_factor(norms, self.s[layer]).view(-1)
             moves = norms.view(-1).mul_(factor)
@@ -187,7 +190,7 @@ class LBCoFB(nn.Module):
         held = torch.empty(self.n_layers, n_samples, dtype=torch.long, device=X.device)
         torch.mm(self.W[0].T, X_by_feature, out=B)
         for layer in range(self.n_layers):
-            soft_threshold_in_place(B, self.t[layer].unsqueeze(1), scratch)
+            self.penalty.shrink_in_place(B, self.t[layer].unsqueeze(1), scratch)
             norms = torch.linalg.vector_norm(B_blocks, dim=1)
             factor = group_shrink_factor(norms, self.s[layer].unsqueeze(1))
             if layer * _FULL_MOVES_PER_GROUP >= n_groups:
@@ -216,7 +219,7 @@ class LBCoFB(nn.Module):
             code_blocks.scatter_(0, block, point)
             torch.addmm(X_by_feature, self.dictionary.T, code, alpha=-1.0, out=residual)
             torch.addmm(code, self.W[layer + 1].T, residual, out=B)
-        soft_threshold_in_place(B, self.t[-1].unsqueeze(1), scratch)
+        self.penalty.shrink_in_place(B, self.t[-1].unsqueeze(1), scratch)
         norms = torch.linalg.vector_norm(B_blocks, dim=1)
         factor = group_shrink_factor(norms, self.s[-1].unsqueeze(1)).unsqueeze(1)
         # The last group shrink writes the codes in the caller's layout, in the
@@ -227,6 +230,5 @@ class LBCoFB(nn.Module):
         return codes
 
     def _prox_in_place(self, B, layer, scratch):
-        """:func:`hilasso_prox` with layer ``layer``'s thresholds, overwriting ``B``."""
-        soft_threshold_in_place(B, self.t[layer], scratch)
-        return group_shrink_in_place(B, self.s[layer], self.group_size)
+        """The penalty's prox with layer ``layer``'s thresholds, overwriting ``B``."""
+        return self.penalty.shrink_in_place(B, self.t[layer], scratch, self.s[layer])

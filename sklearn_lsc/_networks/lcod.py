@@ -3,10 +3,7 @@
 import torch
 from torch import nn
 
-from .._prox import (
-    soft_threshold,
-    soft_threshold_in_place,
-)
+from .._penalties import penalty_like
 from ..solvers import (
     cod_operators,
     coordinate_buffers,
@@ -28,16 +25,20 @@ class LCoD(nn.Module):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
+    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
+        The penalty ``P`` (a float is the Lasso's ``alpha``); the layers use
+        its l1 part.
     n_layers : int
     """
 
-    def __init__(self, dictionary, alpha, n_layers):
+    def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
         W, S, inv_diag = cod_operators(dictionary)
+        self.penalty = penalty_like(penalty, W)
         self.W = nn.Parameter(W.clone())
         self.S = nn.Parameter(S.expand(n_layers, -1, -1).clone())
-        self.theta = nn.Parameter((alpha * inv_diag).expand(n_layers + 1, -1).clone())
+        thresholds, _ = self.penalty.thresholds(inv_diag)
+        self.theta = nn.Parameter(thresholds.expand(n_layers + 1, -1).clone())
 
     @property
     def n_layers(self):
@@ -52,13 +53,13 @@ class LCoD(nn.Module):
         B = X @ self.W
         code = torch.zeros_like(B)
         for layer in range(self.n_layers):
-            code_bar = soft_threshold(B, self.theta[layer])
+            code_bar = self.penalty.shrink(B, self.theta[layer])
             selected = (code_bar - code).abs().argmax(dim=1, keepdim=True)
             new_value = code_bar.gather(1, selected)
             change = new_value - code.gather(1, selected)
             B = B + change * self.S[layer].index_select(0, selected.squeeze(1))
             code = code.scatter(1, selected, new_value)
-        return soft_threshold(B, self.theta[self.n_layers])
+        return self.penalty.shrink(B, self.theta[self.n_layers])
 
     def _forward_in_place(self, X):
         """The forward pass for inference, in buffers every layer reuses (same codes).
@@ -73,7 +74,7 @@ class LCoD(nn.Module):
         rows, _, scratch, _ = buffers
         for layer in range(self.n_layers):
             selected, new_value, _ = coordinate_step_in_place(
-                B, code, self.S[layer], self.theta[layer], buffers
+                B, code, self.S[layer], self.theta[layer], buffers, self.penalty
             )
             code.index_put_((rows, selected), new_value)
-        return soft_threshold_in_place(B, self.theta[self.n_layers], scratch)
+        return self.penalty.shrink_in_place(B, self.theta[self.n_layers], scratch)

@@ -3,10 +3,7 @@
 import torch
 from torch import nn
 
-from .._prox import (
-    soft_threshold,
-    soft_threshold_in_place,
-)
+from .._penalties import penalty_like
 from ..solvers import (
     ista_operators,
 )
@@ -32,17 +29,21 @@ class LISTA(nn.Module):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
+    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
+        The penalty ``P`` (a float is the Lasso's ``alpha``); the layers use
+        its l1 part.
     n_layers : int
     """
 
-    def __init__(self, dictionary, alpha, n_layers):
+    def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
         W, _, step = ista_operators(dictionary)
+        self.penalty = penalty_like(penalty, W)
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers, -1, -1).clone())
+        threshold, _ = self.penalty.thresholds(step)
         self.theta = nn.Parameter(
-            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype, device=W.device)
+            torch.full((n_layers, W.shape[1]), float(threshold), dtype=W.dtype, device=W.device)
         )
 
     @property
@@ -56,10 +57,11 @@ class LISTA(nn.Module):
     def forward(self, X):
         if not torch.is_grad_enabled():
             return self._forward_in_place(X)
-        code = soft_threshold(X @ self.W[0], self.theta[0])
+        shrink = self.penalty.shrink
+        code = shrink(X @ self.W[0], self.theta[0])
         for layer in range(1, self.n_layers):
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
-            code = soft_threshold(torch.addmm(code, residual, self.W[layer]), self.theta[layer])
+            code = shrink(torch.addmm(code, residual, self.W[layer]), self.theta[layer])
         return code
 
     def _forward_in_place(self, X):
@@ -71,10 +73,10 @@ class LISTA(nn.Module):
         code = torch.mm(X, self.W[0])
         spare = torch.empty_like(code)
         residual = torch.empty_like(X)
-        soft_threshold_in_place(code, self.theta[0], spare)
+        self.penalty.shrink_in_place(code, self.theta[0], spare)
         for layer in range(1, self.n_layers):
             torch.addmm(X, code, self.dictionary, alpha=-1.0, out=residual)
             torch.addmm(code, residual, self.W[layer], out=spare)
             code, spare = spare, code
-            soft_threshold_in_place(code, self.theta[layer], spare)
+            self.penalty.shrink_in_place(code, self.theta[layer], spare)
         return code

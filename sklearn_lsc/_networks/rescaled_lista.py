@@ -6,13 +6,6 @@ import torch
 from torch import nn
 
 from .. import _fused as fused
-from .._prox import (
-    contiguous_group_size,
-    group_norms,
-    group_sums,
-    soft_threshold,
-    soft_threshold_in_place,
-)
 from ._common import fista_momentum, records_constructor_arguments
 from .lista import LISTA
 
@@ -93,12 +86,10 @@ class RescaledLISTA(LISTA):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
+    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
+        The penalty ``P`` (a float is the Lasso's ``alpha``): the layers
+        threshold with its l1 part, the plane's points are chosen on all of it.
     n_layers : int
-    group_index : LongTensor of shape (n_components,), default=None
-        The group of each atom; None for the Lasso.
-    group_penalties : Tensor of shape (n_groups,), default=None
-        ``group_alpha * group_weights`` when ``group_index`` is given.
     """
 
     # The 2 x 2 system is solved only when its determinant exceeds this
@@ -107,10 +98,9 @@ class RescaledLISTA(LISTA):
     # Rank of the learned correction of each layer's matrix on the code.
     _CORRECTION_RANK = 16
 
-    def __init__(self, dictionary, alpha, n_layers, group_index=None, group_penalties=None):
-        super().__init__(dictionary, alpha, n_layers)
+    def __init__(self, dictionary, penalty, n_layers):
+        super().__init__(dictionary, penalty, n_layers)
         dtype = self.W.dtype
-        self.alpha = float(alpha)
         self.momentum = nn.Parameter(
             torch.tensor(fista_momentum(n_layers + 1)[1:], dtype=dtype, device=self.W.device)
         )
@@ -121,16 +111,16 @@ class RescaledLISTA(LISTA):
         self.correction_basis = nn.Parameter(basis.expand(n_layers - 1, -1, -1).clone())
         self.correction = nn.Parameter(basis.new_zeros(n_layers - 1, *basis.T.shape))
         self._correction_scale = 1.0 / math.sqrt(self.W.shape[2])
-        self.grouped, self.group_size = group_index is not None, None
-        if self.grouped:
-            self.register_buffer("group_index", group_index.detach().clone())
-            self.register_buffer("group_penalties", group_penalties.detach().to(dtype).clone())
-            self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
+
+    @property
+    def grouped(self):
+        """Whether the penalty has a group term (the plane's points are chosen on it)."""
+        return self.penalty.grouped
 
     def forward(self, X):
         if not torch.is_grad_enabled():
             return self._forward_in_place(X)
-        code = soft_threshold(X @ self.W[0], self.theta[0])
+        code = self.penalty.shrink(X @ self.W[0], self.theta[0])
         approximation = code @ self.dictionary
         factor, _ = self._coefficients(X, code, approximation)
         code, approximation = code * factor, approximation * factor
@@ -144,7 +134,7 @@ class RescaledLISTA(LISTA):
             B = torch.addmm(
                 B, projection, self.correction[layer - 1], alpha=self._correction_scale
             )
-            step = soft_threshold(B, self.theta[layer])
+            step = self.penalty.shrink(B, self.theta[layer])
             image = step @ self.dictionary
             a, b = self._coefficients(X, step, image, code, approximation)
             previous, previous_approximation = code, approximation
@@ -168,7 +158,7 @@ class RescaledLISTA(LISTA):
         """
         code = torch.mm(X, self.W[0])
         spare, previous = torch.empty_like(code), torch.empty_like(code)
-        soft_threshold_in_place(code, self.theta[0], spare)
+        self.penalty.shrink_in_place(code, self.theta[0], spare)
         approximation = torch.mm(code, self.dictionary)
         factor, _ = self._coefficients(X, code, approximation, scratch=spare)
         code.mul_(factor)
@@ -190,7 +180,7 @@ class RescaledLISTA(LISTA):
             step, image = previous, previous_approximation  # Z_prev is no longer needed
             torch.addmm(spare, residual, self.W[layer], out=step)
             step.addmm_(projection, self.correction[layer - 1], alpha=self._correction_scale)
-            soft_threshold_in_place(step, self.theta[layer], spare)
+            self.penalty.shrink_in_place(step, self.theta[layer], spare)
             torch.mm(step, self.dictionary, out=image)
             a, b = self._coefficients(X, step, image, code, approximation, scratch=spare)
             step.mul_(a).addcmul_(code, b)
@@ -244,40 +234,8 @@ class RescaledLISTA(LISTA):
 
     def _penalty(self, code, scratch=None):
         """``P(code)`` per signal, shape (n_samples, 1); may overwrite ``scratch``."""
-        total = 0.0
-        if self.grouped:
-            n_groups = self.group_penalties.shape[-1]
-            norms = group_norms(code, self.group_index, n_groups, self.group_size)
-            total = (norms * self.group_penalties).sum(dim=1, keepdim=True)
-        magnitudes = code.abs() if scratch is None else torch.abs(code, out=scratch)
-        return self.alpha * magnitudes.sum(dim=1, keepdim=True) + total
+        return self.penalty.value(code, scratch).unsqueeze(1)
 
     def _linearised_penalty(self, step, code, scratch=None):
-        """``<s, code>`` for ``s`` a subgradient of ``P`` at ``step``, per signal.
-
-        Per coefficient ``s`` is the sign of ``step``, or of ``code`` where
-        ``step`` is zero; per group ``s_g`` is ``step_g / ||step_g||``, or
-        ``code_g / ||code_g||`` where ``step_g`` is zero.
-        """
-        if scratch is None:
-            signs = torch.where(step != 0, step, code).sign_()
-            slope = self.alpha * torch.linalg.vecdot(signs, code).unsqueeze(1)
-        else:
-            # Inference, with no mask (its compare and select cost a quarter of
-            # a layer on the CPU): s_i z_i is |z_i|, or -|z_i| where step_i
-            # and z_i have opposite signs.
-            opposite = torch.sign(step, out=scratch).mul_(code).neg_().relu_()
-            opposite = opposite.sum(dim=1, keepdim=True)
-            magnitude = torch.abs(code, out=scratch).sum(dim=1, keepdim=True)
-            slope = self.alpha * (magnitude - 2 * opposite)
-        if not self.grouped:
-            return slope
-        n_groups = self.group_penalties.shape[-1]
-        squares = group_sums(step * step, self.group_index, n_groups, self.group_size)
-        dots = group_sums(step * code, self.group_index, n_groups, self.group_size)
-        along = torch.where(
-            squares > 0,
-            dots / squares.clamp_min(1e-30).sqrt(),
-            group_norms(code, self.group_index, n_groups, self.group_size),
-        )
-        return slope + (along * self.group_penalties).sum(dim=1, keepdim=True)
+        """``<s, code>`` per signal, ``s`` a subgradient of ``P`` at ``step`` (see the penalty)."""
+        return self.penalty.linearised(step, code, scratch).unsqueeze(1)

@@ -3,10 +3,7 @@
 import torch
 from torch import nn
 
-from .._prox import (
-    soft_threshold,
-    soft_threshold_in_place,
-)
+from .._penalties import penalty_like
 from ..solvers import (
     ista_operators,
 )
@@ -41,18 +38,20 @@ class StepLISTA(nn.Module):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
+    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
+        The penalty ``P`` (a float is the Lasso's ``alpha``); the layers use
+        its l1 part.
     n_layers : int
     """
 
     # Few parameters, each a multiple of order one (see make_optimizer).
     learning_rate_scale = 10.0
 
-    def __init__(self, dictionary, alpha, n_layers):
+    def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
         W, _, step = ista_operators(dictionary)
         dtype, device = W.dtype, W.device
-        self.alpha = float(alpha)
+        self.penalty = penalty_like(penalty, W)
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.register_buffer("W", W.detach().clone())
         self.register_buffer("inverse_lipschitz", step.detach().to(device, dtype).clone())
@@ -76,19 +75,19 @@ class StepLISTA(nn.Module):
         self.inverse_lipschitz.copy_(step)
 
     def _thresholds(self, layer):
-        scale = self.alpha * self.inverse_lipschitz
+        scale, _ = self.penalty.thresholds(self.inverse_lipschitz)
         return self.step[layer] * self.threshold_ratio[layer] * scale
 
     def forward(self, X):
         if not torch.is_grad_enabled():
             return self._forward_in_place(X)
-        code = soft_threshold(self.step[0] * (X @ self.W), self._thresholds(0))
+        code = self.penalty.shrink(self.step[0] * (X @ self.W), self._thresholds(0))
         previous = torch.zeros_like(code)
         for layer in range(1, self.n_layers):
             ahead = code + self.momentum[layer - 1] * (code - previous)
             residual = torch.addmm(X, ahead, self.dictionary, alpha=-1.0)
             update = ahead + self.step[layer] * (residual @ self.W)
-            previous, code = code, soft_threshold(update, self._thresholds(layer))
+            previous, code = code, self.penalty.shrink(update, self._thresholds(layer))
         return code
 
     def _forward_in_place(self, X):
@@ -96,12 +95,12 @@ class StepLISTA(nn.Module):
         code = torch.mm(X, self.W).mul_(self.step[0])
         ahead, previous = torch.empty_like(code), torch.zeros_like(code)
         residual = torch.empty_like(X)
-        soft_threshold_in_place(code, self._thresholds(0), ahead)
+        self.penalty.shrink_in_place(code, self._thresholds(0), ahead)
         for layer in range(1, self.n_layers):
             torch.lerp(previous, code, 1.0 + self.momentum[layer - 1], out=ahead)
             torch.addmm(X, ahead, self.dictionary, alpha=-1.0, out=residual)
             # Z_prev is no longer needed: its buffer takes the new code.
             torch.mm(residual, self.W, out=previous).mul_(self.step[layer]).add_(ahead)
             code, previous = previous, code
-            soft_threshold_in_place(code, self._thresholds(layer), ahead)
+            self.penalty.shrink_in_place(code, self._thresholds(layer), ahead)
         return code

@@ -3,10 +3,7 @@
 import torch
 from torch import nn
 
-from .._prox import (
-    contiguous_group_size,
-    hilasso_prox,
-)
+from .._penalties import grouped_penalty_like
 from ..solvers import (
     ista_operators,
 )
@@ -26,44 +23,46 @@ class StructuredISTA(nn.Module):
     Parameters
     ----------
     dictionary : Tensor of shape (n_components, n_features)
-    alpha : float
-    group_index : LongTensor of shape (n_components,)
-        The group of each atom.
-    group_penalties : Tensor of shape (n_groups,)
-        ``group_alpha * group_weights``.
+    penalty : HiLassoPenalty
+        The penalty ``P`` with its groups (:mod:`sklearn_lsc._penalties`).
     n_layers : int
     """
 
-    def __init__(self, dictionary, alpha, group_index, group_penalties, n_layers):
+    # Its layers learn group thresholds: it takes only a penalty with groups.
+    needs_groups = True
+
+    def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
         W, _, step = ista_operators(dictionary)
+        self.penalty = grouped_penalty_like(penalty, W, type(self).__name__)
         self.register_buffer("dictionary", dictionary.detach().clone())
-        self.register_buffer("group_index", group_index.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers, -1, -1).clone())
+        thresholds, group_thresholds = self.penalty.thresholds(step)
         self.t = nn.Parameter(
-            torch.full((n_layers, W.shape[1]), float(alpha * step), dtype=W.dtype, device=W.device)
+            torch.full((n_layers, W.shape[1]), float(thresholds), dtype=W.dtype, device=W.device)
         )
-        self.s = nn.Parameter((group_penalties * step).to(W.dtype).expand(n_layers, -1).clone())
-        self.group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
+        self.s = nn.Parameter(group_thresholds.expand(n_layers, -1).clone())
 
     @property
     def n_layers(self):
         return self.t.shape[0]
+
+    @property
+    def group_index(self):
+        return self.penalty.group_index
+
+    @property
+    def group_size(self):
+        return self.penalty.group_size
 
     def set_dictionary(self, dictionary):
         """Follow a dictionary update: the layers' residuals use the new atoms."""
         self.dictionary.copy_(dictionary)
 
     def forward(self, X):
-        group_index, group_size = self.group_index, self.group_size
-        code = hilasso_prox(X @ self.W[0], self.t[0], group_index, self.s[0], group_size)
+        shrink = self.penalty.shrink
+        code = shrink(X @ self.W[0], self.t[0], self.s[0])
         for layer in range(1, self.n_layers):
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
-            code = hilasso_prox(
-                torch.addmm(code, residual, self.W[layer]),
-                self.t[layer],
-                group_index,
-                self.s[layer],
-                group_size,
-            )
+            code = shrink(torch.addmm(code, residual, self.W[layer]), self.t[layer], self.s[layer])
         return code

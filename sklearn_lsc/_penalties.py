@@ -1,0 +1,213 @@
+"""Sparsity penalties: one class each, used by the solvers, the objectives and every network.
+
+A penalty ``P`` knows its value per sample, its proximal operator (with the
+thresholds that the penalty itself prescribes for a step, or with learned
+thresholds: a network's layers), and the pieces rescaled LISTA needs (the
+linearisation ``<s, z>`` for ``s`` a subgradient). It is a torch module
+holding buffers, so that ``.to(device, dtype)`` moves it with the network
+that owns it. Adding a penalty is one class here (with its tests); the
+exact solvers, the objectives and every network that calls these methods
+take it as it is.
+"""
+
+import copy
+
+import torch
+from torch import nn
+
+from ._prox import (
+    contiguous_group_size,
+    group_norms,
+    group_shrink,
+    group_shrink_in_place,
+    group_sums,
+    soft_threshold,
+    soft_threshold_in_place,
+)
+
+
+class L1Penalty(nn.Module):
+    """``alpha ||z||_1``: the Lasso's penalty; its prox is the soft threshold.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the l1 norm (nonnegative).
+    """
+
+    # Whether the penalty has a group term (the structured networks need one).
+    grouped = False
+
+    def __init__(self, alpha):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha:g}"
+
+    def arguments(self):
+        """The constructor's arguments (tensors on the CPU): how a saved network stores it."""
+        return (self.alpha,)
+
+    def value(self, code, scratch=None):
+        """``P(z)`` of each row of ``code``, shape (n_samples,); may overwrite ``scratch``."""
+        magnitudes = code.abs() if scratch is None else torch.abs(code, out=scratch)
+        return self.alpha * magnitudes.sum(dim=1)
+
+    def linearised(self, step, code, scratch=None):
+        """``<s, code>`` per row, shape (n_samples,), for ``s`` a subgradient of ``P`` at ``step``.
+
+        Per coefficient ``s`` is the sign of ``step``, or of ``code`` where
+        ``step`` is zero: ``s_i z_i`` is ``|z_i|``, or ``-|z_i|`` where
+        ``step_i`` and ``z_i`` have opposite signs. ``scratch`` (shaped like
+        ``code``) saves the temporaries of inference.
+        """
+        if scratch is None:
+            signs = torch.where(step != 0, step, code).sign_()
+            return self.alpha * torch.linalg.vecdot(signs, code)
+        # No mask (its compare and select cost a quarter of a layer on the CPU).
+        opposite = torch.sign(step, out=scratch).mul_(code).neg_().relu_().sum(dim=1)
+        magnitude = torch.abs(code, out=scratch).sum(dim=1)
+        return self.alpha * (magnitude - 2 * opposite)
+
+    def thresholds(self, step):
+        """``(t, s)``: the l1 and group thresholds of the prox of ``step * P``.
+
+        ``step`` is a float or a tensor of per-coefficient steps; ``s`` is
+        None without groups. A network's layers start from these.
+        """
+        return self.alpha * step, None
+
+    def shrink(self, values, thresholds, group_thresholds=None):
+        """The prox with explicit (learned) thresholds, out of place (autograd).
+
+        ``group_thresholds`` None applies the l1 part only (a network that
+        learns no group thresholds).
+        """
+        return soft_threshold(values, thresholds)
+
+    def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
+        """:meth:`shrink` overwriting ``values``; ``scratch`` (same shape) is clobbered."""
+        return soft_threshold_in_place(values, thresholds, scratch)
+
+    def prox(self, values, step):
+        """Prox of ``step * P`` (``step`` a float or per coefficient), out of place."""
+        return self.shrink(values, *self.thresholds(step))
+
+    def prox_in_place(self, values, step, scratch):
+        """:meth:`prox` with a float ``step``, overwriting ``values`` (``scratch``: same shape)."""
+        thresholds, group_thresholds = self.thresholds(step)
+        return self.shrink_in_place(values, thresholds, scratch, group_thresholds)
+
+
+class HiLassoPenalty(L1Penalty):
+    """``alpha ||z||_1 + sum_g p_g ||z_g||_2`` over a partition of the atoms (HiLasso).
+
+    For non-overlapping groups the exact prox is the soft threshold followed
+    by the group shrink ``z_g <- max(0, 1 - s_g / ||z_g||) z_g``.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the l1 norm.
+    group_index : LongTensor of shape (n_components,)
+        The group of each atom.
+    group_penalties : Tensor of shape (n_groups,) or (n_samples, n_groups)
+        ``p_g = group_alpha * group_weights``; per row for the
+        discriminative objective (known-active groups rewarded).
+    group_size : int, default=None
+        The common size of contiguous groups (faster operations), computed
+        from ``group_index`` when None and the groups are contiguous.
+    """
+
+    grouped = True
+
+    def __init__(self, alpha, group_index, group_penalties, group_size=None):
+        super().__init__(alpha)
+        self.register_buffer("group_index", group_index.detach().clone())
+        self.register_buffer("group_penalties", group_penalties.detach().clone())
+        if group_size is None:
+            group_size = contiguous_group_size(group_index, group_penalties.shape[-1])
+        self.group_size = group_size
+
+    def extra_repr(self):
+        return f"alpha={self.alpha:g}, n_groups={self.n_groups}"
+
+    @property
+    def n_groups(self):
+        return self.group_penalties.shape[-1]
+
+    def arguments(self):
+        return (self.alpha, self.group_index.cpu(), self.group_penalties.cpu())
+
+    def with_group_penalties(self, group_penalties):
+        """The same penalty with other group weights (e.g. one row per sample)."""
+        return HiLassoPenalty(self.alpha, self.group_index, group_penalties, self.group_size)
+
+    def group_norms(self, code):
+        """``||z_g||_2`` of each row and group, shape (n_samples, n_groups)."""
+        return group_norms(code, self.group_index, self.n_groups, self.group_size)
+
+    def value(self, code, scratch=None):
+        group_term = (self.group_norms(code) * self.group_penalties).sum(dim=1)
+        return super().value(code, scratch) + group_term
+
+    def linearised(self, step, code, scratch=None):
+        """As :meth:`L1Penalty.linearised`; per group ``s_g`` is ``step_g / ||step_g||``,
+        or ``code_g / ||code_g||`` where ``step_g`` is zero."""
+        slope = super().linearised(step, code, scratch)
+        index, n_groups, size = self.group_index, self.n_groups, self.group_size
+        squares = group_sums(step * step, index, n_groups, size)
+        dots = group_sums(step * code, index, n_groups, size)
+        along = torch.where(
+            squares > 0, dots / squares.clamp_min(1e-30).sqrt(), self.group_norms(code)
+        )
+        return slope + (along * self.group_penalties).sum(dim=1)
+
+    def thresholds(self, step):
+        """As :meth:`L1Penalty.thresholds`; per-coefficient steps (coordinate
+        descent) have no group threshold: ``s`` is None for them."""
+        if isinstance(step, torch.Tensor) and step.dim() > 0:
+            return self.alpha * step, None
+        return self.alpha * step, self.group_penalties * step
+
+    def shrink(self, values, thresholds, group_thresholds=None):
+        code = soft_threshold(values, thresholds)
+        if group_thresholds is None:
+            return code
+        return group_shrink(code, self.group_index, group_thresholds, self.group_size)
+
+    def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
+        soft_threshold_in_place(values, thresholds, scratch)
+        if group_thresholds is None:
+            return values
+        if self.group_size is None:
+            return values.copy_(group_shrink(values, self.group_index, group_thresholds))
+        return group_shrink_in_place(values, group_thresholds, self.group_size)
+
+
+PENALTIES = {cls.__name__: cls for cls in (L1Penalty, HiLassoPenalty)}
+
+
+def as_penalty(penalty):
+    """``penalty``, or :class:`L1Penalty` of it when it is a number (the Lasso's ``alpha``)."""
+    if isinstance(penalty, L1Penalty):
+        return penalty
+    if isinstance(penalty, torch.Tensor | float | int) and not isinstance(penalty, bool):
+        return L1Penalty(float(penalty))
+    raise TypeError(f"A penalty or the Lasso's alpha was expected, got {type(penalty).__name__}.")
+
+
+def penalty_like(penalty, tensor):
+    """A copy of ``as_penalty(penalty)`` on the device and in the dtype of ``tensor``.
+
+    A copy: a network owns its penalty, and moving a module moves it in place.
+    """
+    return copy.deepcopy(as_penalty(penalty)).to(tensor.device, tensor.dtype)
+
+
+def grouped_penalty_like(penalty, tensor, network):
+    """:func:`penalty_like` for a ``network`` whose layers learn group thresholds."""
+    if not getattr(penalty, "grouped", False):
+        raise TypeError(f"{network} needs a penalty with groups, got {penalty!r}.")
+    return penalty_like(penalty, tensor)
