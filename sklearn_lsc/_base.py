@@ -20,7 +20,11 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import solvers
-from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
+from ._dictionary import (
+    OnlineDictionaryUpdate,
+    check_nonnegative_atoms,
+    init_dictionary_from_samples,
+)
 from ._inference import InferenceMixin
 from ._networks import REGISTRY
 from ._objectives import sparse_coding_loss
@@ -270,6 +274,8 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         "n_components",
         "dictionary",
         "fit_dictionary",
+        "positive",
+        "positive_dict",
         "architecture",
         "n_layers",
         "solver",
@@ -280,6 +286,8 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "dictionary": ["array-like", None],
         "fit_dictionary": ["boolean", StrOptions({"auto"})],
+        "positive": ["boolean"],
+        "positive_dict": ["boolean"],
         "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
         "solver": [StrOptions({"adam", "sgd", "armijo"})],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -357,13 +365,11 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training signals, one per row.
+            A chunk of training signals, one per row.
 
         y : array-like, default=None
-            Targets of the supervised objectives, required by them: class
-            labels of shape (n_samples,) for ``objective="similarity"``, known
-            active groups of shape (n_samples, n_groups) for
-            ``objective="discriminative"``. Ignored by the other objectives.
+            The chunk's targets, for the supervised objectives (as in
+            :meth:`fit`).
 
         Returns
         -------
@@ -396,7 +402,9 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         dtype = torch_dtype(X.dtype)
         self._rng = check_random_state(self.random_state)
         if self.dictionary is None:
-            dictionary = init_dictionary_from_samples(X, self._n_components_for(X), self._rng)
+            dictionary = init_dictionary_from_samples(
+                X, self._n_components_for(X), self._rng, positive=self.positive_dict
+            )
         else:
             dictionary = check_dictionary(
                 self.dictionary,
@@ -408,6 +416,8 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
             self._fit_dictionary = self.dictionary is None
         else:
             self._fit_dictionary = bool(self.fit_dictionary)
+        if self._fit_dictionary and self.positive_dict:
+            check_nonnegative_atoms(dictionary, "dictionary")
         self._check_structure(dictionary.shape[0])
         self._warn_if_codes_vanish(X, dictionary)
         self.signal_scale_ = signal_scale(X)
@@ -420,7 +430,7 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         self._dictionary_update = None
         if self._fit_dictionary:
             self._dictionary_update = OnlineDictionaryUpdate(
-                *dictionary.shape, dtype=dtype, device=device
+                *dictionary.shape, dtype=dtype, device=device, positive=self.positive_dict
             )
         self.loss_curve_ = []
         self.n_iter_ = 0

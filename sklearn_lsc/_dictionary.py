@@ -11,13 +11,17 @@ from ._validation import stable_row_norms
 from ._warnings import warn
 
 
-def init_dictionary_from_samples(X, n_components, random_state):
+def init_dictionary_from_samples(X, n_components, random_state, positive=False):
     """``n_components`` distinct nonzero rows of ``X``, normalized to unit norm.
 
     Rows of zero norm cannot be atoms; when ``X`` has fewer usable rows than
     ``n_components``, the remaining atoms are random Gaussian directions.
-    Returns a new float array of ``X``'s dtype.
+    ``positive``: the rows' positive parts (and the random directions'
+    absolute values), for a nonnegative dictionary. Returns a new float
+    array of ``X``'s dtype.
     """
+    if positive:
+        X = np.maximum(X, 0)
     norms = stable_row_norms(X)  # in float64: no overflow for huge rows
     usable = np.flatnonzero(norms > 0)
     n_from_rows = min(n_components, usable.size)
@@ -31,8 +35,18 @@ def init_dictionary_from_samples(X, n_components, random_state):
             UserWarning,
         )
         extra = random_state.standard_normal((n_components - n_from_rows, X.shape[1]))
+        extra = np.abs(extra) if positive else extra
         atoms.append(extra / np.linalg.norm(extra, axis=1, keepdims=True))
     return np.concatenate(atoms).astype(X.dtype, copy=False)
+
+
+def check_nonnegative_atoms(dictionary, name):
+    """Refuse a dictionary with negative entries where the atoms must stay nonnegative."""
+    if np.any(np.asarray(dictionary) < 0):
+        raise ValueError(
+            f"The '{name}' parameter has negative entries, but positive_dict=True keeps "
+            "the atoms nonnegative: give nonnegative atoms (or set positive_dict=False)."
+        )
 
 
 class OnlineDictionaryUpdate:
@@ -50,10 +64,17 @@ class OnlineDictionaryUpdate:
         schedule (the one of scikit-learn's ``MiniBatchDictionaryLearning``),
         which forgets quickly at first and less and less later.
     dtype, device : torch dtype and device of the statistics.
+    positive : bool, default=False
+        Whether to keep the atoms nonnegative (each update is clipped at
+        zero before its projection onto the unit ball, as scikit-learn's
+        ``positive_dict``).
     """
 
-    def __init__(self, n_components, n_features, *, forgetting_factor=None, dtype, device):
+    def __init__(
+        self, n_components, n_features, *, forgetting_factor=None, dtype, device, positive=False
+    ):
         self.forgetting_factor = forgetting_factor
+        self.positive = bool(positive)
         self.A = torch.zeros(n_components, n_components, dtype=dtype, device=device)
         self.B = torch.zeros(n_features, n_components, dtype=dtype, device=device)
         self.n_steps = 0
@@ -85,21 +106,26 @@ class OnlineDictionaryUpdate:
             dictionary.cpu().numpy().astype(np.float64),
             self.A.cpu().numpy().astype(np.float64),
             self.B.T.cpu().numpy().astype(np.float64),
+            positive=self.positive,
         )
         dictionary.copy_(torch.from_numpy(atoms))
         return dictionary
 
 
-def update_atoms(dictionary, A, B_T):
+def update_atoms(dictionary, A, B_T, positive=False):
     """One pass of Mairal's block-coordinate atom updates, in place; returns the atoms.
 
     ``u_k = d_k + (b_k - A_k D) / A_kk``, then ``d_k = u_k / max(1, ||u_k||)``
     (projection onto the unit ball), for ``k = 0, 1, ...`` in turn. Atoms that
-    no code has used yet (``A_kk = 0``) are left as they are.
+    no code has used yet (``A_kk = 0``) are left as they are. ``positive``:
+    ``u_k`` is clipped at zero first (the projection onto the nonnegative
+    part of the unit ball).
     """
     for k, a_kk in enumerate(np.diagonal(A).tolist()):
         if a_kk <= 1e-12:
             continue
         atom = dictionary[k] + (B_T[k] - A[k] @ dictionary) / a_kk
+        if positive:
+            atom = np.maximum(atom, 0.0)
         dictionary[k] = atom / max(1.0, float(np.sqrt(atom @ atom)))
     return dictionary

@@ -79,6 +79,7 @@ def applies(network, X):
     weights = network.W
     if (
         type(network.penalty) is not L1Penalty  # the kernels' threshold and penalty
+        or network.penalty.positive
         or network.n_layers < 2
         or X.device.type != "cpu"
         or weights.device.type != "cpu"

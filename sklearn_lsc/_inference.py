@@ -8,6 +8,7 @@ copy (``transform_compile``). A mixin of
 
 import copy
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -44,6 +45,21 @@ def choose_precision(full_time, full_objective, rounded_time, rounded_objective)
     tolerance = _AUTO_PRECISION_TOLERANCE * abs(full_objective)
     close = rounded_objective <= full_objective + tolerance
     return "bfloat16" if faster and close else None
+
+
+class TransformModule(NamedTuple):
+    """What ``transform`` runs, kept between calls (never pickled).
+
+    ``key`` says what it was made for (precision, compilation, network,
+    devices); ``runner`` is what is called (``eager`` or its compiled form);
+    ``eager`` the fitted network or its bfloat16 copy; ``versions`` the
+    fitted tensors' version counters when the copy was last refreshed.
+    """
+
+    key: tuple
+    runner: object
+    eager: object
+    versions: tuple | None
 
 
 class InferenceMixin:
@@ -98,7 +114,7 @@ class InferenceMixin:
             caller_name=type(self).__name__,
         )
         network, dtype = self._transform_network(X)
-        compiled = self.transform_compile and network is not self._transform_module[2]
+        compiled = self.transform_compile and network is not self._transform_module.eager
         kind = device.type if device.type in _TRANSFORM_BATCH_ELEMENTS else "cuda"  # accelerators
         elements = _TRANSFORM_BATCH_ELEMENTS[kind]
         batch_size = max(1, elements // (self.components_.shape[0] + X.shape[1]))
@@ -178,7 +194,7 @@ class InferenceMixin:
         # Not under a caller's inference mode: a copy made there could not be
         # refreshed in place outside it.
         with torch.inference_mode(False), torch.no_grad():
-            if cached is None or cached[0] != key:
+            if cached is None or cached.key != key:
                 if rounded and self.transform_dtype == "bfloat16":
                     self._warn_if_bfloat16_is_emulated(tensors[0].device)
                 # A rounded copy: the fitted network keeps its precision.
@@ -186,16 +202,16 @@ class InferenceMixin:
                 # Compiled by its first call; a new batch shape (the last,
                 # shorter batch) compiles once more, with dynamic shapes.
                 runner = torch.compile(module) if self.transform_compile else module
-                cached = (key, runner, module, versions)
-            elif cached[3] != versions:
-                module = cached[2]
+                cached = TransformModule(key, runner, module, versions)
+            elif cached.versions != versions:
+                module = cached.eager
                 for target, source in zip(
                     [*module.parameters(), *module.buffers()], tensors, strict=True
                 ):
                     target.copy_(source)
-                cached = (*cached[:3], versions)
+                cached = cached._replace(versions=versions)
         self._transform_module = cached
-        return cached[1], torch.bfloat16 if rounded else dtype
+        return cached.runner, torch.bfloat16 if rounded else dtype
 
     def _warn_if_bfloat16_is_emulated(self, device):
         native, reason = native_bfloat16(device)
@@ -263,6 +279,6 @@ class InferenceMixin:
             "(the same codes).",
             RuntimeWarning,
         )
-        key, _, eager, versions = self._transform_module
-        self._transform_module = (key, eager, eager, versions)
-        return eager
+        cached = self._transform_module
+        self._transform_module = cached._replace(runner=cached.eager)
+        return cached.eager

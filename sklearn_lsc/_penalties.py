@@ -21,6 +21,8 @@ from ._prox import (
     group_shrink,
     group_shrink_in_place,
     group_sums,
+    one_sided_shrink,
+    one_sided_shrink_in_place,
     soft_threshold,
     soft_threshold_in_place,
 )
@@ -29,25 +31,37 @@ from ._prox import (
 class L1Penalty(nn.Module):
     """``alpha ||z||_1``: the Lasso's penalty; its prox is the soft threshold.
 
+    With ``positive=True`` the codes are also constrained to be nonnegative
+    (the indicator of ``z >= 0`` is added): the prox is the one-sided shrink
+    ``max(v - t, 0)``, and :meth:`value` is meant for codes that satisfy the
+    constraint (:meth:`feasible` says which do).
+
     Parameters
     ----------
     alpha : float
         Weight of the l1 norm (nonnegative).
+    positive : bool, default=False
+        Whether codes are constrained to be nonnegative.
     """
 
     # Whether the penalty has a group term (the structured networks need one).
     grouped = False
 
-    def __init__(self, alpha):
+    def __init__(self, alpha, positive=False):
         super().__init__()
         self.alpha = float(alpha)
+        self.positive = bool(positive)
 
     def extra_repr(self):
-        return f"alpha={self.alpha:g}"
+        return f"alpha={self.alpha:g}" + (", positive=True" if self.positive else "")
 
     def arguments(self):
-        """The constructor's arguments (tensors on the CPU): how a saved network stores it."""
-        return (self.alpha,)
+        """The constructor's keyword arguments (tensors on the CPU): what saving stores."""
+        return {"alpha": self.alpha, "positive": self.positive}
+
+    def feasible(self, code):
+        """Per row (shape (n_samples, 1)) whether ``code`` meets the constraint; None if none."""
+        return code.amin(dim=1, keepdim=True) >= 0 if self.positive else None
 
     def value(self, code, scratch=None):
         """``P(z)`` of each row of ``code``, shape (n_samples,); may overwrite ``scratch``."""
@@ -82,12 +96,17 @@ class L1Penalty(nn.Module):
         """The prox with explicit (learned) thresholds, out of place (autograd).
 
         ``group_thresholds`` None applies the l1 part only (a network that
-        learns no group thresholds).
+        learns no group thresholds). A threshold that a network learned
+        negative acts as zero.
         """
+        if self.positive:
+            return one_sided_shrink(values, thresholds)
         return soft_threshold(values, thresholds)
 
     def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
         """:meth:`shrink` overwriting ``values``; ``scratch`` (same shape) is clobbered."""
+        if self.positive:
+            return one_sided_shrink_in_place(values, thresholds)
         return soft_threshold_in_place(values, thresholds, scratch)
 
     def prox(self, values, step):
@@ -118,12 +137,16 @@ class HiLassoPenalty(L1Penalty):
     group_size : int, default=None
         The common size of contiguous groups (faster operations), computed
         from ``group_index`` when None and the groups are contiguous.
+    positive : bool, default=False
+        Whether codes are constrained to be nonnegative: the one-sided
+        shrink, then the group shrink (which keeps signs), is still the
+        exact prox.
     """
 
     grouped = True
 
-    def __init__(self, alpha, group_index, group_penalties, group_size=None):
-        super().__init__(alpha)
+    def __init__(self, alpha, group_index, group_penalties, group_size=None, positive=False):
+        super().__init__(alpha, positive)
         self.register_buffer("group_index", group_index.detach().clone())
         self.register_buffer("group_penalties", group_penalties.detach().clone())
         if group_size is None:
@@ -131,18 +154,24 @@ class HiLassoPenalty(L1Penalty):
         self.group_size = group_size
 
     def extra_repr(self):
-        return f"alpha={self.alpha:g}, n_groups={self.n_groups}"
+        return super().extra_repr() + f", n_groups={self.n_groups}"
 
     @property
     def n_groups(self):
         return self.group_penalties.shape[-1]
 
     def arguments(self):
-        return (self.alpha, self.group_index.cpu(), self.group_penalties.cpu())
+        return {
+            **super().arguments(),
+            "group_index": self.group_index.cpu(),
+            "group_penalties": self.group_penalties.cpu(),
+        }
 
     def with_group_penalties(self, group_penalties):
         """The same penalty with other group weights (e.g. one row per sample)."""
-        return HiLassoPenalty(self.alpha, self.group_index, group_penalties, self.group_size)
+        return HiLassoPenalty(
+            self.alpha, self.group_index, group_penalties, self.group_size, self.positive
+        )
 
     def group_norms(self, code):
         """``||z_g||_2`` of each row and group, shape (n_samples, n_groups)."""
@@ -172,13 +201,13 @@ class HiLassoPenalty(L1Penalty):
         return self.alpha * step, self.group_penalties * step
 
     def shrink(self, values, thresholds, group_thresholds=None):
-        code = soft_threshold(values, thresholds)
+        code = super().shrink(values, thresholds)
         if group_thresholds is None:
             return code
         return group_shrink(code, self.group_index, group_thresholds, self.group_size)
 
     def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
-        soft_threshold_in_place(values, thresholds, scratch)
+        super().shrink_in_place(values, thresholds, scratch)
         if group_thresholds is None:
             return values
         if self.group_size is None:

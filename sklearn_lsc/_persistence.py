@@ -31,7 +31,7 @@ def to_plain(value):
     if isinstance(value, torch.Tensor):
         return value.detach().cpu().numpy().copy()
     if isinstance(value, tuple(PENALTIES.values())):
-        return {_PENALTY_KEY: type(value).__name__, "args": to_plain(value.arguments())}
+        return {_PENALTY_KEY: type(value).__name__, "kwargs": to_plain(value.arguments())}
     if isinstance(value, dict):
         return {key: to_plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -46,7 +46,7 @@ def to_tensors(value):
     if isinstance(value, dict) and _PENALTY_KEY in value:
         if value[_PENALTY_KEY] not in PENALTIES:
             raise ValueError(f"Unknown penalty class {value[_PENALTY_KEY]!r} in the saved state.")
-        return PENALTIES[value[_PENALTY_KEY]](*to_tensors(value["args"]))
+        return PENALTIES[value[_PENALTY_KEY]](**to_tensors(value["kwargs"]))
     if isinstance(value, dict):
         return {key: to_tensors(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -125,6 +125,7 @@ def dictionary_update_state(update):
         "B": to_plain(update.B),
         "n_steps": int(update.n_steps),
         "forgetting_factor": update.forgetting_factor,
+        "positive": update.positive,
     }
 
 
@@ -134,6 +135,7 @@ def dictionary_update_from_state(state):
         A.shape[0],
         B.shape[0],
         forgetting_factor=state["forgetting_factor"],
+        positive=state.get("positive", False),  # saved before nonnegative atoms: False
         dtype=A.dtype,
         device=torch.device("cpu"),
     )

@@ -75,6 +75,23 @@ def soft_threshold_in_place(values, threshold, scratch):
     return values.sub_(torch.clamp(values, -threshold, threshold, out=scratch))
 
 
+def one_sided_shrink(values, threshold):
+    """``max(v - t, 0)``: the prox of ``t ||z||_1`` restricted to ``z >= 0``.
+
+    ``threshold`` as in :func:`soft_threshold` (negative acts as zero).
+    """
+    if not isinstance(threshold, torch.Tensor):
+        return torch.relu(values - max(float(threshold), 0.0))
+    return torch.relu(values - threshold.clamp_min(0.0))
+
+
+def one_sided_shrink_in_place(values, threshold):
+    """:func:`one_sided_shrink` overwriting ``values``."""
+    if isinstance(threshold, torch.Tensor):
+        return values.sub_(threshold.clamp_min(0.0)).relu_()
+    return values.sub_(max(float(threshold), 0.0)).relu_()
+
+
 def group_shrink_factor(norms, group_thresholds):
     """Each group's factor ``max(0, 1 - s_g / ||z_g||)`` in the group shrink, from its norms."""
     return torch.relu(1.0 - group_thresholds / norms.clamp_min(1e-15))  # as in group_norms

@@ -5,6 +5,8 @@ is at most ``alpha`` (zero is then a stationary point of the objective), so
 ``alpha_max = max |X D^T|`` is the value above which a model learns nothing;
 scikit-learn's Lasso path starts there too. With group penalties ``s_g``, the
 code is zero when, for every group, ``||soft(X D_g^T, alpha)||_2 <= s_g``.
+With codes constrained to be nonnegative, only positive correlations count:
+``max(X D^T)``, and the one-sided shrink in the group condition.
 """
 
 import numpy as np
@@ -22,9 +24,10 @@ _CHUNK_ROWS = 4096
 
 
 @validate_params(
-    {"X": ["array-like"], "dictionary": ["array-like"]}, prefer_skip_nested_validation=True
+    {"X": ["array-like"], "dictionary": ["array-like"], "positive": ["boolean"]},
+    prefer_skip_nested_validation=True,
 )
-def lasso_alpha_max(X, dictionary):
+def lasso_alpha_max(X, dictionary, *, positive=False):
     """Return the smallest ``alpha`` for which every Lasso code of ``X`` is zero.
 
     That is the largest absolute correlation of a row of ``X`` with an atom,
@@ -41,10 +44,15 @@ def lasso_alpha_max(X, dictionary):
     dictionary : array-like of shape (n_components, n_features)
         Atoms, one per row.
 
+    positive : bool, default=False
+        For codes constrained to be nonnegative: the largest correlation
+        ``<x, d_k>`` (zero when none is positive).
+
     Returns
     -------
     alpha_max : float
-        The largest absolute correlation ``|<x, d_k>|``.
+        The largest absolute correlation ``|<x, d_k>|`` (with ``positive``,
+        the largest correlation).
 
     See Also
     --------
@@ -64,7 +72,7 @@ def lasso_alpha_max(X, dictionary):
     """
     X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
     dictionary = check_dictionary(dictionary, n_features=X.shape[1])
-    return _largest_correlation(X, dictionary)
+    return _largest_correlation(X, dictionary, positive)
 
 
 def _correlation_chunks(X, dictionary):
@@ -74,22 +82,25 @@ def _correlation_chunks(X, dictionary):
         yield np.asarray(X[start : start + _CHUNK_ROWS], dtype=np.float64) @ atoms.T
 
 
-def _largest_correlation(X, dictionary):
+def _largest_correlation(X, dictionary, positive=False):
     largest = 0.0
     for correlation in _correlation_chunks(X, dictionary):
-        largest = max(largest, float(np.abs(correlation).max(initial=0.0)))
+        magnitudes = correlation if positive else np.abs(correlation)
+        largest = max(largest, float(magnitudes.max(initial=0.0)))
     return largest
 
 
-def codes_all_zero(X, dictionary, alpha, group_index=None, group_penalties=None):
+def codes_all_zero(X, dictionary, alpha, group_index=None, group_penalties=None, positive=False):
     """Whether ``alpha`` (and the group penalties) make every exact code of ``X`` zero.
 
     ``group_index`` gives each atom's group, ``group_penalties`` each group's
-    ``group_alpha * w_g``; without them, the Lasso. Up to a relative
-    rounding margin of ``1e-6``.
+    ``group_alpha * w_g``; without them, the Lasso. ``positive``: codes
+    constrained to be nonnegative. Up to a relative rounding margin of
+    ``1e-6``.
     """
     for correlation in _correlation_chunks(X, dictionary):
-        shrunk = np.maximum(np.abs(correlation) - alpha * (1 + _MARGIN), 0.0)
+        magnitudes = correlation if positive else np.abs(correlation)
+        shrunk = np.maximum(magnitudes - alpha * (1 + _MARGIN), 0.0)
         if group_index is None:
             if np.any(shrunk > 0):
                 return False
@@ -107,9 +118,12 @@ def warn_if_codes_vanish(estimator, X, dictionary, group_index=None, group_penal
     Such a model trains to all-zero codes without any other sign; the
     message gives ``alpha_max`` so that the user can pick a useful value.
     """
-    if not codes_all_zero(X, dictionary, estimator.alpha, group_index, group_penalties):
+    positive = getattr(estimator, "positive", False)
+    if not codes_all_zero(X, dictionary, estimator.alpha, group_index, group_penalties, positive):
         return
-    alpha_max = _largest_correlation(X, dictionary)
+    alpha_max = _largest_correlation(X, dictionary, positive)
+    correlation = "correlation" if positive else "absolute correlation"
+    call = "X, dictionary, positive=True" if positive else "X, dictionary"
     if group_index is None:
         penalty, lower = f"alpha={estimator.alpha} makes", "'alpha'"
     else:
@@ -117,9 +131,9 @@ def warn_if_codes_vanish(estimator, X, dictionary, group_index=None, group_penal
         lower = "'alpha' or 'group_alpha'"
     warn(
         f"{type(estimator).__name__}: {penalty} every optimal code of the training data "
-        f"zero, so the encoder learns nothing. The largest absolute correlation of a "
+        f"zero, so the encoder learns nothing. The largest {correlation} of a "
         f"training row with an atom is alpha_max={alpha_max:.4g} "
-        f"(sklearn_lsc.lasso_alpha_max(X, dictionary)); lower {lower} (alpha_max / 10 "
+        f"(sklearn_lsc.lasso_alpha_max({call})); lower {lower} (alpha_max / 10 "
         f"is a usual start).",
         UserWarning,
     )

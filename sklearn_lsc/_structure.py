@@ -50,11 +50,13 @@ class GroupObjectiveMixin:
         """The Lasso's penalty, or HiLasso's with ``groups_``, in the units of ``X / scale``."""
         alpha = self._scaled_alpha()
         if self.groups_ is None:
-            return L1Penalty(alpha)
+            return L1Penalty(alpha, positive=self.positive)
         index = torch.as_tensor(self._group_index, device=device)
         penalties = self._group_penalties() / self.signal_scale_
         penalties = torch.as_tensor(penalties, device=device, dtype=dtype)
-        return HiLassoPenalty(alpha, index, penalties, group_size=self._group_size)
+        return HiLassoPenalty(
+            alpha, index, penalties, group_size=self._group_size, positive=self.positive
+        )
 
     def _training_objective(self, device, dtype):
         penalty = self._penalty(device, dtype)

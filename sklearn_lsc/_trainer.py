@@ -10,6 +10,7 @@ parameters and its network, optimizer and dictionary-step state.
 import copy
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -59,6 +60,14 @@ AUTO_PATIENCE_STEPS = 270
 # loss above the untrained one's by more than this fraction of its magnitude
 # (a margin for rounding: a learning rate of 1e-12 changes nothing).
 _UNTRAINED_MARGIN = 1e-6
+
+
+class Checkpoint(NamedTuple):
+    """A network worth going back to: its watched loss, epoch and snapshot (None: none)."""
+
+    loss: float
+    epoch: int | None
+    snapshot: dict | None
 
 
 class TrainerMixin:
@@ -129,10 +138,10 @@ class TrainerMixin:
 
         self.validation_loss_curve_ = [] if early_stopping else None
         stopper = NoImprovementStopper(self.tol, patience)
-        # (watched loss, epoch, snapshot of network and atoms); epoch 0: untrained.
-        untrained = best = (math.inf, None, None)
+        # The best network so far and the untrained one (epoch 0), to go back to.
+        untrained = best = Checkpoint(math.inf, None, None)
         if check_untrained:
-            untrained = (guard(), 0, self._snapshot(dictionary))
+            untrained = Checkpoint(guard(), 0, self._snapshot(dictionary))
         for epoch in range(n_epochs):
             if anneal and not isinstance(self._optimizer, ArmijoDescent):
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
@@ -160,8 +169,8 @@ class TrainerMixin:
                         f"{self.learning_rate}), or scale X."
                     )
                 self.validation_loss_curve_.append(watched)
-            if anneal and watched < best[0]:
-                best = (watched, self.n_iter_, self._snapshot(dictionary))
+            if anneal and watched < best.loss:
+                best = Checkpoint(watched, self.n_iter_, self._snapshot(dictionary))
             if self.verbose:
                 shown = f", validation loss {watched:.6g}" if early_stopping else ""
                 print(
@@ -175,7 +184,7 @@ class TrainerMixin:
                         f"{self.tol} in {patience} epochs: stopping."
                     )
                 break
-        self.best_validation_loss_ = best[0] if early_stopping else None
+        self.best_validation_loss_ = best.loss if early_stopping else None
         if anneal:
             self._keep_best(best, watched, untrained, guard, dictionary, early_stopping, units)
         self.components_ = to_numpy(dictionary, self.components_.dtype)
@@ -183,36 +192,36 @@ class TrainerMixin:
     def _keep_best(self, best, last, untrained, guard, dictionary, early_stopping, units):
         """End of ``fit``: restore the best epoch's network, or the untrained one.
 
-        ``best`` and ``untrained`` are ``(loss, epoch, snapshot)``; ``last`` is
+        ``best`` and ``untrained`` are :class:`Checkpoint`; ``last`` is
         the last epoch's watched loss; ``guard()`` the current network's
         noise-free loss. Warns (``ConvergenceWarning``) when training blew up
         or ended worse than the untrained network. ``units``: the losses' scale
         (the signal scale squared).
         """
-        rise = last - best[0] if best[2] is not None else 0.0
-        blew_up = rise > max(_BLOW_UP * abs(best[0]), 1e-12 * units)
-        if blew_up or (early_stopping and best[1] != self.n_iter_):
-            self._restore(best[2], dictionary)
+        rise = last - best.loss if best.snapshot is not None else 0.0
+        blew_up = rise > max(_BLOW_UP * abs(best.loss), 1e-12 * units)
+        if blew_up or (early_stopping and best.epoch != self.n_iter_):
+            self._restore(best.snapshot, dictionary)
         if blew_up:
             watched_name = "validation loss" if early_stopping else "training loss"
             warn(
-                f"The {watched_name} rose from {best[0]:.4g} (epoch {best[1]}) to "
+                f"The {watched_name} rose from {best.loss:.4g} (epoch {best.epoch}) to "
                 f"{last:.4g} (epoch {self.n_iter_}): training blew up, and the "
-                f"network of epoch {best[1]} was restored. Lower the 'learning_rate' "
+                f"network of epoch {best.epoch} was restored. Lower the 'learning_rate' "
                 f"parameter (now {self.learning_rate}).",
                 ConvergenceWarning,
             )
-        if untrained[2] is None:
+        if untrained.snapshot is None:
             return
         # Early stopping's best epoch is already the network's noise-free loss.
-        final = best[0] if early_stopping else guard()
-        if final > untrained[0] + _UNTRAINED_MARGIN * abs(untrained[0]):
-            self._restore(untrained[2], dictionary)
+        final = best.loss if early_stopping else guard()
+        if final > untrained.loss + _UNTRAINED_MARGIN * abs(untrained.loss):
+            self._restore(untrained.snapshot, dictionary)
             if early_stopping:
-                self.best_validation_loss_ = untrained[0]
+                self.best_validation_loss_ = untrained.loss
             warn(
                 f"Training did not improve on the untrained network (noise-free loss "
-                f"{untrained[0]:.4g}, after {self.n_iter_} epoch(s) {final:.4g}): the "
+                f"{untrained.loss:.4g}, after {self.n_iter_} epoch(s) {final:.4g}): the "
                 "untrained network (a few iterations of its algorithm) was kept. Lower "
                 f"the 'learning_rate' parameter (now {self.learning_rate}) or raise "
                 f"'max_iter' (now {self.max_iter!r}: {self.max_iter_} epochs).",

@@ -65,6 +65,21 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         network's codes, atoms kept in the unit ball. ``"auto"``: adapt when
         ``dictionary`` is None, keep a given dictionary fixed.
 
+    positive : bool, default=False
+        Whether to constrain the codes to be nonnegative (as scikit-learn's
+        ``positive_code``): every layer uses the one-sided shrink
+        ``max(v - t, 0)`` and the objective is minimised over ``z >= 0``.
+        With ``positive_dict`` and a learned dictionary, a learned
+        non-negative matrix factorization with sparse codes; with a given
+        nonnegative dictionary (e.g. ``NMF.components_``), a fast encoder
+        for it (:ref:`the mapping of NMF's alpha_W <nonnegative_codes>`).
+
+    positive_dict : bool, default=False
+        Whether the dictionary steps keep the atoms nonnegative (as
+        scikit-learn's ``positive_dict``); atoms drawn from training rows
+        start from their positive parts. Used only when the dictionary is
+        adapted; a given dictionary adapted this way must be nonnegative.
+
     architecture : {"rescaled_lista", "lista", "lcod", "step_lista", "alista", \
             "hyper_lista"}, default="rescaled_lista"
         ``"rescaled_lista"`` (the default): learned ISTA with a learned
@@ -311,6 +326,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         alpha=1.0,
         dictionary=None,
         fit_dictionary="auto",
+        positive=False,
+        positive_dict=False,
         architecture="rescaled_lista",
         n_layers=5,
         objective="lasso",
@@ -335,6 +352,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.alpha = alpha
         self.dictionary = dictionary
         self.fit_dictionary = fit_dictionary
+        self.positive = positive
+        self.positive_dict = positive_dict
         self.architecture = architecture
         self.n_layers = n_layers
         self.objective = objective
@@ -356,7 +375,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         self.verbose = verbose
 
     def _penalty(self, device, dtype):
-        return L1Penalty(self._scaled_alpha())
+        return L1Penalty(self._scaled_alpha(), positive=self.positive)
 
     def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
         if self.objective != "similarity":
@@ -437,6 +456,21 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         Whether to adapt the dictionary during training with online dictionary
         steps on the network's codes. ``"auto"``: adapt when ``dictionary`` is
         None, keep a given dictionary fixed.
+
+    positive : bool, default=False
+        Whether to constrain the codes to be nonnegative (as scikit-learn's
+        ``positive_code``): every layer uses the one-sided shrink
+        ``max(v - t, 0)`` and the objective is minimised over ``z >= 0``.
+        With ``positive_dict`` and a learned dictionary, a learned
+        non-negative matrix factorization with sparse codes; with a given
+        nonnegative dictionary (e.g. ``NMF.components_``), a fast encoder
+        for it (:ref:`the mapping of NMF's alpha_W <nonnegative_codes>`).
+
+    positive_dict : bool, default=False
+        Whether the dictionary steps keep the atoms nonnegative (as
+        scikit-learn's ``positive_dict``); atoms drawn from training rows
+        start from their positive parts. Used only when the dictionary is
+        adapted; a given dictionary adapted this way must be nonnegative.
 
     architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista", \
             "alista", "hyper_lista"}, default="bcofb"
@@ -669,6 +703,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         group_weights=None,
         dictionary=None,
         fit_dictionary="auto",
+        positive=False,
+        positive_dict=False,
         architecture="bcofb",
         n_layers=5,
         objective="hilasso",
@@ -694,6 +730,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         self.group_weights = group_weights
         self.dictionary = dictionary
         self.fit_dictionary = fit_dictionary
+        self.positive = positive
+        self.positive_dict = positive_dict
         self.architecture = architecture
         self.n_layers = n_layers
         self.objective = objective

@@ -11,7 +11,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import validate_data
 
 from ._base import LearnedEncoderBase
-from ._dictionary import OnlineDictionaryUpdate, init_dictionary_from_samples
+from ._dictionary import (
+    OnlineDictionaryUpdate,
+    check_nonnegative_atoms,
+    init_dictionary_from_samples,
+)
 from ._groups import check_groups
 from ._networks import REGISTRY, STRUCTURED_NETWORKS
 from ._scale import signal_scale
@@ -109,6 +113,16 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         (0, 1]: smaller forgets faster (adapts to changes sooner). None: the
         schedule of scikit-learn's ``MiniBatchDictionaryLearning``, which
         forgets less and less as the stream goes on.
+
+    positive : bool, default=False
+        Whether to constrain the codes to be nonnegative: every layer uses
+        the one-sided shrink ``max(v - t, 0)``.
+
+    positive_dict : bool, default=False
+        Whether the dictionary steps keep the atoms nonnegative (atoms drawn
+        from the stream start from their positive parts; a given
+        ``dictionary_init`` must be nonnegative). With ``positive``: an
+        online non-negative matrix factorization with sparse codes.
 
     solver : {"adam", "sgd"}, default="adam"
         Optimizer of the network (``"sgd"``: Nesterov momentum 0.9).
@@ -240,6 +254,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         "n_layers",
         "solver",
         "forgetting_factor",
+        "positive",
+        "positive_dict",
     )
 
     _parameter_constraints: dict = {
@@ -254,6 +270,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         "step_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dictionary_init": [StrOptions({"random_samples"}), "array-like"],
         "forgetting_factor": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "positive": ["boolean"],
+        "positive_dict": ["boolean"],
         "solver": [StrOptions({"adam", "sgd"})],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -279,6 +297,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         step_size=100,
         dictionary_init="random_samples",
         forgetting_factor=None,
+        positive=False,
+        positive_dict=False,
         solver="adam",
         learning_rate=5e-3,
         batch_size=100,
@@ -300,6 +320,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         self.step_size = step_size
         self.dictionary_init = dictionary_init
         self.forgetting_factor = forgetting_factor
+        self.positive = positive
+        self.positive_dict = positive_dict
         self.solver = solver
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -412,7 +434,9 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         rng = check_random_state(self.random_state)
         if isinstance(self.dictionary_init, str):
             n_components = self.n_components or X.shape[1]
-            dictionary = init_dictionary_from_samples(X[: self.window_size], n_components, rng)
+            dictionary = init_dictionary_from_samples(
+                X[: self.window_size], n_components, rng, positive=self.positive_dict
+            )
         else:
             dictionary = check_dictionary(
                 self.dictionary_init,
@@ -421,6 +445,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
                 dtype=X.dtype,
                 name="dictionary_init",
             )
+        if self.positive_dict:
+            check_nonnegative_atoms(dictionary, "dictionary_init")
         self._check_structure(dictionary.shape[0])
         self._warn_if_codes_vanish(X[: self.window_size], dictionary)
         self.signal_scale_ = signal_scale(X[: self.window_size])
@@ -431,7 +457,11 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         self.network_ = network
         self._optimizer = make_optimizer(self.solver, network, self.learning_rate)
         self._dictionary_update = OnlineDictionaryUpdate(
-            *dictionary.shape, forgetting_factor=self.forgetting_factor, dtype=dtype, device=device
+            *dictionary.shape,
+            forgetting_factor=self.forgetting_factor,
+            dtype=dtype,
+            device=device,
+            positive=self.positive_dict,
         )
         self._window = X[:0].copy()
         self._pending = X[:0].copy()

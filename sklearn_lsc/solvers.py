@@ -219,6 +219,7 @@ _ALGORITHMS = ("ista", "fista", "cod", "bcofb")
         "groups": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
         "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "group_weights": ["array-like", None],
+        "positive": ["boolean"],
         "device": [str, torch.device],
     },
     prefer_skip_nested_validation=True,
@@ -235,6 +236,7 @@ def sparse_encode(
     groups=None,
     group_alpha=0.0,
     group_weights=None,
+    positive=False,
     device="cpu",
 ):
     """Compute exact sparse codes of the rows of ``X``, all samples at once.
@@ -250,7 +252,10 @@ def sparse_encode(
 
     with the same scaling as :func:`sklearn.decomposition.sparse_encode`; with
     ``groups`` and ``group_alpha > 0``, the HiLasso (sparse-group Lasso)
-    problem, which adds ``group_alpha * sum_g w_g * ||z_g||_2``.
+    problem, which adds ``group_alpha * sum_g w_g * ||z_g||_2``. With
+    ``positive=True`` the codes are constrained to be nonnegative (as
+    scikit-learn's ``positive=True``, and the codes of a non-negative
+    matrix factorization).
 
     Read more in the :ref:`User Guide <exact_solvers>`.
 
@@ -294,6 +299,10 @@ def sparse_encode(
 
     group_weights : array-like of shape (n_groups,), default=None
         Positive per-group weights ``w_g``; ones when None.
+
+    positive : bool, default=False
+        Whether to constrain the codes to be nonnegative: every algorithm
+        then uses the one-sided shrink ``max(v - t, 0)``.
 
     device : str or torch.device, default="cpu"
         Where to compute: ``"auto"`` (the accelerator torch
@@ -346,6 +355,11 @@ def sparse_encode(
         init = check_code(
             init, n_samples=X.shape[0], n_components=n_components, dtype=X.dtype, name="init"
         )
+        if positive and np.any(init < 0):
+            raise ValueError(
+                "The 'init' parameter has negative entries, but positive=True constrains "
+                "the codes to be nonnegative."
+            )
     parsed_groups = None if groups is None else check_groups(groups, n_components)
     if group_alpha > 0 and parsed_groups is None:
         raise ValueError("The 'group_alpha' parameter is positive but 'groups' is None.")
@@ -372,12 +386,13 @@ def sparse_encode(
         values = to_tensor(array, device=torch_device, dtype=dtype)
         return values if divisor == 1.0 else values.div_(divisor)
 
-    penalty = L1Penalty(alpha * penalty_scale)
+    penalty = L1Penalty(alpha * penalty_scale, positive=positive)
     if parsed_groups is not None:
         penalty = HiLassoPenalty(
             alpha * penalty_scale,
             torch.as_tensor(group_index(parsed_groups, n_components), device=torch_device),
             tensor(group_alpha * weights * penalty_scale),
+            positive=positive,
         )
     # Rows in batches: peak memory is about the output's, whatever the rows.
     kind = torch_device.type if torch_device.type in _BATCH_ELEMENTS else "cuda"  # accelerators

@@ -10,7 +10,12 @@ def soft(v, t):
     return np.sign(v) * np.maximum(np.abs(v) - t, 0.0)
 
 
-def ista_reference(X, D, alpha, n_iter):
+def shrink(v, t, positive=False):
+    """The prox of ``t |.|``: the soft threshold, or ``max(v - t, 0)`` for codes >= 0."""
+    return np.maximum(v - t, 0.0) if positive else soft(v, t)
+
+
+def ista_reference(X, D, alpha, n_iter, positive=False):
     """``n_iter`` ISTA steps from zero, step 1/L, for each row separately."""
     L = np.linalg.eigvalsh(D @ D.T).max()
     codes = []
@@ -18,12 +23,12 @@ def ista_reference(X, D, alpha, n_iter):
         z = np.zeros(D.shape[0])
         for _ in range(n_iter):
             gradient = (z @ D - x) @ D.T
-            z = soft(z - gradient / L, alpha / L)
+            z = shrink(z - gradient / L, alpha / L, positive)
         codes.append(z)
     return np.array(codes)
 
 
-def fista_reference(X, D, alpha, n_iter, restart=True):
+def fista_reference(X, D, alpha, n_iter, restart=True, positive=False):
     """``n_iter`` FISTA steps from zero for each row separately, with adaptive restart.
 
     Beck & Teboulle's momentum, reset to 1 (O'Donoghue & Candes) whenever
@@ -37,7 +42,7 @@ def fista_reference(X, D, alpha, n_iter, restart=True):
         z = np.zeros(D.shape[0])
         y, t = z.copy(), 1.0
         for _ in range(n_iter):
-            z_new = soft(y - ((y @ D - x) @ D.T) / L, alpha / L)
+            z_new = shrink(y - ((y @ D - x) @ D.T) / L, alpha / L, positive)
             if restart and (y - z_new) @ (z_new - z) > 0:
                 t, restarts = 1.0, restarts + 1
             t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
@@ -47,7 +52,7 @@ def fista_reference(X, D, alpha, n_iter, restart=True):
     return np.array(codes), restarts
 
 
-def cod_reference(X, D, alpha, n_updates):
+def cod_reference(X, D, alpha, n_updates, positive=False):
     """Greedy coordinate descent: ``n_updates`` exact coordinate minimisations.
 
     Each update minimises the Lasso objective exactly along the coordinate
@@ -60,18 +65,18 @@ def cod_reference(X, D, alpha, n_updates):
     for x in X:
         z = np.zeros(D.shape[0])
         for _ in range(n_updates):
-            minimisers = _coordinate_minimisers(x, z, D, norms2, alpha)
+            minimisers = _coordinate_minimisers(x, z, D, norms2, alpha, positive)
             k = np.argmax(np.abs(minimisers - z))
             z[k] = minimisers[k]
-        codes.append(_coordinate_minimisers(x, z, D, norms2, alpha))
+        codes.append(_coordinate_minimisers(x, z, D, norms2, alpha, positive))
     return np.array(codes)
 
 
-def _coordinate_minimisers(x, z, D, norms2, alpha):
+def _coordinate_minimisers(x, z, D, norms2, alpha, positive=False):
     """For each j, the minimiser over z_j alone, the other coordinates fixed."""
     residual = x - z @ D
     partial = (residual @ D.T) + z * norms2  # d_j . (x - sum_{i != j} z_i d_i)
-    return soft(partial, alpha) / norms2
+    return shrink(partial, alpha, positive) / norms2
 
 
 def lasso_kkt_violation(X, Z, D, alpha):
@@ -88,16 +93,40 @@ def lasso_kkt_violation(X, Z, D, alpha):
     return worst / alpha
 
 
-def hilasso_prox_reference(v, t, groups, s):
+def positive_hilasso_kkt_violation(X, Z, D, alpha, groups, penalties):
+    """Largest violation of the optimality conditions of the nonnegative HiLasso.
+
+    With ``c = (x - z D) D^T``: where ``z_g = 0``, ``||max(c_g - alpha, 0)|| <=
+    p_g``; elsewhere ``c_i = alpha + p_g z_i / ||z_g||`` where ``z_i > 0``
+    and ``c_i <= alpha`` where ``z_i = 0``. Relative to ``alpha + max(p)``;
+    a negative entry of ``Z`` counts as its magnitude.
+    """
+    worst = max(0.0, float(-Z.min(initial=0.0)))
+    for x, z in zip(X, Z, strict=True):
+        c = (x - z @ D) @ D.T
+        for group, p in zip(groups, penalties, strict=True):
+            c_g, z_g = c[group], z[group]
+            norm = np.linalg.norm(z_g)
+            if norm == 0:
+                worst = max(worst, np.linalg.norm(np.maximum(c_g - alpha, 0.0)) - p)
+                continue
+            active = z_g > 0
+            on = np.abs(c_g - alpha - p * z_g / norm)[active]
+            off = np.maximum(c_g - alpha, 0.0)[~active]
+            worst = max(worst, on.max(initial=0.0), off.max(initial=0.0))
+    return worst / (alpha + max(penalties))
+
+
+def hilasso_prox_reference(v, t, groups, s, positive=False):
     """Soft threshold by ``t``, then shrink group g by ``max(0, 1 - s_g / ||z_g||)``."""
-    z = soft(v, t)
+    z = shrink(v, t, positive)
     for group, threshold in zip(groups, s, strict=True):
         norm = np.linalg.norm(z[group])
         z[group] *= max(0.0, 1.0 - threshold / norm) if norm > 0 else 0.0
     return z
 
 
-def structured_ista_reference(X, D, alpha, groups, penalties, n_iter):
+def structured_ista_reference(X, D, alpha, groups, penalties, n_iter, positive=False):
     """``n_iter`` ISTA steps on the HiLasso objective from zero, per row."""
     L = np.linalg.eigvalsh(D @ D.T).max()
     codes = []
@@ -105,13 +134,13 @@ def structured_ista_reference(X, D, alpha, groups, penalties, n_iter):
         z = np.zeros(D.shape[0])
         for _ in range(n_iter):
             z = hilasso_prox_reference(
-                z - (z @ D - x) @ D.T / L, alpha / L, groups, np.asarray(penalties) / L
+                z - (z @ D - x) @ D.T / L, alpha / L, groups, np.asarray(penalties) / L, positive
             )
         codes.append(z)
     return np.array(codes)
 
 
-def bcofb_reference(X, D, alpha, groups, penalties, n_updates):
+def bcofb_reference(X, D, alpha, groups, penalties, n_updates, positive=False):
     """Algorithm 2 of Sprechmann et al.: ``n_updates`` greedy block updates, per row."""
     mu = max(np.linalg.eigvalsh(D[g] @ D[g].T).max() for g in groups)
     S = np.eye(D.shape[0]) - D @ D.T / mu
@@ -121,12 +150,12 @@ def bcofb_reference(X, D, alpha, groups, penalties, n_updates):
         z = np.zeros(D.shape[0])
         B = x @ D.T / mu
         for _ in range(n_updates):
-            z_tilde = hilasso_prox_reference(B, t, groups, s)
+            z_tilde = hilasso_prox_reference(B, t, groups, s, positive)
             r = int(np.argmax([np.linalg.norm(z_tilde[g] - z[g]) for g in groups]))
             change = z_tilde[groups[r]] - z[groups[r]]
             B = B + change @ S[groups[r]]
             z[groups[r]] = z_tilde[groups[r]]
-        codes.append(hilasso_prox_reference(B, t, groups, s))
+        codes.append(hilasso_prox_reference(B, t, groups, s, positive))
     return np.array(codes)
 
 

@@ -39,6 +39,13 @@ def _public_estimators():
         cls(max_iter=5, architecture="rescaled_lista", random_state=0)
         for cls in (sklearn_lsc.LearnedLassoEncoder, sklearn_lsc.LearnedHiLassoEncoder)
     ]
+    # Nonnegative codes and atoms (a learned NMF), in the three models that offer them.
+    nonnegative = dict(positive=True, positive_dict=True, random_state=0)
+    estimators += [
+        sklearn_lsc.LearnedLassoEncoder(max_iter=5, **nonnegative),
+        sklearn_lsc.LearnedHiLassoEncoder(max_iter=5, **nonnegative),
+        sklearn_lsc.OnlineSparseModeler(window_size=20, step_size=10, **nonnegative),
+    ]
     return estimators
 
 

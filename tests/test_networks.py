@@ -25,7 +25,7 @@ from sklearn_lsc._networks import (
     analytic_weight,
     correction_basis,
 )
-from sklearn_lsc._penalties import HiLassoPenalty
+from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
 
 
 def problem(seed=0, n_samples=12, n_components=16, n_features=10):
@@ -36,22 +36,29 @@ def problem(seed=0, n_samples=12, n_components=16, n_features=10):
     return X, D
 
 
+@pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
 @pytest.mark.parametrize("n_layers", [1, 2, 5])
-def test_untrained_lista_equals_ista_iterations(n_layers):
+def test_untrained_lista_equals_ista_iterations(n_layers, positive):
     X, D = problem()
-    network = LISTA(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
+    penalty = L1Penalty(0.3, positive=positive)
+    network = LISTA(torch.tensor(D), penalty=penalty, n_layers=n_layers).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    np.testing.assert_allclose(code, ista_reference(X, D, 0.3, n_layers), atol=1e-12)
+    np.testing.assert_allclose(code, ista_reference(X, D, 0.3, n_layers, positive), atol=1e-12)
 
 
+@pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
 @pytest.mark.parametrize("n_layers", [1, 3, 8])
-def test_untrained_lcod_equals_coordinate_descent_updates(n_layers):
+def test_untrained_lcod_equals_coordinate_descent_updates(n_layers, positive):
     X, D = problem(1)
-    network = LCoD(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
+    penalty = L1Penalty(0.3, positive=positive)
+    network = LCoD(torch.tensor(D), penalty=penalty, n_layers=n_layers).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    np.testing.assert_allclose(code, cod_reference(X, D, 0.3, n_layers), atol=1e-12)
+        in_place = network._forward_in_place(torch.tensor(X)).numpy()
+    expected = cod_reference(X, D, 0.3, n_layers, positive)
+    np.testing.assert_allclose(code, expected, atol=1e-12)
+    np.testing.assert_allclose(in_place, expected, atol=1e-12)
 
 
 @pytest.mark.parametrize("network_class", NETWORKS.values(), ids=NETWORKS)
@@ -378,14 +385,18 @@ def test_rescaled_lista_inference_in_buffers_equals_the_autograd_forward(dtype, 
     assert torch.equal(X_tensor.detach(), torch.tensor(X, dtype=dtype))  # input untouched
 
 
+@pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
 @pytest.mark.parametrize("n_layers", [1, 2, 5])
-def test_untrained_step_lista_equals_fista_iterations_without_restart(n_layers):
+def test_untrained_step_lista_equals_fista_iterations_without_restart(n_layers, positive):
     X, D = problem(6)
-    network = StepLISTA(torch.tensor(D), penalty=0.3, n_layers=n_layers).double()
+    penalty = L1Penalty(0.3, positive=positive)
+    network = StepLISTA(torch.tensor(D), penalty=penalty, n_layers=n_layers).double()
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    expected, _ = fista_reference(X, D, 0.3, n_layers, restart=False)
+        in_place = network._forward_in_place(torch.tensor(X)).numpy()
+    expected, _ = fista_reference(X, D, 0.3, n_layers, restart=False, positive=positive)
     np.testing.assert_allclose(code, expected, atol=1e-12)
+    np.testing.assert_allclose(in_place, expected, atol=1e-12)
 
 
 def step_lista_reference(X, D, alpha, step, momentum, threshold_ratio):

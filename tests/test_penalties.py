@@ -182,13 +182,13 @@ def test_as_penalty_accepts_numbers_and_penalties_only():
 def test_penalties_save_as_plain_values_and_load_back():
     for penalty in (L1Penalty(0.25), hilasso()):
         plain = to_plain((penalty,))
-        assert not any(isinstance(v, torch.Tensor) for v in plain[0]["args"])
+        assert not any(isinstance(v, torch.Tensor) for v in plain[0]["kwargs"].values())
         loaded = to_tensors(plain)[0]
         assert type(loaded) is type(penalty) and loaded.alpha == penalty.alpha
         code = torch.tensor(sparse_rows(10))
         torch.testing.assert_close(loaded.value(code), penalty.value(code))
     with pytest.raises(ValueError, match="Unknown penalty class 'Foreign'"):
-        to_tensors({"penalty_class": "Foreign", "args": (1.0,)})
+        to_tensors({"penalty_class": "Foreign", "kwargs": {"alpha": 1.0}})
 
 
 def dictionary(n_components=12, n_features=6, seed=11):
@@ -254,3 +254,40 @@ def test_networks_saved_before_penalties_were_objects_load(name):
     X = torch.tensor(np.random.default_rng(13).standard_normal((8, 6)))
     with torch.no_grad():
         torch.testing.assert_close(loaded(X), network(X))
+
+
+def test_the_nonnegative_hilasso_prox_minimises_its_problem():
+    # The one-sided shrink then the group shrink is the exact prox over z >= 0:
+    # it beats every nearby nonnegative point.
+    rng = np.random.default_rng(14)
+    penalty = HiLassoPenalty(
+        0.2, torch.as_tensor(INDEX), torch.as_tensor(GROUP_PENALTIES), positive=True
+    )
+    values = torch.tensor(2 * rng.standard_normal((6, 12)))
+    proximal = penalty.prox(values, 0.7)
+    assert proximal.min() >= 0 and (proximal > 0).any()
+
+    def problem(z):
+        return 0.5 * ((z - values) ** 2).sum(dim=1) + 0.7 * penalty.value(z)
+
+    best = problem(proximal)
+    for _ in range(200):
+        nearby = (proximal + 1e-3 * torch.tensor(rng.standard_normal((6, 12)))).clamp_min(0)
+        assert torch.all(problem(nearby) >= best - 1e-12)
+    in_place = values.clone()
+    penalty.prox_in_place(in_place, 0.7, torch.empty_like(in_place))
+    torch.testing.assert_close(in_place, proximal)
+
+
+def test_a_nonnegative_penalty_saves_its_constraint():
+    grouped = HiLassoPenalty(
+        0.2, torch.as_tensor(INDEX), torch.as_tensor(GROUP_PENALTIES), positive=True
+    )
+    for penalty in (L1Penalty(0.25, positive=True), grouped):
+        loaded = to_tensors(to_plain((penalty,)))[0]
+        assert loaded.positive
+        assert loaded.feasible(torch.tensor([[0.0, 1.0], [-1.0, 2.0]])).flatten().tolist() == [
+            True,
+            False,
+        ]
+    assert L1Penalty(0.25).feasible(torch.ones(2, 2)) is None

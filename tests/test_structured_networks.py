@@ -22,40 +22,43 @@ def problem(seed=0, n_samples=10, n_components=16, n_features=9):
     return rng.standard_normal((n_samples, n_features)), D
 
 
-def structured_ista(D, n_layers, groups=GROUPS):
+def structured_ista(D, n_layers, groups=GROUPS, positive=False):
     index = torch.as_tensor(group_index(groups, D.shape[0]))
-    return StructuredISTA(
-        torch.tensor(D), HiLassoPenalty(0.2, index, torch.tensor(PENALTIES)), n_layers
-    )
+    penalty = HiLassoPenalty(0.2, index, torch.tensor(PENALTIES), positive=positive)
+    return StructuredISTA(torch.tensor(D), penalty, n_layers)
 
 
-def lbcofb(D, n_layers, groups=GROUPS):
+def lbcofb(D, n_layers, groups=GROUPS, positive=False):
     index = torch.as_tensor(group_index(groups, D.shape[0]))
-    return LBCoFB(torch.tensor(D), HiLassoPenalty(0.2, index, torch.tensor(PENALTIES)), n_layers)
+    penalty = HiLassoPenalty(0.2, index, torch.tensor(PENALTIES), positive=positive)
+    return LBCoFB(torch.tensor(D), penalty, n_layers)
 
 
+@pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
 @pytest.mark.parametrize("groups", [GROUPS, EQUAL_GROUPS], ids=["unequal", "equal"])
 @pytest.mark.parametrize("n_layers", [1, 2, 6])
-def test_untrained_structured_ista_equals_hilasso_ista(n_layers, groups):
+def test_untrained_structured_ista_equals_hilasso_ista(n_layers, groups, positive):
     X, D = problem()
-    network = structured_ista(D, n_layers, groups)
+    network = structured_ista(D, n_layers, groups, positive)
     assert network.group_size == (4 if groups is EQUAL_GROUPS else None)
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    expected = structured_ista_reference(X, D, 0.2, groups, PENALTIES, n_layers)
+    expected = structured_ista_reference(X, D, 0.2, groups, PENALTIES, n_layers, positive)
     np.testing.assert_allclose(code, expected, atol=1e-12)
     assert (code == 0).any() and (code != 0).any()
+    assert not positive or code.min() == 0
 
 
+@pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
 @pytest.mark.parametrize("groups", [GROUPS, EQUAL_GROUPS], ids=["unequal", "equal"])
 @pytest.mark.parametrize("n_layers", [1, 3, 8])
-def test_untrained_lbcofb_equals_bcofb_block_updates(n_layers, groups):
+def test_untrained_lbcofb_equals_bcofb_block_updates(n_layers, groups, positive):
     X, D = problem(1)
-    network = lbcofb(D, n_layers, groups)
+    network = lbcofb(D, n_layers, groups, positive)
     assert network.group_size == (4 if groups is EQUAL_GROUPS else None)
     with torch.no_grad():
         code = network(torch.tensor(X)).numpy()
-    expected = bcofb_reference(X, D, 0.2, groups, PENALTIES, n_layers)
+    expected = bcofb_reference(X, D, 0.2, groups, PENALTIES, n_layers, positive)
     np.testing.assert_allclose(code, expected, atol=1e-12)
 
 

@@ -8,6 +8,13 @@ rescaled LISTA, the structured networks: untied, as they reach a given
 accuracy with fewer layers than with weights shared across layers), or only a
 few numbers beside analytic matrices computed from the dictionary (step
 LISTA, ALISTA, HyperLISTA).
+
+Every network is built as ``cls(dictionary, penalty, n_layers)``:
+``dictionary`` a tensor of shape (n_components, n_features), whose dtype and
+device the network takes; ``penalty`` one of :mod:`sklearn_lsc._penalties`
+(a float is the Lasso's ``alpha``), of which the network keeps a copy;
+``n_layers`` its depth. ``forward(X)`` maps signals (n_samples, n_features)
+to codes (n_samples, n_components).
 """
 
 from ._common import fista_momentum, records_constructor_arguments

@@ -42,3 +42,22 @@ def fista_momentum(n_steps):
     for _ in range(n_steps):
         tau.append((1.0 + math.sqrt(1.0 + 4.0 * tau[-1] ** 2)) / 2.0)
     return [(tau[k] - 1.0) / tau[k + 1] for k in range(n_steps - 1)]
+
+
+class GroupedNetwork:
+    """What the networks whose layers learn group thresholds share.
+
+    They take only a penalty with groups (``needs_groups``: the registry
+    offers them to the structured estimators only) and read the groups from
+    it.
+    """
+
+    needs_groups = True
+
+    @property
+    def group_index(self):
+        return self.penalty.group_index
+
+    @property
+    def group_size(self):
+        return self.penalty.group_size

@@ -12,7 +12,7 @@ from .._prox import (
 from ..solvers import (
     bcofb_operators,
 )
-from ._common import records_constructor_arguments
+from ._common import GroupedNetwork, records_constructor_arguments
 
 # In :meth:`LBCoFB._forward_in_place_by_atom`, every group's move comes from
 # the full arrays once the code holds at least n_groups / 5 groups (from there
@@ -21,7 +21,7 @@ _FULL_MOVES_PER_GROUP = 5
 
 
 @records_constructor_arguments
-class LBCoFB(nn.Module):
+class LBCoFB(GroupedNetwork, nn.Module):
     """Learned block-coordinate forward-backward (Sprechmann et al. 2012).
 
     Each layer computes ``Zt = prox_{t, s}(B)``, selects per sample the group
@@ -47,16 +47,9 @@ class LBCoFB(nn.Module):
     (:meth:`_forward_in_place_by_atom`) and compiled row-major, the fastest
     pass of each case (``benchmarks/throughput.py``).
 
-    Parameters
-    ----------
-    dictionary : Tensor of shape (n_components, n_features)
-    penalty : HiLassoPenalty
-        The penalty ``P`` with its groups (:mod:`sklearn_lsc._penalties`).
-    n_layers : int
+    Built as every network is (see :mod:`sklearn_lsc._networks`), with a
+    penalty that has groups.
     """
-
-    # Its layers learn group thresholds: it takes only a penalty with groups.
-    needs_groups = True
 
     def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
@@ -75,14 +68,6 @@ class LBCoFB(nn.Module):
     @property
     def n_layers(self):
         return self.t.shape[0] - 1
-
-    @property
-    def group_index(self):
-        return self.penalty.group_index
-
-    @property
-    def group_size(self):
-        return self.penalty.group_size
 
     def set_dictionary(self, dictionary):
         """Follow a dictionary update: the layers' residuals use the new atoms."""

@@ -26,13 +26,8 @@ class LISTA(nn.Module):
     Untrained (``W_t = D^T / L``, ``theta_t = alpha / L``) it equals
     ``n_layers`` iterations of ISTA started from zero.
 
-    Parameters
-    ----------
-    dictionary : Tensor of shape (n_components, n_features)
-    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
-        The penalty ``P`` (a float is the Lasso's ``alpha``); the layers use
-        its l1 part.
-    n_layers : int
+    Built as every network is (see :mod:`sklearn_lsc._networks`); its
+    layers threshold with the penalty's l1 part.
     """
 
     def __init__(self, dictionary, penalty, n_layers):

@@ -83,13 +83,9 @@ class RescaledLISTA(LISTA):
     held-out gap further; from the Gram matrix's top eigenvectors rather
     than random bases: a better start at small ranks.
 
-    Parameters
-    ----------
-    dictionary : Tensor of shape (n_components, n_features)
-    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
-        The penalty ``P`` (a float is the Lasso's ``alpha``): the layers
-        threshold with its l1 part, the plane's points are chosen on all of it.
-    n_layers : int
+    Built as every network is (see :mod:`sklearn_lsc._networks`); its
+    layers threshold with the penalty's l1 part, and choose the plane's
+    points on the whole penalty.
     """
 
     # The 2 x 2 system is solved only when its determinant exceeds this
@@ -219,6 +215,9 @@ class RescaledLISTA(LISTA):
             candidate = torch.addcmul(step * a, code, b)
         else:
             candidate = torch.mul(step, a, out=scratch).addcmul_(code, b)
+        # Nonnegative codes: a G + b Z may have negative entries (before the
+        # penalty below overwrites the scratch buffer holding it).
+        feasible = self.penalty.feasible(candidate)
         # The plane's point, rescaled to its own best multiple (free: its fit,
         # energy and penalty follow from the inner products above).
         planar_penalty = self._penalty(candidate, scratch)
@@ -229,6 +228,8 @@ class RescaledLISTA(LISTA):
         planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
         scaled = factor * (0.5 * factor * energy - fit + penalty)
         better = solvable & (planar < scaled)
+        if feasible is not None:
+            better &= feasible
         zero = torch.zeros_like(b)
         return torch.where(better, rescale * a, factor), torch.where(better, rescale * b, zero)
 

@@ -35,13 +35,8 @@ class StepLISTA(nn.Module):
     1) / tau_{t+1}``) it equals ``n_layers`` FISTA iterations from zero,
     without restart.
 
-    Parameters
-    ----------
-    dictionary : Tensor of shape (n_components, n_features)
-    penalty : penalty of :mod:`sklearn_lsc._penalties`, or float
-        The penalty ``P`` (a float is the Lasso's ``alpha``); the layers use
-        its l1 part.
-    n_layers : int
+    Built as every network is (see :mod:`sklearn_lsc._networks`); its
+    layers threshold with the penalty's l1 part.
     """
 
     # Few parameters, each a multiple of order one (see make_optimizer).

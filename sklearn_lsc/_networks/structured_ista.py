@@ -7,11 +7,11 @@ from .._penalties import grouped_penalty_like
 from ..solvers import (
     ista_operators,
 )
-from ._common import records_constructor_arguments
+from ._common import GroupedNetwork, records_constructor_arguments
 
 
 @records_constructor_arguments
-class StructuredISTA(nn.Module):
+class StructuredISTA(GroupedNetwork, nn.Module):
     """Learned ISTA with the HiLasso prox (Sprechmann et al. 2012).
 
     Layer ``t`` computes ``Z <- prox_{t_t, s_t}(Z + (X - Z D) W_t)``: the soft
@@ -20,16 +20,9 @@ class StructuredISTA(nn.Module):
     as in :class:`LISTA`. Untrained it equals ``n_layers`` iterations of ISTA
     on the HiLasso objective started from zero.
 
-    Parameters
-    ----------
-    dictionary : Tensor of shape (n_components, n_features)
-    penalty : HiLassoPenalty
-        The penalty ``P`` with its groups (:mod:`sklearn_lsc._penalties`).
-    n_layers : int
+    Built as every network is (see :mod:`sklearn_lsc._networks`), with a
+    penalty that has groups.
     """
-
-    # Its layers learn group thresholds: it takes only a penalty with groups.
-    needs_groups = True
 
     def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
@@ -46,14 +39,6 @@ class StructuredISTA(nn.Module):
     @property
     def n_layers(self):
         return self.t.shape[0]
-
-    @property
-    def group_index(self):
-        return self.penalty.group_index
-
-    @property
-    def group_size(self):
-        return self.penalty.group_size
 
     def set_dictionary(self, dictionary):
         """Follow a dictionary update: the layers' residuals use the new atoms."""
