@@ -12,6 +12,8 @@ devices, batches, precision and compilation, in ``_inference.py``), and
 
 import math
 import numbers
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -48,6 +50,22 @@ from ._training import (
 )
 from ._transaction import transactional
 from ._validation import check_dictionary
+
+
+class TorchEncoding(NamedTuple):
+    """A fitted encoder seen from torch, in the units of the signals as given.
+
+    ``dtype``: the network's; ``parameters``: the network's (to train them
+    further); ``code(X)``: codes of a tensor of signals (differentiable);
+    ``objective(X, code, dictionary)``: the per-sample objective, whose
+    mean over rows is minus :meth:`score`.
+    """
+
+    dtype: torch.dtype
+    parameters: list
+    code: Callable
+    objective: Callable
+
 
 # Exact codes used as regression targets are solved to this accuracy.
 TARGET_TOL = 1e-6
@@ -121,6 +139,27 @@ class LearnedEncoderBase(
         network = self.network_ if network is None else network
         scale = self.signal_scale_
         return network(X) if scale == 1.0 else network(X / scale) * scale
+
+    def _torch_encoding(self, device, objective_device=None, objective_dtype=None):
+        """The seam to this fitted encoder for the package's torch-level code.
+
+        The metric learner and the classifiers' batched objectives use it (and
+        nothing else of an encoder's internals): the encoder's network moved
+        to ``device``, and a :class:`TorchEncoding` in the units of the
+        signals as given, its objective's constants on ``objective_device``
+        in ``objective_dtype`` (the network's device and dtype when None).
+        """
+        self._move_to(device)
+        dtype = self._network_dtype()
+        objective = self._objective_in_signal_units(
+            device if objective_device is None else objective_device, objective_dtype or dtype
+        )
+        return TorchEncoding(
+            dtype=dtype,
+            parameters=list(self.network_.parameters()),
+            code=self._codes_in_signal_units,
+            objective=objective,
+        )
 
     def _objective_in_signal_units(self, device, dtype):
         """The per-sample objective ``f(X, code, dictionary)`` of signals and codes as given."""

@@ -44,9 +44,8 @@ class MetricLearner:
         self.batch_size = batch_size
         self.device = resolve_device(device)
         self.rng = random_state
-        for encoder in encoders:
-            encoder._move_to(self.device)
-        dtype = encoders[0]._network_dtype()
+        self.encodings = [encoder._torch_encoding(self.device) for encoder in encoders]
+        dtype = self.encodings[0].dtype
         n_features = encoders[0].components_.shape[1]
         if projection is None:
             projection = np.eye(n_features)
@@ -55,23 +54,18 @@ class MetricLearner:
         self.dictionaries = [
             to_tensor(encoder.components_, device=self.device, dtype=dtype) for encoder in encoders
         ]
-        self.class_objectives = [
-            encoder._objective_in_signal_units(self.device, dtype) for encoder in encoders
-        ]
         parameters = [self.projection]
-        for encoder in encoders:
-            parameters += list(encoder.network_.parameters())
+        for encoding in self.encodings:
+            parameters += encoding.parameters
         self.optimizer = torch.optim.Adam(parameters, lr=learning_rate)
 
     def objectives(self, X):
         """``(n_samples, n_classes)`` objectives of ``X`` (a tensor) under the current ``Q``."""
         columns = [
             projected_objective(
-                objective, X, encoder._codes_in_signal_units(X), dictionary, self.projection
+                encoding.objective, X, encoding.code(X), dictionary, self.projection
             )
-            for encoder, dictionary, objective in zip(
-                self.encoders, self.dictionaries, self.class_objectives, strict=True
-            )
+            for encoding, dictionary in zip(self.encodings, self.dictionaries, strict=True)
         ]
         return torch.stack(columns, dim=1)
 
@@ -117,18 +111,17 @@ def projected_objectives(encoders, X, projection, *, rows_per_batch=65536):
     with torch.inference_mode():
         Q = to_tensor(projection, device=exact, dtype=torch.float64)
         for encoder in encoders:
-            encoder._move_to(device)
-            dtype = encoder._network_dtype()
+            encoding = encoder._torch_encoding(device, exact, torch.float64)
+            dtype = encoding.dtype
             dictionary = to_tensor(encoder.components_, device=exact, dtype=torch.float64)
-            objective = encoder._objective_in_signal_units(exact, torch.float64)
             values = np.empty(X.shape[0])
             for start in range(0, X.shape[0], rows_per_batch):
                 rows = slice(start, start + rows_per_batch)
                 batch = to_tensor(X[rows], device=device, dtype=dtype)
-                code = encoder._codes_in_signal_units(batch).to(exact, torch.float64)
+                code = encoding.code(batch).to(exact, torch.float64)
                 signals = batch.to(exact, torch.float64)
                 values[rows] = to_numpy(
-                    projected_objective(objective, signals, code, dictionary, Q),
+                    projected_objective(encoding.objective, signals, code, dictionary, Q),
                     np.float64,
                 )
             if not np.all(np.isfinite(values)):
