@@ -1,17 +1,12 @@
-"""Parsing and validating group structures (partitions of the atoms)."""
+"""Parsing and validating group structures: partitions of the atoms, and trees of groups."""
 
 import numbers
 
 import numpy as np
 
 
-def check_groups(groups, n_components):
-    """The groups as a list of sorted index arrays forming a partition of the atoms.
-
-    ``groups`` is an int ``k`` (``k`` equal contiguous groups; ``n_components``
-    must be a multiple of ``k``) or a sequence of index sequences that covers
-    ``range(n_components)`` exactly once with no empty group.
-    """
+def _parse_groups(groups, n_components):
+    """``groups`` as a list of sorted index arrays, each nonempty, in range and without repeats."""
     if isinstance(groups, numbers.Integral) and not isinstance(groups, bool):
         if groups < 1 or n_components % groups:
             raise ValueError(
@@ -40,23 +35,75 @@ def check_groups(groups, n_components):
                 f"The 'groups' parameter must hold integer atom indices; group "
                 f"{position} has dtype {group.dtype}."
             )
+        if np.unique(group).size != group.size:
+            raise ValueError(f"The 'groups' parameter lists an atom twice in group {position}.")
     members = np.concatenate(parsed) if parsed else np.array([], dtype=int)
     if members.size and (members.min() < 0 or members.max() >= n_components):
         raise ValueError(
             f"The 'groups' parameter has atom indices out of range(0, {n_components})."
         )
-    counts = np.bincount(members, minlength=n_components)
-    if np.any(counts > 1):
-        raise ValueError(
-            "The 'groups' parameter has overlapping groups (atoms "
-            f"{np.flatnonzero(counts > 1)[:10].tolist()} appear more than once)."
-        )
-    if np.any(counts == 0):
-        raise ValueError(
-            "The 'groups' parameter leaves atoms out (atoms "
-            f"{np.flatnonzero(counts == 0)[:10].tolist()} are in no group)."
-        )
     return [np.sort(group).astype(np.intp) for group in parsed]
+
+
+def is_partition(groups, n_components):
+    """Whether parsed ``groups`` cover every atom exactly once."""
+    members = np.concatenate(groups) if groups else np.array([], dtype=np.intp)
+    return members.size == n_components and np.unique(members).size == n_components
+
+
+def check_group_tree(groups, n_components):
+    """The groups as sorted index arrays, any two of them disjoint or nested.
+
+    An int ``k`` (``k`` equal contiguous groups; ``n_components`` must be a
+    multiple of ``k``), or a sequence of nonempty index sequences: a
+    partition of the atoms, or a tree of groups (Jenatton et al. 2011):
+    groups nested in others, atoms in no group allowed. Groups that overlap
+    without one holding the other, and a group listed twice, are refused.
+    """
+    parsed = _parse_groups(groups, n_components)
+    tree_depths(parsed, n_components)  # raises on overlaps and repeats
+    return parsed
+
+
+def tree_depths(groups, n_components):
+    """Each group's depth (the number of listed groups holding it); a ValueError if not a tree.
+
+    Groups are visited from the largest: each atom remembers the smallest
+    group holding it so far, and a group is nested in another only if all
+    its atoms remember the same one.
+    """
+    holder = np.full(n_components, -1)
+    depths = np.empty(len(groups), dtype=np.intp)
+    for position in sorted(range(len(groups)), key=lambda k: -groups[k].size):
+        group = groups[position]
+        parents = np.unique(holder[group])
+        if parents.size > 1:
+            raise ValueError(
+                f"The 'groups' parameter has groups that overlap without one holding "
+                f"the other (group {position} shares atoms with group "
+                f"{int(parents.max())} but is not inside it): groups must be "
+                "disjoint or nested."
+            )
+        parent = int(parents[0])
+        if parent >= 0 and groups[parent].size == group.size:
+            raise ValueError(
+                f"The 'groups' parameter lists the same group twice (groups {parent} "
+                f"and {position})."
+            )
+        depths[position] = 0 if parent < 0 else depths[parent] + 1
+        holder[group] = position
+    return depths
+
+
+def tree_membership(groups, n_components):
+    """Row ``k`` of the result, deepest depth first: for each atom, the group of that
+    depth holding it, or ``len(groups)`` when none does (``int64``)."""
+    depths = tree_depths(groups, n_components)
+    n_depths = int(depths.max()) + 1 if len(groups) else 1
+    membership = np.full((n_depths, n_components), len(groups), dtype=np.int64)
+    for position, (group, depth) in enumerate(zip(groups, depths, strict=True)):
+        membership[n_depths - 1 - depth, group] = position
+    return membership
 
 
 def check_group_weights(group_weights, n_groups):

@@ -15,6 +15,7 @@ import copy
 import torch
 from torch import nn
 
+from ._groups import group_index, is_partition, tree_membership
 from ._prox import (
     contiguous_group_size,
     group_norms,
@@ -23,6 +24,7 @@ from ._prox import (
     group_sums,
     one_sided_shrink,
     one_sided_shrink_in_place,
+    scale_groups,
     soft_threshold,
     soft_threshold_in_place,
 )
@@ -160,6 +162,20 @@ class HiLassoPenalty(L1Penalty):
     def n_groups(self):
         return self.group_penalties.shape[-1]
 
+    # The blocks of block-coordinate descent: sets of atoms over which the
+    # penalty is separable (here the groups themselves).
+    @property
+    def block_index(self):
+        return self.group_index
+
+    @property
+    def n_blocks(self):
+        return self.n_groups
+
+    @property
+    def block_size(self):
+        return self.group_size
+
     def arguments(self):
         return {
             **super().arguments(),
@@ -215,7 +231,136 @@ class HiLassoPenalty(L1Penalty):
         return group_shrink_in_place(values, group_thresholds, self.group_size)
 
 
-PENALTIES = {cls.__name__: cls for cls in (L1Penalty, HiLassoPenalty)}
+class TreePenalty(L1Penalty):
+    """``alpha ||z||_1 + sum_g p_g ||z_g||_2`` over a tree of groups (Jenatton et al. 2011).
+
+    Any two listed groups are disjoint or nested; atoms may belong to no
+    group. The exact prox is the l1 shrink, then the group shrinks
+    ``z_g <- max(0, 1 - s_g / ||z_g||) z_g`` applied from the deepest groups
+    to the roots (groups of one depth are disjoint: one vectorised step per
+    depth). The penalty is separable over the root groups (and the atoms in
+    no group): those are the blocks of block-coordinate descent.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the l1 norm.
+    membership : LongTensor of shape (n_depths, n_components)
+        Row ``k`` (deepest depth first) gives, for each atom, the listed
+        group of that depth that holds it, or ``n_groups`` when none does
+        (:func:`sklearn_lsc._groups.tree_membership`).
+    group_penalties : Tensor of shape (n_groups,) or (n_samples, n_groups)
+        ``p_g`` per listed group.
+    positive : bool, default=False
+        Whether codes are constrained to be nonnegative.
+    """
+
+    grouped = True
+    group_size = None  # no contiguous-block fast paths
+    block_size = None
+
+    def __init__(self, alpha, membership, group_penalties, positive=False):
+        super().__init__(alpha, positive)
+        self.register_buffer("membership", membership.detach().clone())
+        self.register_buffer("group_penalties", group_penalties.detach().clone())
+        n_groups = group_penalties.shape[-1]
+        # Which groups sit at each depth (the last column: "no group").
+        depth_mask = torch.zeros(membership.shape[0], n_groups + 1, dtype=torch.bool)
+        for depth, row in enumerate(membership.cpu()):
+            depth_mask[depth, row[row < n_groups]] = True
+        self.register_buffer("depth_mask", depth_mask.to(membership.device))
+        # Blocks: the root group holding each atom, or the atom alone.
+        roots = membership[-1]
+        alone = roots == n_groups
+        labels = torch.where(
+            alone, n_groups + torch.arange(roots.shape[0], device=roots.device), roots
+        )
+        _, block_index = torch.unique(labels, return_inverse=True)
+        self.register_buffer("block_index", block_index)
+
+    def extra_repr(self):
+        return (
+            super().extra_repr() + f", n_groups={self.n_groups}, depths={self.membership.shape[0]}"
+        )
+
+    @property
+    def n_groups(self):
+        return self.group_penalties.shape[-1]
+
+    @property
+    def n_blocks(self):
+        return int(self.block_index.max()) + 1 if self.block_index.numel() else 0
+
+    def arguments(self):
+        return {
+            **super().arguments(),
+            "membership": self.membership.cpu(),
+            "group_penalties": self.group_penalties.cpu(),
+        }
+
+    def with_group_penalties(self, group_penalties):
+        return TreePenalty(self.alpha, self.membership, group_penalties, self.positive)
+
+    def _padded(self, per_group):
+        """``per_group`` (``(..., n_groups)``) with a zero for "no group" appended."""
+        return torch.cat([per_group, per_group.new_zeros(*per_group.shape[:-1], 1)], dim=-1)
+
+    def group_norms(self, code):
+        """``||z_g||_2`` of each row and listed group, shape (n_samples, n_groups)."""
+        total = 0.0
+        for depth, index in enumerate(self.membership):
+            norms = group_norms(code, index, self.n_groups + 1)
+            total = total + norms * self.depth_mask[depth]
+        return total[:, :-1]
+
+    def value(self, code, scratch=None):
+        group_term = (self.group_norms(code) * self.group_penalties).sum(dim=1)
+        return super().value(code, scratch) + group_term
+
+    def linearised(self, step, code, scratch=None):
+        """As :meth:`HiLassoPenalty.linearised`, each listed group on its own."""
+        slope = super().linearised(step, code, scratch)
+        n_bins = self.n_groups + 1
+        along = 0.0
+        for depth, index in enumerate(self.membership):
+            squares = group_sums(step * step, index, n_bins)
+            dots = group_sums(step * code, index, n_bins)
+            direction = torch.where(
+                squares > 0,
+                dots / squares.clamp_min(1e-30).sqrt(),
+                group_norms(code, index, n_bins),
+            )
+            along = along + direction * self.depth_mask[depth]
+        return slope + (along[:, :-1] * self.group_penalties).sum(dim=1)
+
+    def thresholds(self, step):
+        """As :meth:`HiLassoPenalty.thresholds`: one threshold per listed group."""
+        if isinstance(step, torch.Tensor) and step.dim() > 0:
+            return self.alpha * step, None
+        return self.alpha * step, self.group_penalties * step
+
+    def shrink(self, values, thresholds, group_thresholds=None):
+        code = super().shrink(values, thresholds)
+        if group_thresholds is None:
+            return code
+        return self._group_shrink(code, group_thresholds)
+
+    def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
+        super().shrink_in_place(values, thresholds, scratch)
+        if group_thresholds is None:
+            return values
+        return values.copy_(self._group_shrink(values, group_thresholds))
+
+    def _group_shrink(self, code, group_thresholds):
+        """The group shrinks, deepest groups first (each depth's groups are disjoint)."""
+        padded = self._padded(group_thresholds)  # "no group": threshold 0, factor 1
+        for index in self.membership:
+            norms = group_norms(code, index, self.n_groups + 1)
+            code = scale_groups(code, index, torch.relu(1.0 - padded / norms))
+        return code
+
+
+PENALTIES = {cls.__name__: cls for cls in (L1Penalty, HiLassoPenalty, TreePenalty)}
 
 
 def as_penalty(penalty):
@@ -240,3 +385,18 @@ def grouped_penalty_like(penalty, tensor, network):
     if not getattr(penalty, "grouped", False):
         raise TypeError(f"{network} needs a penalty with groups, got {penalty!r}.")
     return penalty_like(penalty, tensor)
+
+
+def group_penalty(alpha, groups, n_components, group_penalties, *, positive=False):
+    """The penalty of parsed ``groups``: :class:`HiLassoPenalty` for a partition of
+    the atoms, :class:`TreePenalty` for any other tree of groups.
+
+    ``group_penalties`` (a tensor, one per group) sets the device and dtype;
+    ``groups`` come from :func:`sklearn_lsc._groups.check_group_tree`.
+    """
+    device = group_penalties.device
+    if is_partition(groups, n_components):
+        index = torch.as_tensor(group_index(groups, n_components), device=device)
+        return HiLassoPenalty(alpha, index, group_penalties, positive=positive)
+    membership = torch.as_tensor(tree_membership(groups, n_components), device=device)
+    return TreePenalty(alpha, membership, group_penalties, positive=positive)

@@ -9,9 +9,9 @@ Lasso (no group term).
 
 import torch
 
-from ._groups import check_group_weights, group_index
+from ._groups import check_group_weights, group_index, is_partition, tree_membership
 from ._objectives import sparse_coding_loss
-from ._penalties import HiLassoPenalty, L1Penalty
+from ._penalties import HiLassoPenalty, L1Penalty, TreePenalty
 from ._prox import contiguous_group_size
 from ._scale import warn_if_codes_vanish
 
@@ -29,10 +29,18 @@ class GroupObjectiveMixin:
         if self.groups_ is None:
             return
         check_group_weights(self.group_weights, len(self.groups_))
+        self._membership = None  # a tree of groups: each depth's groups, deepest first
+        if not is_partition(self.groups_, n_components):
+            self._membership = tree_membership(self.groups_, n_components)
+            return
         self._group_index = group_index(self.groups_, n_components)
         self._group_size = contiguous_group_size(
             torch.as_tensor(self._group_index, device="cpu"), len(self.groups_)
         )
+
+    def _tree_membership(self):
+        """The tree's membership rows, or None for a partition (and models saved before trees)."""
+        return getattr(self, "_membership", None)
 
     def _group_penalties(self):
         """``group_alpha * w_g`` per group, from the parameters as they are now."""
@@ -40,7 +48,8 @@ class GroupObjectiveMixin:
 
     def _warn_if_codes_vanish(self, X, dictionary):
         """Warn when the penalties zero every optimal code of the training rows."""
-        if self.groups_ is None:
+        if self.groups_ is None or self._tree_membership() is not None:
+            # (For a tree, only the l1 condition: sufficient, never a false alarm.)
             warn_if_codes_vanish(self, X, dictionary)
         elif getattr(self, "objective", None) != "discriminative":
             # (The discriminative objective rewards known-active groups: no zero codes.)
@@ -51,9 +60,12 @@ class GroupObjectiveMixin:
         alpha = self._scaled_alpha()
         if self.groups_ is None:
             return L1Penalty(alpha, positive=self.positive)
-        index = torch.as_tensor(self._group_index, device=device)
         penalties = self._group_penalties() / self.signal_scale_
         penalties = torch.as_tensor(penalties, device=device, dtype=dtype)
+        if self._tree_membership() is not None:
+            membership = torch.as_tensor(self._tree_membership(), device=device)
+            return TreePenalty(alpha, membership, penalties, positive=self.positive)
+        index = torch.as_tensor(self._group_index, device=device)
         return HiLassoPenalty(
             alpha, index, penalties, group_size=self._group_size, positive=self.positive
         )

@@ -14,11 +14,10 @@ from sklearn.utils.validation import (
 )
 
 from ._base import BaseLearnedEncoder
-from ._groups import check_groups
+from ._groups import check_group_tree
 from ._networks import NETWORKS, REGISTRY
 from ._objectives import contrastive_loss, sparse_coding_loss
 from ._penalties import L1Penalty
-from ._prox import group_sums
 from ._sklearn_compat import Interval, StrOptions
 from ._structure import GroupObjectiveMixin
 from ._torch_utils import exact_device, to_numpy
@@ -435,9 +434,12 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         given, else ``n_features``.
 
     groups : int or sequence of sequences of int, default=None
-        A partition of the atoms into groups: an int ``k`` for ``k`` equal
-        contiguous groups (``n_components`` must be a multiple of ``k``), or
-        the atom indices of each group. None: every atom is its own group.
+        The groups: an int ``k`` for ``k`` equal contiguous groups
+        (``n_components`` must be a multiple of ``k``), or the atom indices
+        of each group, any two disjoint or nested: a partition, or a tree of
+        groups (Jenatton et al. 2011; atoms may belong to no group, the
+        group term sums over every listed group, and ``"bcofb"`` updates a
+        root group per layer). None: every atom is its own group.
 
     alpha : float, default=1.0
         Weight of the coefficient-level l1 penalty.
@@ -768,14 +770,18 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         energies = np.empty((X.shape[0], len(self.groups_)), dtype=X.dtype)
+        # Which atoms each listed group holds (groups may nest, in a tree).
+        membership = np.zeros((len(self.groups_), self.components_.shape[0]))
+        for position, group in enumerate(self.groups_):
+            membership[position, group] = 1.0
         for rows, code, _ in self._encoded_batches(X):
             # In float64 (on the CPU where the device has none), relative to
             # each row's largest coefficient: no overflow.
             code = code.to(exact_device(code.device), torch.float64)
-            index = torch.as_tensor(self._group_index, device=code.device)
+            members = torch.as_tensor(membership, device=code.device)
             peak = code.abs().amax(dim=1, keepdim=True)
             scaled = code / torch.where(peak > 0, peak, torch.ones_like(peak))
-            squares = group_sums(scaled * scaled, index, len(self.groups_))
+            squares = (scaled * scaled) @ members.T
             energies[rows] = to_numpy(squares.sqrt() * peak, X.dtype)
         return energies
 
@@ -784,7 +790,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         groups = self.groups
         if groups is None:
             groups = [[atom] for atom in range(n_components)]
-        return check_groups(groups, n_components)
+        return check_group_tree(groups, n_components)
 
     def _architecture_name(self):
         return self.architecture

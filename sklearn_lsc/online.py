@@ -16,7 +16,7 @@ from ._dictionary import (
     check_nonnegative_atoms,
     init_dictionary_from_samples,
 )
-from ._groups import check_groups
+from ._groups import check_group_tree
 from ._networks import REGISTRY, STRUCTURED_NETWORKS
 from ._scale import signal_scale
 from ._sklearn_compat import Interval, StrOptions, _fit_context
@@ -72,8 +72,10 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         Weight of the l1 penalty.
 
     groups : int or sequence of sequences of int, default=None
-        A partition of the atoms into groups (an int ``k``: ``k`` equal
-        contiguous groups). None: no group term (the Lasso).
+        The groups (an int ``k``: ``k`` equal contiguous groups), any two
+        disjoint or nested: a partition, or a tree of groups (see
+        :class:`~sklearn_lsc.LearnedHiLassoEncoder`). None: no group term
+        (the Lasso).
 
     group_alpha : float, default=1.0
         Weight of the group penalty (used only with ``groups``).
@@ -420,7 +422,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
                     "model is the plain Lasso, with no group term to weight."
                 )
             return None
-        return check_groups(self.groups, n_components)
+        return check_group_tree(self.groups, n_components)
 
     def _initialize_stream(self, X):
         """Dictionary, network, optimizer and buffers from the first chunk ``X``."""

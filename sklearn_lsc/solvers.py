@@ -11,9 +11,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 
-from ._groups import check_group_weights, check_groups, group_index
+from ._groups import check_group_tree, check_group_weights
 from ._objectives import objective_numpy
-from ._penalties import HiLassoPenalty, L1Penalty, as_penalty
+from ._penalties import L1Penalty, as_penalty, group_penalty
 from ._prox import group_norms, keep_group
 from ._scale import atom_scale, signal_scale
 from ._sklearn_compat import Interval, StrOptions, validate_params
@@ -181,8 +181,10 @@ def bcofb(X, dictionary, penalty, *, max_iter, tol, init=None):
     masked to that group: memory stays ``O(n_samples n_components)`` whatever
     the group sizes (this is the reference solver, not the fast network).
     """
-    group_index, group_size = penalty.group_index, penalty.group_size
-    n_groups = penalty.n_groups
+    # Blocks: the groups of a partition, the root groups of a tree (the
+    # penalty is separable over them, so one block's prox is exact).
+    group_index, group_size = penalty.block_index, penalty.block_size
+    n_groups = penalty.n_blocks
     W, S, step = bcofb_operators(dictionary, group_index, n_groups)
     code = torch.zeros(X.shape[0], W.shape[1], dtype=X.dtype, device=X.device)
     if init is not None:
@@ -291,8 +293,11 @@ def sparse_encode(
         Codes to start from (warm start). Zeros when None.
 
     groups : int or sequence of sequences of int, default=None
-        A partition of the atoms into groups: an int ``k`` for ``k`` equal
-        contiguous groups, or the atom indices of each group.
+        The groups: an int ``k`` for ``k`` equal contiguous groups, or the
+        atom indices of each group. Any two groups are disjoint or nested
+        (a partition, or a tree of groups as in Jenatton et al. 2011, whose
+        atoms may belong to no group); the group term sums over every
+        listed group, and ``"bcofb"`` updates one root group at a time.
 
     group_alpha : float, default=0.0
         Weight of the group penalty (needs ``groups``).
@@ -360,7 +365,7 @@ def sparse_encode(
                 "The 'init' parameter has negative entries, but positive=True constrains "
                 "the codes to be nonnegative."
             )
-    parsed_groups = None if groups is None else check_groups(groups, n_components)
+    parsed_groups = None if groups is None else check_group_tree(groups, n_components)
     if group_alpha > 0 and parsed_groups is None:
         raise ValueError("The 'group_alpha' parameter is positive but 'groups' is None.")
     if algorithm == "cod" and group_alpha > 0:
@@ -388,9 +393,10 @@ def sparse_encode(
 
     penalty = L1Penalty(alpha * penalty_scale, positive=positive)
     if parsed_groups is not None:
-        penalty = HiLassoPenalty(
+        penalty = group_penalty(
             alpha * penalty_scale,
-            torch.as_tensor(group_index(parsed_groups, n_components), device=torch_device),
+            parsed_groups,
+            n_components,
             tensor(group_alpha * weights * penalty_scale),
             positive=positive,
         )
@@ -554,8 +560,9 @@ def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_
         Weight of the l1 penalty.
 
     groups : int or sequence of sequences of int
-        A partition of the atoms: an int ``k`` for ``k`` equal contiguous
-        groups, or the atom indices of each group.
+        An int ``k`` for ``k`` equal contiguous groups, or the atom indices
+        of each group; any two groups disjoint or nested (a tree of groups,
+        atoms possibly in none).
 
     group_alpha : float
         Weight of the group penalty.
@@ -586,11 +593,12 @@ def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_
     1.4
     """
     X, code, dictionary = _check_objective_inputs(X, code, dictionary)
-    parsed_groups = check_groups(groups, dictionary.shape[0])
+    parsed_groups = check_group_tree(groups, dictionary.shape[0])
     weights = check_group_weights(group_weights, len(parsed_groups))
-    penalty = HiLassoPenalty(
+    penalty = group_penalty(
         alpha,
-        torch.as_tensor(group_index(parsed_groups, dictionary.shape[0])),
+        parsed_groups,
+        dictionary.shape[0],
         torch.as_tensor(group_alpha * weights, dtype=torch.float64),
     )
     per_sample = objective_numpy(X, code, dictionary, penalty)

@@ -344,8 +344,9 @@ def test_pipeline_and_grid_search(group_problem):
     "params, match",
     [
         ({"groups": 4}, "groups"),  # 6 atoms are not 4 equal groups
-        ({"groups": [[0, 1, 2], [2, 3, 4, 5]]}, "groups.*overlapping"),
-        ({"groups": [[0, 1], [2, 3]]}, "groups.*leaves atoms out"),
+        # (Nested groups and atoms in no group make a tree: tests/test_tree.py.)
+        ({"groups": [[0, 1, 2], [2, 3, 4, 5]]}, "groups.*overlap without one holding"),
+        ({"groups": [[0, 1], [1, 0]]}, "groups.*same group twice"),
         ({"groups": [[0, 1, 2], [3, 4, 9]]}, "groups.*out of range"),
         ({"groups": [[0, 1, 2], [], [3, 4, 5]]}, "groups.*empty"),
         ({"groups": 0}, "groups"),

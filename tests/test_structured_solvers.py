@@ -155,8 +155,9 @@ def test_hilasso_objective_by_hand():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"groups": [[0, 1], [1, 2, 3]]}, "overlapping"),
-        ({"groups": [[0, 1], [2]]}, "leaves atoms out"),
+        # (Nested groups and atoms in no group make a tree: tests/test_tree.py.)
+        ({"groups": [[0, 1], [1, 2, 3]]}, "overlap without one holding"),
+        ({"groups": [[0, 1], [0, 1]]}, "same group twice"),
         ({"groups": [[0, 1], [2, 3, 4]]}, "out of range"),
         ({"groups": [[0, 1, 2, 3], []]}, "empty"),
         ({"groups": 3}, "divisor"),

@@ -60,4 +60,9 @@ class GroupedNetwork:
 
     @property
     def group_size(self):
+        """The common size of contiguous groups of a partition (fast paths), else None."""
         return self.penalty.group_size
+
+    @property
+    def block_index(self):
+        return self.penalty.block_index

@@ -54,7 +54,7 @@ class LBCoFB(GroupedNetwork, nn.Module):
     def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
         self.penalty = grouped_penalty_like(penalty, dictionary, type(self).__name__)
-        W, _, step = bcofb_operators(dictionary, self.group_index, self.penalty.n_groups)
+        W, _, step = bcofb_operators(dictionary, self.block_index, self.penalty.n_blocks)
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers + 1, -1, -1).clone())
         thresholds, group_thresholds = self.penalty.thresholds(step)
@@ -86,8 +86,9 @@ class LBCoFB(GroupedNetwork, nn.Module):
         return self._forward_dense(X)
 
     def _forward_dense(self, X):
-        n_groups = self.s.shape[1]
-        group_index, group_size = self.group_index, self.group_size
+        # Block updates: over the groups of a partition, the root groups of a tree.
+        n_groups, group_index = self.penalty.n_blocks, self.block_index
+        group_size = self.penalty.block_size
         B = X @ self.W[0]
         code = torch.zeros_like(B)
         for layer in range(self.n_layers):
