@@ -121,7 +121,43 @@ class L1Penalty(nn.Module):
         return self.shrink_in_place(values, thresholds, scratch, group_thresholds)
 
 
-class HiLassoPenalty(L1Penalty):
+class GroupPenalty(L1Penalty):
+    """What the penalties with a group term share: thresholds and the prox's two steps.
+
+    The prox of ``step * P`` is the l1 shrink (one-sided with ``positive``)
+    followed by the subclass's ``_group_shrink`` with thresholds ``step *
+    group_penalties``.
+    """
+
+    grouped = True
+
+    def thresholds(self, step):
+        """As :meth:`L1Penalty.thresholds`, one threshold per group; per-coefficient
+        steps (coordinate descent) have no group threshold: ``s`` is None."""
+        if isinstance(step, torch.Tensor) and step.dim() > 0:
+            return self.alpha * step, None
+        return self.alpha * step, self.group_penalties * step
+
+    def shrink(self, values, thresholds, group_thresholds=None):
+        code = super().shrink(values, thresholds)
+        if group_thresholds is None:
+            return code
+        return self._group_shrink(code, group_thresholds)
+
+    def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
+        super().shrink_in_place(values, thresholds, scratch)
+        if group_thresholds is None:
+            return values
+        return self._group_shrink_in_place(values, group_thresholds)
+
+    def _group_shrink(self, code, group_thresholds):
+        raise NotImplementedError
+
+    def _group_shrink_in_place(self, values, group_thresholds):
+        return values.copy_(self._group_shrink(values, group_thresholds))
+
+
+class HiLassoPenalty(GroupPenalty):
     """``alpha ||z||_1 + sum_g p_g ||z_g||_2`` over a partition of the atoms (HiLasso).
 
     For non-overlapping groups the exact prox is the soft threshold followed
@@ -144,8 +180,6 @@ class HiLassoPenalty(L1Penalty):
         shrink, then the group shrink (which keeps signs), is still the
         exact prox.
     """
-
-    grouped = True
 
     def __init__(self, alpha, group_index, group_penalties, group_size=None, positive=False):
         super().__init__(alpha, positive)
@@ -209,29 +243,16 @@ class HiLassoPenalty(L1Penalty):
         )
         return slope + (along * self.group_penalties).sum(dim=1)
 
-    def thresholds(self, step):
-        """As :meth:`L1Penalty.thresholds`; per-coefficient steps (coordinate
-        descent) have no group threshold: ``s`` is None for them."""
-        if isinstance(step, torch.Tensor) and step.dim() > 0:
-            return self.alpha * step, None
-        return self.alpha * step, self.group_penalties * step
-
-    def shrink(self, values, thresholds, group_thresholds=None):
-        code = super().shrink(values, thresholds)
-        if group_thresholds is None:
-            return code
+    def _group_shrink(self, code, group_thresholds):
         return group_shrink(code, self.group_index, group_thresholds, self.group_size)
 
-    def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
-        super().shrink_in_place(values, thresholds, scratch)
-        if group_thresholds is None:
-            return values
+    def _group_shrink_in_place(self, values, group_thresholds):
         if self.group_size is None:
-            return values.copy_(group_shrink(values, self.group_index, group_thresholds))
+            return values.copy_(self._group_shrink(values, group_thresholds))
         return group_shrink_in_place(values, group_thresholds, self.group_size)
 
 
-class TreePenalty(L1Penalty):
+class TreePenalty(GroupPenalty):
     """``alpha ||z||_1 + sum_g p_g ||z_g||_2`` over a tree of groups (Jenatton et al. 2011).
 
     Any two listed groups are disjoint or nested; atoms may belong to no
@@ -255,7 +276,6 @@ class TreePenalty(L1Penalty):
         Whether codes are constrained to be nonnegative.
     """
 
-    grouped = True
     group_size = None  # no contiguous-block fast paths
     block_size = None
 
@@ -332,24 +352,6 @@ class TreePenalty(L1Penalty):
             )
             along = along + direction * self.depth_mask[depth]
         return slope + (along[:, :-1] * self.group_penalties).sum(dim=1)
-
-    def thresholds(self, step):
-        """As :meth:`HiLassoPenalty.thresholds`: one threshold per listed group."""
-        if isinstance(step, torch.Tensor) and step.dim() > 0:
-            return self.alpha * step, None
-        return self.alpha * step, self.group_penalties * step
-
-    def shrink(self, values, thresholds, group_thresholds=None):
-        code = super().shrink(values, thresholds)
-        if group_thresholds is None:
-            return code
-        return self._group_shrink(code, group_thresholds)
-
-    def shrink_in_place(self, values, thresholds, scratch, group_thresholds=None):
-        super().shrink_in_place(values, thresholds, scratch)
-        if group_thresholds is None:
-            return values
-        return values.copy_(self._group_shrink(values, group_thresholds))
 
     def _group_shrink(self, code, group_thresholds):
         """The group shrinks, deepest groups first (each depth's groups are disjoint)."""
