@@ -7,13 +7,16 @@ codes) and the discriminative objective. ``groups_`` None means the plain
 Lasso (no group term).
 """
 
+import numpy as np
 import torch
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._groups import check_group_weights, group_index, is_partition, tree_membership
 from ._objectives import sparse_coding_loss
 from ._penalties import HiLassoPenalty, L1Penalty, TreePenalty
 from ._prox import contiguous_group_size
 from ._scale import warn_if_codes_vanish
+from ._torch_utils import exact_device, to_numpy
 
 
 class GroupObjectiveMixin:
@@ -37,6 +40,45 @@ class GroupObjectiveMixin:
         self._group_size = contiguous_group_size(
             torch.as_tensor(self._group_index, device="cpu"), len(self.groups_)
         )
+
+    def group_energies(self, X):
+        """Compute the l2 norm of each group of the codes of ``X``.
+
+        Large energies mark the groups (sources, classes) present in a signal.
+        With a tree of groups, one column per listed group (nested ones too).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Signals, one per row.
+
+        Returns
+        -------
+        energies : ndarray of shape (n_samples, n_groups)
+            ``||z_g||_2`` for each sample and group, in the dtype of ``X``.
+        """
+        check_is_fitted(self)
+        if self.groups_ is None:
+            raise ValueError(
+                f"group_energies needs groups: this {type(self).__name__} was fitted "
+                "with groups=None (the Lasso)."
+            )
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        energies = np.empty((X.shape[0], len(self.groups_)), dtype=X.dtype)
+        # Which atoms each listed group holds (groups may nest, in a tree).
+        membership = np.zeros((len(self.groups_), self.components_.shape[0]))
+        for position, group in enumerate(self.groups_):
+            membership[position, group] = 1.0
+        for rows, code, _ in self._encoded_batches(X):
+            # In float64 (on the CPU where the device has none), relative to
+            # each row's largest coefficient: no overflow.
+            code = code.to(exact_device(code.device), torch.float64)
+            members = torch.as_tensor(membership, device=code.device)
+            peak = code.abs().amax(dim=1, keepdim=True)
+            scaled = code / torch.where(peak > 0, peak, torch.ones_like(peak))
+            squares = (scaled * scaled) @ members.T
+            energies[rows] = to_numpy(squares.sqrt() * peak, X.dtype)
+        return energies
 
     def _tree_membership(self):
         """The tree's membership rows, or None for a partition (and models saved before trees)."""

@@ -3,14 +3,11 @@
 import numbers
 
 import numpy as np
-import torch
 from sklearn.utils import assert_all_finite, check_array
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
-    check_is_fitted,
     column_or_1d,
-    validate_data,
 )
 
 from ._base import BaseLearnedEncoder
@@ -20,7 +17,6 @@ from ._objectives import contrastive_loss, sparse_coding_loss
 from ._penalties import L1Penalty
 from ._sklearn_compat import Interval, StrOptions
 from ._structure import GroupObjectiveMixin
-from ._torch_utils import exact_device, to_numpy
 
 __all__ = ["LASSO_ARCHITECTURES", "LearnedHiLassoEncoder", "LearnedLassoEncoder"]
 
@@ -81,32 +77,17 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     architecture : {"rescaled_lista", "lista", "lcod", "step_lista", "alista", \
             "hyper_lista"}, default="rescaled_lista"
-        ``"rescaled_lista"`` (the default): learned ISTA with a learned
-        momentum, per-atom gains and a rank-16 correction of the matrix on
-        the code per layer, whose every layer moves each signal's code to the
-        better of its best multiple and a point of the plane of the new and
-        previous codes (a per-signal step and momentum, in closed form; see
-        the user guide). The most accurate network for a given depth on
-        the problems of ``benchmarks/defaults.py`` with the default
-        training; the same products as LISTA plus one and more elementwise
-        work, so a ``transform`` takes about two to three times LISTA's time
-        on a CPU.
-        ``"lista"``: learned ISTA, one proximal-gradient step per layer.
-        ``"lcod"``: learned coordinate descent, one coordinate update per
-        layer (the cheapest layer, the least accurate for a given depth).
-        ``"step_lista"``: FISTA whose matrices stay the dictionary's own,
-        with learned per-layer steps, momenta and per-atom thresholds (Ablin
-        et al. 2019; Liu et al. 2019): few parameters, so it needs few
-        training signals and follows a changed dictionary without
-        retraining; close to the best on incoherent dictionaries, far from
-        it on coherent ones (image patches, digits).
-        ``"alista"``: ALISTA's analytic weight, the matrix least coherent
-        with the atoms (Liu et al. 2019), with a learned step and threshold
-        per layer. ``"hyper_lista"``: the same weight with a momentum and
-        thresholds computed at each layer from the current code and
-        residual, four learned numbers in all (Chen et al. 2021). Both have
-        few parameters and suit incoherent dictionaries only (see the user
-        guide and the benchmarks page).
+        The unrolled network. ``"rescaled_lista"`` (the default): learned
+        ISTA with momentum whose layers move each signal's code to the better
+        of two points of a plane (a per-signal step, in closed form; see
+        :ref:`the User Guide <rescaled_lista>`): the most accurate per layer,
+        with more elementwise work than LISTA. ``"lista"``: learned ISTA.
+        ``"lcod"``: learned coordinate descent (the cheapest layer).
+        ``"step_lista"``, ``"alista"``, ``"hyper_lista"``: analytic matrices
+        with a few learned steps and thresholds (Ablin et al. 2019; Liu et
+        al. 2019; Chen et al. 2021): few training signals needed, suited to
+        incoherent dictionaries only (:ref:`the User Guide
+        <unrolled_networks>`).
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
@@ -148,18 +129,11 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     input_noise : float or "auto", default="auto"
         Standard deviation of Gaussian noise added afresh to each training
         minibatch, relative to the root mean square of the signals passed to
-        ``fit`` (or to that ``partial_fit`` call); the network is trained on
-        the objective of the noisy signals. A regularizer: every layer has
-        its own weights, and on small training sets they overfit the
-        training rows; on large ones the noise only blurs the objective.
-        ``"auto"``: 0.5 up to 2,000 training rows, then ``0.5 * sqrt(2000 /
-        n_samples)`` (0.1 at 50,000 rows), chosen on the problems of
-        ``benchmarks/defaults.py`` (``input_noise_`` holds the value used).
-        The noisy training loss fluctuates between epochs: with early
-        stopping the stopping rule watches the noise-free loss of held-out
-        rows instead; otherwise raise ``n_iter_no_change`` (to ``max_iter``
-        to run every epoch) or the rule ends training early. 0 trains on the
-        signals as given.
+        ``fit`` (or to that ``partial_fit`` call): a regularizer against
+        overfitting small training sets (:ref:`the User Guide
+        <input_noise>`). ``"auto"``: 0.5 up to 2,000 training rows, then
+        ``0.5 * sqrt(2000 / n_samples)`` (``input_noise_`` holds the value
+        used). 0 trains on the signals as given.
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
@@ -178,8 +152,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     n_iter_no_change : int or "auto", default="auto"
         Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
         early stopping on a given dictionary (``"adam"``, ``"sgd"``) at least
-        270 optimizer steps' worth of epochs (54 for 450 training rows in batches of 100);
-        ``n_iter_no_change_`` holds the value used.
+        270 optimizer steps' worth of epochs; ``n_iter_no_change_`` holds
+        the value used.
 
     early_stopping : bool or "auto", default="auto"
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
@@ -194,33 +168,21 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         Share of the rows set aside by ``early_stopping``, in (0, 1).
 
     transform_dtype : {None, "bfloat16", "auto"}, default=None
-        Precision of the network's arithmetic in ``transform`` (and
-        ``score``). None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network codes bfloat16-rounded signals, faster where bfloat16
-        products are native (GPUs with bfloat16 tensor cores, CPUs with
-        AVX-512 BF16 or AMX) and several times slower where they are
-        emulated, which warns. ``"auto"``: on the first call on a device,
-        times both on up to 1,024 of the rows and keeps bfloat16 only if it
-        is at least 1.25 times faster and its codes' objective is within 1% of
-        full precision's (never where bfloat16 is emulated; the choice is
-        not saved with the model). ``benchmarks/speed.py`` measures both.
-        Codes are returned in the dtype of ``X``; training always runs in the
-        dtype of the training data.
+        Precision of the network's arithmetic in ``transform`` and
+        ``score``. None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
+        of the network (fast where bfloat16 products are native, warns where
+        they are emulated). ``"auto"``: bfloat16 only where a timing on the
+        first rows shows it faster with codes as good (the rule: see
+        :ref:`the User Guide <transform_precision>`). Codes come back in the
+        dtype of ``X``; training runs in the dtype of the training data.
 
     transform_compile : bool, default=False
-        Run ``transform`` (and ``score``) through ``torch.compile`` of the
-        network (of its bfloat16 copy with ``transform_dtype="bfloat16"``),
-        compiled by the first call (once more for a second batch shape,
-        then with dynamic shapes) and kept: later training changes its
-        parameters, not its code. Same codes up to rounding (with rescaled
-        LISTA, rounding can flip a layer's choice between two near-equal
-        points for a rare signal). Worth it on GPUs, where it fuses the
-        layers' elementwise work; less on CPUs, where the products take a
-        larger share (see the user guide's "Compiled transforms"); the first
-        call takes seconds.
-        Settable on a fitted model; if the compiler fails, a
-        ``RuntimeWarning`` says so and the network runs uncompiled. The
-        compiled module is never pickled.
+        Run ``transform`` and ``score`` through ``torch.compile`` of the
+        network, compiled by the first call and kept (never pickled). Same
+        codes up to rounding; worth it mostly on GPUs (see :ref:`the User
+        Guide <transform_compile>`). Settable on a fitted model; if the
+        compiler fails, a ``RuntimeWarning`` says so and the network runs
+        uncompiled.
 
     device : str or torch.device, default="cpu"
         Where the network trains and runs: ``"auto"`` (the accelerator torch
@@ -477,18 +439,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista", \
             "alista", "hyper_lista"}, default="bcofb"
         ``"bcofb"``: learned block-coordinate forward-backward, one group
-        update per layer. ``"ista"``: learned ISTA with the HiLasso prox
-        (per-coefficient and per-group thresholds). ``"lista"``, ``"lcod"``:
-        the unstructured networks (soft threshold only) trained on the
-        structured objective, the baseline of Sprechmann et al.
-        ``"rescaled_lista"``: soft thresholds too, with a learned momentum,
-        per-atom gains and a rank-16 correction, and every layer moves each
-        signal's code to a better point of the plane of the new and previous
-        codes for the HiLasso objective (see
-        :class:`~sklearn_lsc.LearnedLassoEncoder`). ``"step_lista"``: FISTA
-        with soft thresholds, learned steps, momenta and thresholds only.
-        ``"alista"``, ``"hyper_lista"``: analytic weights, soft thresholds
-        (see :class:`~sklearn_lsc.LearnedLassoEncoder`).
+        update per layer. ``"ista"``: learned ISTA with the HiLasso prox.
+        The others are :class:`~sklearn_lsc.LearnedLassoEncoder`'s networks
+        (l1 thresholds only) trained on the structured objective;
+        ``"rescaled_lista"`` chooses its per-signal points on it.
 
     n_layers : int, default=5
         Depth of the network: the number of unrolled iterations.
@@ -498,10 +452,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         codes (unsupervised). ``"regression"``: minimise ``||z* - h(x)||^2``
         with ``z*`` exact HiLasso codes. ``"discriminative"``: ``fit(X, y)``
         with ``y`` of shape ``(n_samples, n_groups)``, 1 where a group is
-        known active in that sample; the loss is the HiLasso objective with
-        per-sample group penalties ``-group_alpha * w_g`` on the known-active
-        groups and ``+group_alpha * w_g`` on the others, which teaches the
-        network to activate the right groups.
+        known active; the known-active groups' penalties change sign.
 
     solver : {"adam", "sgd", "armijo"}, default="adam"
         ``"adam"``, ``"sgd"`` (with Nesterov momentum 0.9): minibatch
@@ -520,15 +471,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     input_noise : float or "auto", default=0.1
         Standard deviation of Gaussian noise added afresh to each training
-        minibatch, relative to the root mean square of the signals passed to
-        ``fit`` (or to that ``partial_fit`` call); the network is trained on
-        the objective of the noisy signals. A regularizer against
-        overfitting small training sets (the default was chosen on the
-        HiLasso problem of ``benchmarks/defaults.py``). The noisy training
-        loss fluctuates between epochs: with early stopping the stopping
-        rule watches the noise-free loss of held-out rows instead; otherwise
-        raise ``n_iter_no_change``. 0 trains on the signals as given.
-        ``"auto"``: the rule of :class:`~sklearn_lsc.LearnedLassoEncoder`.
+        minibatch, relative to the signals' root mean square: a regularizer
+        against overfitting small training sets (:ref:`the User Guide
+        <input_noise>`). ``"auto"``: the rule of
+        :class:`~sklearn_lsc.LearnedLassoEncoder`. 0: the signals as given.
 
     max_iter : int or "auto", default="auto"
         Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
@@ -545,8 +491,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     n_iter_no_change : int or "auto", default="auto"
         Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
         early stopping on a given dictionary (``"adam"``, ``"sgd"``) at least
-        270 optimizer steps' worth of epochs (54 for 450 training rows in batches of 100);
-        ``n_iter_no_change_`` holds the value used.
+        270 optimizer steps' worth of epochs; ``n_iter_no_change_`` holds
+        the value used.
 
     early_stopping : bool or "auto", default="auto"
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
@@ -560,33 +506,21 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         Share of the rows set aside by ``early_stopping``, in (0, 1).
 
     transform_dtype : {None, "bfloat16", "auto"}, default=None
-        Precision of the network's arithmetic in ``transform`` (and
-        ``score``). None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network codes bfloat16-rounded signals, faster where bfloat16
-        products are native (GPUs with bfloat16 tensor cores, CPUs with
-        AVX-512 BF16 or AMX) and several times slower where they are
-        emulated, which warns. ``"auto"``: on the first call on a device,
-        times both on up to 1,024 of the rows and keeps bfloat16 only if it
-        is at least 1.25 times faster and its codes' objective is within 1% of
-        full precision's (never where bfloat16 is emulated; the choice is
-        not saved with the model). ``benchmarks/speed.py`` measures both.
-        Codes are returned in the dtype of ``X``; training always runs in the
-        dtype of the training data.
+        Precision of the network's arithmetic in ``transform`` and
+        ``score``. None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
+        of the network (fast where bfloat16 products are native, warns where
+        they are emulated). ``"auto"``: bfloat16 only where a timing on the
+        first rows shows it faster with codes as good (the rule: see
+        :ref:`the User Guide <transform_precision>`). Codes come back in the
+        dtype of ``X``; training runs in the dtype of the training data.
 
     transform_compile : bool, default=False
-        Run ``transform`` (and ``score``) through ``torch.compile`` of the
-        network (of its bfloat16 copy with ``transform_dtype="bfloat16"``),
-        compiled by the first call (once more for a second batch shape,
-        then with dynamic shapes) and kept: later training changes its
-        parameters, not its code. Same codes up to rounding (with rescaled
-        LISTA, rounding can flip a layer's choice between two near-equal
-        points for a rare signal). Worth it on GPUs, where it fuses the
-        layers' elementwise work; less on CPUs, where the products take a
-        larger share (see the user guide's "Compiled transforms"); the first
-        call takes seconds.
-        Settable on a fitted model; if the compiler fails, a
-        ``RuntimeWarning`` says so and the network runs uncompiled. The
-        compiled module is never pickled.
+        Run ``transform`` and ``score`` through ``torch.compile`` of the
+        network, compiled by the first call and kept (never pickled). Same
+        codes up to rounding; worth it mostly on GPUs (see :ref:`the User
+        Guide <transform_compile>`). Settable on a fitted model; if the
+        compiler fails, a ``RuntimeWarning`` says so and the network runs
+        uncompiled.
 
     device : str or torch.device, default="cpu"
         Where the network trains and runs: ``"auto"`` (the accelerator torch
@@ -751,39 +685,6 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
-
-    def group_energies(self, X):
-        """Compute the l2 norm of each group of the codes of ``X``.
-
-        Large energies mark the groups (sources, classes) present in a signal.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals, one per row.
-
-        Returns
-        -------
-        energies : ndarray of shape (n_samples, n_groups)
-            ``||z_g||_2`` for each sample and group, in the dtype of ``X``.
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        energies = np.empty((X.shape[0], len(self.groups_)), dtype=X.dtype)
-        # Which atoms each listed group holds (groups may nest, in a tree).
-        membership = np.zeros((len(self.groups_), self.components_.shape[0]))
-        for position, group in enumerate(self.groups_):
-            membership[position, group] = 1.0
-        for rows, code, _ in self._encoded_batches(X):
-            # In float64 (on the CPU where the device has none), relative to
-            # each row's largest coefficient: no overflow.
-            code = code.to(exact_device(code.device), torch.float64)
-            members = torch.as_tensor(membership, device=code.device)
-            peak = code.abs().amax(dim=1, keepdim=True)
-            scaled = code / torch.where(peak > 0, peak, torch.ones_like(peak))
-            squares = (scaled * scaled) @ members.T
-            energies[rows] = to_numpy(squares.sqrt() * peak, X.dtype)
-        return energies
 
     # ----------------------------------------------------------------- hooks
     def _parsed_groups(self, n_components):

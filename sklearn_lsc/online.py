@@ -144,33 +144,21 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         more steps code a little better and cost proportionally more.
 
     transform_dtype : {None, "bfloat16", "auto"}, default=None
-        Precision of the network's arithmetic in ``transform`` (and
-        ``score``). None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network codes bfloat16-rounded signals, faster where bfloat16
-        products are native (GPUs with bfloat16 tensor cores, CPUs with
-        AVX-512 BF16 or AMX) and several times slower where they are
-        emulated, which warns. ``"auto"``: on the first call on a device,
-        times both on up to 1,024 of the rows and keeps bfloat16 only if it
-        is at least 1.25 times faster and its codes' objective is within 1% of
-        full precision's (never where bfloat16 is emulated; the choice is
-        not saved with the model). ``benchmarks/speed.py`` measures both.
-        Codes are returned in the dtype of ``X``; training always runs in the
-        dtype of the training data.
+        Precision of the network's arithmetic in ``transform`` and
+        ``score``. None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
+        of the network (fast where bfloat16 products are native, warns where
+        they are emulated). ``"auto"``: bfloat16 only where a timing on the
+        first rows shows it faster with codes as good (the rule: see
+        :ref:`the User Guide <transform_precision>`). Codes come back in the
+        dtype of ``X``; training runs in the dtype of the training data.
 
     transform_compile : bool, default=False
-        Run ``transform`` (and ``score``) through ``torch.compile`` of the
-        network (of its bfloat16 copy with ``transform_dtype="bfloat16"``),
-        compiled by the first call (once more for a second batch shape,
-        then with dynamic shapes) and kept: later training changes its
-        parameters, not its code. Same codes up to rounding (with rescaled
-        LISTA, rounding can flip a layer's choice between two near-equal
-        points for a rare signal). Worth it on GPUs, where it fuses the
-        layers' elementwise work; less on CPUs, where the products take a
-        larger share (see the user guide's "Compiled transforms"); the first
-        call takes seconds.
-        Settable on a fitted model; if the compiler fails, a
-        ``RuntimeWarning`` says so and the network runs uncompiled. The
-        compiled module is never pickled.
+        Run ``transform`` and ``score`` through ``torch.compile`` of the
+        network, compiled by the first call and kept (never pickled). Same
+        codes up to rounding; worth it mostly on GPUs (see :ref:`the User
+        Guide <transform_compile>`). Settable on a fitted model; if the
+        compiler fails, a ``RuntimeWarning`` says so and the network runs
+        uncompiled.
 
     device : str or torch.device, default="cpu"
         Where the network runs: ``"auto"`` (the accelerator torch

@@ -197,7 +197,12 @@ def test_online_modeling_with_a_tree_of_groups():
         step_size=50, random_state=0,
     ).fit(X)  # fmt: skip
     assert isinstance(modeler.network_.penalty, TreePenalty)
-    assert modeler.transform(X).shape == (400, 12)
+    code = modeler.transform(X)
+    expected = np.stack([np.linalg.norm(code[:, g], axis=1) for g in TREE], axis=1)
+    np.testing.assert_allclose(modeler.group_energies(X), expected, rtol=1e-5, atol=1e-6)
+    lasso = OnlineSparseModeler(n_components=12, window_size=100, step_size=50).fit(X)
+    with pytest.raises(ValueError, match="group_energies needs groups"):
+        lasso.group_energies(X)
 
 
 def test_partially_overlapping_groups_are_refused_by_the_estimators():
