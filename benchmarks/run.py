@@ -54,6 +54,7 @@ SUITES = {
         Suite("defaults", quick=["--quick"]),
         Suite("transform", quick=["--quick"]),
         Suite("architectures", quick=["--quick"]),
+        Suite("family", quick=["--quick"]),
         Suite("reliability", quick=["--quick"]),
         Suite("convergence", quick=["--quick"], modules=("matplotlib",)),
         Suite("speed", takes_device=True, quick=["--quick", "--repeats", "3"]),

@@ -1,44 +1,21 @@
 """Online sparse modeling: network and dictionary adapted on a stream (Section 4.3)."""
 
-import math
 import numbers
-import time
 
-import numpy as np
 import torch
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import validate_data
 
 from ._base import LearnedEncoderBase
-from ._dictionary import (
-    OnlineDictionaryUpdate,
-    check_nonnegative_atoms,
-    init_dictionary_from_samples,
-)
 from ._groups import check_group_tree
-from ._networks import REGISTRY, STRUCTURED_NETWORKS
-from ._scale import signal_scale
+from ._networks import REGISTRY
 from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._stream import StreamTrainerMixin
 from ._structure import GroupObjectiveMixin
-from ._structure_check import check_structure_unchanged, record_structure
-from ._torch_utils import (
-    optimizer_state_on_cpu,
-    resolve_device,
-    threads_for_products,
-    to_numpy,
-    to_tensor,
-    torch_dtype,
-)
-from ._training import make_optimizer, set_learning_rate
 from ._transaction import transactional
-from ._validation import check_dictionary
-from ._warnings import warn
 
 __all__ = ["OnlineSparseModeler"]
 
 
-class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
+class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncoderBase):
     """Learn a dictionary and a fast sparse encoder together on a data stream.
 
     For data that arrive over time and change character (a new speaker, a new
@@ -369,34 +346,6 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
         """
         return self._partial_fit(X)
 
-    # ------------------------------------------------------------- streaming
-    def _partial_fit(self, X):
-        if self.step_size > self.window_size:
-            raise ValueError(
-                f"The 'step_size' parameter ({self.step_size}) must not exceed "
-                f"'window_size' ({self.window_size})."
-            )
-        first_call = not hasattr(self, "components_")
-        if not first_call:
-            check_structure_unchanged(self)
-        if first_call:
-            X = validate_data(self, X, dtype=[np.float64, np.float32])
-            self._initialize_stream(X)
-        else:
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-            X = X.astype(self.components_.dtype, copy=False)
-        self.n_samples_seen_ += X.shape[0]
-        pending = np.concatenate([self._pending, X])
-        n_full = pending.shape[0] // self.step_size * self.step_size
-        self._pending = pending[n_full:].copy()
-        if n_full:
-            n_atoms, n_features = self.components_.shape
-            product = min(self.batch_size, self.window_size) * n_atoms * n_features
-            with threads_for_products(product, resolve_device(self.device)):
-                for start in range(0, n_full, self.step_size):
-                    self._adapt(pending[start : start + self.step_size])
-        return self
-
     def _architecture_name(self):
         if self.architecture is not None:
             return self.architecture
@@ -411,120 +360,3 @@ class OnlineSparseModeler(GroupObjectiveMixin, LearnedEncoderBase):
                 )
             return None
         return check_group_tree(self.groups, n_components)
-
-    def _initialize_stream(self, X):
-        """Dictionary, network, optimizer and buffers from the first chunk ``X``."""
-        if self.groups is None and self._architecture_name() in STRUCTURED_NETWORKS:
-            raise ValueError(
-                f"The 'architecture' parameter {self.architecture!r} is structured and "
-                "needs 'groups'; use 'lista' or 'lcod' without groups."
-            )
-        device = resolve_device(self.device)
-        dtype = torch_dtype(X.dtype)
-        rng = check_random_state(self.random_state)
-        if isinstance(self.dictionary_init, str):
-            n_components = self.n_components or X.shape[1]
-            dictionary = init_dictionary_from_samples(
-                X[: self.window_size], n_components, rng, positive=self.positive_dict
-            )
-        else:
-            dictionary = check_dictionary(
-                self.dictionary_init,
-                n_features=X.shape[1],
-                n_components=self.n_components,
-                dtype=X.dtype,
-                name="dictionary_init",
-            )
-        if self.positive_dict:
-            check_nonnegative_atoms(dictionary, "dictionary_init")
-        self._check_structure(dictionary.shape[0])
-        self._warn_if_codes_vanish(X[: self.window_size], dictionary)
-        self.signal_scale_ = signal_scale(X[: self.window_size])
-        network = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
-        # Nothing failed: the model's state changes from here on.
-        self._rng = rng
-        self.components_ = dictionary
-        self.network_ = network
-        self._optimizer = make_optimizer(self.solver, network, self.learning_rate)
-        self._dictionary_update = OnlineDictionaryUpdate(
-            *dictionary.shape,
-            forgetting_factor=self.forgetting_factor,
-            dtype=dtype,
-            device=device,
-            positive=self.positive_dict,
-        )
-        self._window = X[:0].copy()
-        self._pending = X[:0].copy()
-        self.objective_curve_ = []
-        self.n_steps_ = 0
-        self.n_samples_seen_ = 0
-        self.__dict__.pop("_auto_precision", None)  # measured for the previous network
-        record_structure(self)
-
-    def _diverged(self, what):
-        """Raise: a step diverged (partial_fit then restores the model as it was)."""
-        raise ValueError(
-            f"Adaptation diverged at step {self.n_steps_ + 1}: {what}. Lower the "
-            f"'learning_rate' parameter (now {self.learning_rate}), or scale the stream."
-        )
-
-    def _adapt(self, new):
-        """One step: record the objective of ``new``, adapt the network, then the atoms."""
-        start = time.perf_counter()
-        device = resolve_device(self.device)
-        self._move_to(device)
-        dtype = self._network_dtype()
-        network = self.network_
-        objective = self._training_objective(device, dtype)
-        dictionary = to_tensor(self.components_, device=device, dtype=dtype)
-        # In the units of X / signal_scale_ (see the base class); the objective
-        # curve in those of X.
-        scale = self.signal_scale_
-        new_tensor = to_tensor(new, device=device, dtype=dtype).div_(scale)  # a fresh copy
-
-        with torch.no_grad():
-            unseen = float(objective(new_tensor, network(new_tensor), dictionary, None).mean())
-        unseen *= scale * scale
-        if not math.isfinite(unseen):
-            self._diverged(f"the objective of the new vectors became {unseen}")
-        # All-zero codes cost half the squared norm: codes worse than that are garbage.
-        zero_codes = 0.5 * float(new_tensor.pow(2).sum(dim=1).mean()) * scale * scale
-        if unseen > zero_codes:
-            warn(
-                f"At step {self.n_steps_ + 1}, the network's codes of the new vectors "
-                f"cost {unseen:.4g}, more than all-zero codes ({zero_codes:.4g}): the "
-                f"network has blown up. Lower the 'learning_rate' parameter (now "
-                f"{self.learning_rate}).",
-                ConvergenceWarning,
-            )
-        self.objective_curve_.append(unseen)
-
-        self._window = np.concatenate([self._window, new])[-self.window_size :]
-        window = to_tensor(self._window, device=device, dtype=dtype).div_(scale)
-        batch_size = min(self.batch_size, window.shape[0])
-        set_learning_rate(self._optimizer, self.learning_rate)  # as set now
-        for _ in range(self.updates_per_step):
-            rows = torch.from_numpy(
-                self._rng.choice(window.shape[0], size=batch_size, replace=False)
-            ).to(device)
-            loss = objective(window[rows], network(window[rows]), dictionary, None).mean()
-            if not bool(torch.isfinite(loss)):
-                self._diverged(f"the training loss became {float(loss.detach())}")
-            self._optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            with optimizer_state_on_cpu():
-                self._optimizer.step()
-
-        with torch.no_grad():
-            code = network(new_tensor)
-        self._dictionary_update.step(dictionary, new_tensor, code)
-        if not self._state_is_finite(dictionary):
-            self._diverged("the network's weights or the atoms became non-finite")
-        network.set_dictionary(dictionary)
-        self.components_ = to_numpy(dictionary, self.components_.dtype)
-        self.n_steps_ += 1
-        if self.verbose:
-            print(
-                f"[{type(self).__name__}] step {self.n_steps_}: objective of the new "
-                f"vectors {unseen:.6g}, {time.perf_counter() - start:.3f} s"
-            )
