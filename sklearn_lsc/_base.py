@@ -67,6 +67,10 @@ class TorchEncoding(NamedTuple):
     objective: Callable
 
 
+# Parameters added after models were first saved, with the default that
+# reproduces the older models (set when such a model is loaded).
+_PARAMETERS_SINCE = {"positive": False, "positive_dict": False}
+
 # Exact codes used as regression targets are solved to this accuracy.
 TARGET_TOL = 1e-6
 TARGET_MAX_ITER = 1000
@@ -301,7 +305,11 @@ class LearnedEncoderBase(
 
     def __setstate__(self, state):
         # Rebuilt on the CPU: the next fit or transform moves it to `device`.
-        super().__setstate__(restore_torch_state(dict(state)))
+        state = restore_torch_state(dict(state))
+        # Saved before the parameters existed: their defaults, what they did then.
+        for name, default in _PARAMETERS_SINCE.items():
+            state.setdefault(name, default)
+        super().__setstate__(state)
 
 
 class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):

@@ -40,7 +40,8 @@ def objective_numpy(X, code, dictionary, penalty):
     infinities (callers check).
     """
     arrays = (X, code, dictionary)
-    tensors = [torch.as_tensor(np.asarray(value, dtype=np.float64)) for value in arrays]
+    # (Copies: torch warns on read-only arrays, and nothing here writes.)
+    tensors = [torch.from_numpy(np.array(value, dtype=np.float64)) for value in arrays]
     with torch.no_grad():
         penalty = copy.deepcopy(penalty).to("cpu", torch.float64)  # not the caller's
         per_sample = sparse_coding_loss(*tensors, penalty)

@@ -11,6 +11,7 @@ take it as it is.
 """
 
 import copy
+import numbers
 
 import torch
 from torch import nn
@@ -98,7 +99,7 @@ class L1Penalty(nn.Module):
         """The prox with explicit (learned) thresholds, out of place (autograd).
 
         ``group_thresholds`` None applies the l1 part only (a network that
-        learns no group thresholds). A threshold that a network learned
+        learns no group thresholds). An l1 threshold that a network learned
         negative acts as zero.
         """
         if self.positive:
@@ -137,6 +138,14 @@ class GroupPenalty(L1Penalty):
         if isinstance(step, torch.Tensor) and step.dim() > 0:
             return self.alpha * step, None
         return self.alpha * step, self.group_penalties * step
+
+    def prox(self, values, step):
+        if isinstance(step, torch.Tensor) and step.dim() > 0:
+            raise ValueError(
+                "The prox of a penalty with groups takes one step for all coefficients; "
+                "per-coefficient steps (coordinate descent) suit the Lasso only."
+            )
+        return super().prox(values, step)
 
     def shrink(self, values, thresholds, group_thresholds=None):
         code = super().shrink(values, thresholds)
@@ -295,8 +304,9 @@ class TreePenalty(GroupPenalty):
         labels = torch.where(
             alone, n_groups + torch.arange(roots.shape[0], device=roots.device), roots
         )
-        _, block_index = torch.unique(labels, return_inverse=True)
+        blocks, block_index = torch.unique(labels, return_inverse=True)
         self.register_buffer("block_index", block_index)
+        self._n_blocks = int(blocks.numel())  # once: no device sync per layer
 
     def extra_repr(self):
         return (
@@ -309,7 +319,7 @@ class TreePenalty(GroupPenalty):
 
     @property
     def n_blocks(self):
-        return int(self.block_index.max()) + 1 if self.block_index.numel() else 0
+        return self._n_blocks
 
     def arguments(self):
         return {
@@ -369,7 +379,7 @@ def as_penalty(penalty):
     """``penalty``, or :class:`L1Penalty` of it when it is a number (the Lasso's ``alpha``)."""
     if isinstance(penalty, L1Penalty):
         return penalty
-    if isinstance(penalty, torch.Tensor | float | int) and not isinstance(penalty, bool):
+    if isinstance(penalty, torch.Tensor | numbers.Real) and not isinstance(penalty, bool):
         return L1Penalty(float(penalty))
     raise TypeError(f"A penalty or the Lasso's alpha was expected, got {type(penalty).__name__}.")
 

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._groups import check_group_weights, group_index, is_partition, tree_membership
 from ._objectives import sparse_coding_loss
 from ._penalties import HiLassoPenalty, L1Penalty, TreePenalty
-from ._prox import contiguous_group_size
+from ._prox import contiguous_group_size, group_sums
 from ._scale import warn_if_codes_vanish
 from ._torch_utils import exact_device, to_numpy
 
@@ -65,20 +65,29 @@ class GroupObjectiveMixin:
             )
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         energies = np.empty((X.shape[0], len(self.groups_)), dtype=X.dtype)
-        # Which atoms each listed group holds (groups may nest, in a tree).
-        membership = np.zeros((len(self.groups_), self.components_.shape[0]))
-        for position, group in enumerate(self.groups_):
-            membership[position, group] = 1.0
         for rows, code, _ in self._encoded_batches(X):
             # In float64 (on the CPU where the device has none), relative to
             # each row's largest coefficient: no overflow.
             code = code.to(exact_device(code.device), torch.float64)
-            members = torch.as_tensor(membership, device=code.device)
             peak = code.abs().amax(dim=1, keepdim=True)
             scaled = code / torch.where(peak > 0, peak, torch.ones_like(peak))
-            squares = (scaled * scaled) @ members.T
+            squares = self._listed_group_sums(scaled * scaled)
             energies[rows] = to_numpy(squares.sqrt() * peak, X.dtype)
         return energies
+
+    def _listed_group_sums(self, values):
+        """Per row, the sum of ``values`` over each listed group: (n_samples, n_groups)."""
+        n_groups = len(self.groups_)
+        membership = self._tree_membership()
+        if membership is None:
+            index = torch.as_tensor(self._group_index, device=values.device)
+            return group_sums(values, index, n_groups)
+        # A tree: each listed group sits at one depth; the last column holds
+        # the atoms in no group of that depth.
+        total = values.new_zeros(values.shape[0], n_groups + 1)
+        for row in torch.as_tensor(membership, device=values.device):
+            total += group_sums(values, row, n_groups + 1)
+        return total[:, :-1]
 
     def _tree_membership(self):
         """The tree's membership rows, or None for a partition (and models saved before trees)."""

@@ -41,7 +41,8 @@ def _check_class_sizes(template, X, y_index, classes):
     """Each class needs as many rows as the atoms its dictionary is drawn from."""
     if getattr(template, "dictionary", None) is not None:
         return
-    n_atoms = template._n_components_for(X)
+    # (Atoms drawn from the rows: n_components of them, one per feature by default.)
+    n_atoms = template.n_components if template.n_components is not None else X.shape[1]
     counts = np.bincount(y_index, minlength=classes.size)
     small = np.flatnonzero(counts < n_atoms)
     if small.size:

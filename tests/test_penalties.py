@@ -1,5 +1,7 @@
 """The penalty objects: values, proxes, linearisations, saving, and the networks that take them."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -291,3 +293,21 @@ def test_a_nonnegative_penalty_saves_its_constraint():
             False,
         ]
     assert L1Penalty(0.25).feasible(torch.ones(2, 2)) is None
+
+
+def test_numpy_scalars_are_the_lassos_alpha_and_grouped_proxes_want_one_step():
+    assert as_penalty(np.float32(0.25)).alpha == 0.25
+    assert as_penalty(np.int64(2)).alpha == 2.0
+    with pytest.raises(ValueError, match="one step for all coefficients"):
+        hilasso().prox(torch.ones(2, 12, dtype=torch.float64), torch.full((12,), 0.5))
+
+
+def test_objectives_of_read_only_arrays_raise_no_warning():
+    from sklearn_lsc import lasso_objective
+
+    X, code, D = np.ones((2, 3)), np.ones((2, 4)), np.ones((4, 3))
+    for array in (X, code, D):
+        array.setflags(write=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert lasso_objective(X, code, D, 0.5) == pytest.approx(0.5 * 9 * 3 + 0.5 * 4)

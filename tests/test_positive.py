@@ -245,3 +245,18 @@ def test_a_fitted_nmf_maps_to_a_nonnegative_encoder():
     optimum = lasso_objective(X[200:], exact, nmf.components_, alpha)
     reached = lasso_objective(X[200:], code, nmf.components_, alpha)
     assert optimum <= reached < 1.05 * optimum
+
+
+@pytest.mark.parametrize("estimator_class", [LearnedLassoEncoder, OnlineSparseModeler])
+def test_models_saved_before_the_nonnegative_options_load_with_them_off(estimator_class):
+    X, D = nonnegative_problem(5, n_samples=200)
+    params = {"dictionary": D} if estimator_class is LearnedLassoEncoder else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = estimator_class(alpha=0.05, random_state=0, **params).fit(X)
+    state = model.__getstate__()
+    del state["positive"], state["positive_dict"]  # as an older version saved it
+    loaded = estimator_class.__new__(estimator_class)
+    loaded.__setstate__(state)
+    assert loaded.get_params()["positive"] is False and repr(loaded)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
