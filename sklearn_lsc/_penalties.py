@@ -159,6 +159,16 @@ class GroupPenalty(L1Penalty):
             return values
         return self._group_shrink_in_place(values, group_thresholds)
 
+    def with_group_penalties(self, group_penalties):
+        """The same penalty with other group weights (e.g. one row per sample).
+
+        A shallow copy: the other buffers (the groups' layout) are shared, not
+        rebuilt, since the discriminative objective asks for one per batch.
+        """
+        other = copy.copy(self)
+        other._buffers = {**self._buffers, "group_penalties": group_penalties}
+        return other
+
     def _group_shrink(self, code, group_thresholds):
         raise NotImplementedError
 
@@ -225,12 +235,6 @@ class HiLassoPenalty(GroupPenalty):
             "group_index": self.group_index.cpu(),
             "group_penalties": self.group_penalties.cpu(),
         }
-
-    def with_group_penalties(self, group_penalties):
-        """The same penalty with other group weights (e.g. one row per sample)."""
-        return HiLassoPenalty(
-            self.alpha, self.group_index, group_penalties, self.group_size, self.positive
-        )
 
     def group_norms(self, code):
         """``||z_g||_2`` of each row and group, shape (n_samples, n_groups)."""
@@ -327,9 +331,6 @@ class TreePenalty(GroupPenalty):
             "membership": self.membership.cpu(),
             "group_penalties": self.group_penalties.cpu(),
         }
-
-    def with_group_penalties(self, group_penalties):
-        return TreePenalty(self.alpha, self.membership, group_penalties, self.positive)
 
     def _padded(self, per_group):
         """``per_group`` (``(..., n_groups)``) with a zero for "no group" appended."""

@@ -41,8 +41,33 @@ def analytic_weight(dictionary):
     )
 
 
+class AnalyticWeightNetwork(nn.Module):
+    """What the networks on the analytic weight share: its buffers and following the atoms.
+
+    Their few parameters are multiples of order one (see make_optimizer).
+    """
+
+    learning_rate_scale = 10.0
+
+    def _set_up(self, dictionary, penalty):
+        """Keep the penalty, the atoms, the analytic weight and its step; return the step."""
+        W, step = analytic_weight(dictionary)
+        self.penalty = penalty_like(penalty, dictionary)
+        self.register_buffer("dictionary", dictionary.detach().clone())
+        self.register_buffer("W", W)
+        self.register_buffer("analytic_step", step)
+        return step
+
+    def set_dictionary(self, dictionary):
+        """Follow a dictionary update: new atoms and analytic weight (the steps stay learned)."""
+        W, step = analytic_weight(dictionary)
+        self.dictionary.copy_(dictionary)
+        self.W.copy_(W)
+        self.analytic_step.copy_(step)
+
+
 @records_constructor_arguments
-class ALISTA(nn.Module):
+class ALISTA(AnalyticWeightNetwork):
     """Analytic LISTA (Liu, Chen, Wang & Yin, ICLR 2019): two learned numbers per layer.
 
     Layer ``t`` computes::
@@ -72,16 +97,9 @@ class ALISTA(nn.Module):
     layers threshold with the penalty's l1 part.
     """
 
-    # Few parameters, each a multiple of order one (see make_optimizer).
-    learning_rate_scale = 10.0
-
     def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
-        W, step = analytic_weight(dictionary)
-        self.penalty = penalty_like(penalty, dictionary)
-        self.register_buffer("dictionary", dictionary.detach().clone())
-        self.register_buffer("W", W)
-        self.register_buffer("analytic_step", step)
+        step = self._set_up(dictionary, penalty)
         # Multiples of the analytic step: the optimizer's steps are then
         # relative, whatever the dictionary's scale.
         self.step = nn.Parameter(torch.ones(n_layers, dtype=step.dtype, device=step.device))
@@ -90,13 +108,6 @@ class ALISTA(nn.Module):
     @property
     def n_layers(self):
         return self.step.shape[0]
-
-    def set_dictionary(self, dictionary):
-        """Follow a dictionary update: new atoms and analytic weight (steps stay learned)."""
-        W, step = analytic_weight(dictionary)
-        self.dictionary.copy_(dictionary)
-        self.W.copy_(W)
-        self.analytic_step.copy_(step)
 
     def forward(self, X):
         code = None

@@ -3,13 +3,12 @@
 import torch
 from torch import nn
 
-from .._penalties import penalty_like
 from ._common import records_constructor_arguments
-from .alista import analytic_weight
+from .alista import AnalyticWeightNetwork
 
 
 @records_constructor_arguments
-class HyperLISTA(nn.Module):
+class HyperLISTA(AnalyticWeightNetwork):
     """ALISTA with momentum whose per-layer parameters follow from four learned scalars.
 
     After Chen, Liu, Wang & Yin (NeurIPS 2021, "Hyperparameter tuning is all
@@ -42,17 +41,10 @@ class HyperLISTA(nn.Module):
     layers threshold with the penalty's l1 part.
     """
 
-    # Few parameters, each a multiple of order one (see make_optimizer).
-    learning_rate_scale = 10.0
-
     def __init__(self, dictionary, penalty, n_layers):
         super().__init__()
-        W, step = analytic_weight(dictionary)
-        self.penalty = penalty_like(penalty, dictionary)
+        step = self._set_up(dictionary, penalty)
         self._n_layers = int(n_layers)
-        self.register_buffer("dictionary", dictionary.detach().clone())
-        self.register_buffer("W", W)
-        self.register_buffer("analytic_step", step)
         self.c_step = nn.Parameter(torch.ones_like(step))
         self.c_threshold = nn.Parameter(torch.ones_like(step))
         self.c_residual = nn.Parameter(torch.zeros_like(step))
@@ -61,13 +53,6 @@ class HyperLISTA(nn.Module):
     @property
     def n_layers(self):
         return self._n_layers
-
-    def set_dictionary(self, dictionary):
-        """Follow a dictionary update: new atoms, analytic weight and step."""
-        W, step = analytic_weight(dictionary)
-        self.dictionary.copy_(dictionary)
-        self.W.copy_(W)
-        self.analytic_step.copy_(step)
 
     def forward(self, X):
         n_components = self.W.shape[1]
