@@ -27,6 +27,7 @@ from ._dictionary import (
     check_nonnegative_atoms,
     init_dictionary_from_samples,
 )
+from ._docstrings import fill_doc
 from ._inference import InferenceMixin
 from ._networks import REGISTRY
 from ._objectives import sparse_coding_loss
@@ -80,6 +81,7 @@ TARGET_MAX_ITER = 1000
 _TRANSIENT_STATE = ("_transform_module", "_auto_precision")
 
 
+@fill_doc
 class LearnedEncoderBase(
     InferenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):
@@ -90,6 +92,22 @@ class LearnedEncoderBase(
     """
 
     _TRANSIENT_STATE = _TRANSIENT_STATE
+
+    # The parameters every learned encoder has, offline or online.
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "positive": ["boolean"],
+        "positive_dict": ["boolean"],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "transform_dtype": [StrOptions({"bfloat16", "auto"}), None],
+        "transform_compile": ["boolean"],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     # ----------------------------------------------------------------- hooks
     def _penalty(self, device, dtype):
@@ -193,10 +211,7 @@ class LearnedEncoderBase(
     def transform(self, X):
         """Compute the sparse codes of ``X`` with the trained network.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals, one per row.
+        %(signal_parameters)s
 
         Returns
         -------
@@ -237,10 +252,7 @@ class LearnedEncoderBase(
         training ``objective``), of the codes ``transform`` returns, computed
         in float64 in the units of ``X``. :meth:`score` is its mean.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals, one per row.
+        %(signal_parameters)s
 
         Returns
         -------
@@ -264,10 +276,7 @@ class LearnedEncoderBase(
         ``sklearn_lsc.metrics`` do (see the user guide's "Model
         selection").
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals, one per row.
+        %(signal_parameters)s
 
         y : Ignored
             Not used, present for API consistency by convention.
@@ -329,16 +338,10 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
     )
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        **LearnedEncoderBase._parameter_constraints,
         "dictionary": ["array-like", None],
         "fit_dictionary": ["boolean", StrOptions({"auto"})],
-        "positive": ["boolean"],
-        "positive_dict": ["boolean"],
-        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
         "solver": [StrOptions({"adam", "sgd", "armijo"})],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "input_noise": [Interval(numbers.Real, 0, None, closed="left"), StrOptions({"auto"})],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
@@ -348,11 +351,6 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         ],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
-        "transform_dtype": [StrOptions({"bfloat16", "auto"}), None],
-        "transform_compile": ["boolean"],
-        "device": [str, torch.device],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     # ------------------------------------------------------ training hooks

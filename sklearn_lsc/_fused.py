@@ -210,7 +210,7 @@ def _forward(network, X):
     approximation = buffers["approximation"]
     residual = stacked[:, :n_features].numpy()
     torch.mm(X, weights["first"], out=code)
-    kernels.threshold_first(code.numpy(), weights["thresholds"][0], l1)
+    kernels.threshold(code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope)
     torch.mm(code, weights["dictionary"], out=approximation)
     kernels.first_plane(
         signals, code.numpy(), approximation.numpy(), alpha, l1, tiny,

@@ -9,25 +9,12 @@ _OPTIONS = dict(parallel=True, cache=True, fastmath=_FASTMATH)
 
 
 @numba.njit(**_OPTIONS)
-def threshold_first(B, thresholds, l1):
-    """``B <- soft(B, t)`` in place; each row's l1 norm into ``l1``."""
-    n_samples, n_components = B.shape
-    for i in numba.prange(n_samples):
-        total = l1.dtype.type(0)
-        for j in range(n_components):
-            value, t = B[i, j], thresholds[j]
-            shrunk = value - min(max(value, -t), t)
-            B[i, j] = shrunk
-            total += abs(shrunk)
-        l1[i] = total
-
-
-@numba.njit(**_OPTIONS)
 def threshold(B, thresholds, code, l1, slope):
-    """As :func:`threshold_first`; also ``<s, code>`` with ``s`` a subgradient of |.| at ``B``.
+    """``B <- soft(B, t)`` in place; each row's l1 norm into ``l1``, ``<s, code>`` into ``slope``.
 
     ``s`` is the sign of the thresholded ``B``, or of ``code`` where it is
-    zero (the linearised penalty of :class:`RescaledLISTA`).
+    zero (the linearised penalty of :class:`RescaledLISTA`). The first layer,
+    which has no previous code, passes ``B`` as ``code`` and ignores ``slope``.
     """
     n_samples, n_components = B.shape
     for i in numba.prange(n_samples):

@@ -12,6 +12,7 @@ With codes constrained to be nonnegative, only positive correlations count:
 import numpy as np
 from sklearn.utils import check_array
 
+from ._docstrings import fill_doc
 from ._sklearn_compat import validate_params
 from ._validation import check_dictionary, stable_row_norms
 from ._warnings import warn
@@ -27,6 +28,7 @@ _CHUNK_ROWS = 4096
     {"X": ["array-like"], "dictionary": ["array-like"], "positive": ["boolean"]},
     prefer_skip_nested_validation=True,
 )
+@fill_doc
 def lasso_alpha_max(X, dictionary, *, positive=False):
     """Return the smallest ``alpha`` for which every Lasso code of ``X`` is zero.
 
@@ -36,10 +38,7 @@ def lasso_alpha_max(X, dictionary, *, positive=False):
     are fractions of it, as scikit-learn's Lasso path starts from it and
     decreases.
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Signals, one per row.
+    %(signal_parameters)s
 
     dictionary : array-like of shape (n_components, n_features)
         Atoms, one per row.

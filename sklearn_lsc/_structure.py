@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._docstrings import fill_doc
 from ._groups import check_group_weights, group_index, is_partition, tree_membership
 from ._objectives import sparse_coding_loss
 from ._penalties import HiLassoPenalty, L1Penalty, TreePenalty
@@ -19,6 +20,7 @@ from ._scale import warn_if_codes_vanish
 from ._torch_utils import exact_device, to_numpy
 
 
+@fill_doc
 class GroupObjectiveMixin:
     """Hooks of :class:`~sklearn_lsc._base.LearnedEncoderBase` for (Hi)Lasso models.
 
@@ -47,10 +49,7 @@ class GroupObjectiveMixin:
         Large energies mark the groups (sources, classes) present in a signal.
         With a tree of groups, one column per listed group (nested ones too).
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals, one per row.
+        %(signal_parameters)s
 
         Returns
         -------

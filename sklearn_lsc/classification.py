@@ -12,6 +12,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseLearnedEncoder
+from ._docstrings import fill_doc
 from ._metric import MetricLearner, projected_objectives
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._transaction import transactional
@@ -57,6 +58,16 @@ def _fit_encoder(encoder, X):
     return encoder.fit(X)
 
 
+def _two_class_convention(scores):
+    """Per-class scores as ``decision_function`` returns them.
+
+    With two classes, scikit-learn's convention: one column, the second
+    class's score minus the first's.
+    """
+    return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+
+@fill_doc
 class _SparseClassifier(ClassifierMixin, BaseEstimator):
     """What the sparse-coding classifiers share: their tags and ``score``."""
 
@@ -70,10 +81,7 @@ class _SparseClassifier(ClassifierMixin, BaseEstimator):
     def score(self, X, y, sample_weight=None):
         """Return the mean accuracy of ``predict(X)`` against ``y``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals to classify.
+        %(classify_parameters)s
 
         y : array-like of shape (n_samples,)
             True labels.
@@ -89,6 +97,7 @@ class _SparseClassifier(ClassifierMixin, BaseEstimator):
         return super().score(X, y, sample_weight=sample_weight)
 
 
+@fill_doc
 class SparseCodingClassifier(_SparseClassifier):
     """Classify by which class's sparse model codes a sample best.
 
@@ -144,11 +153,7 @@ class SparseCodingClassifier(_SparseClassifier):
         Mean loss of each epoch of the joint training (only with
         ``metric="mahalanobis"``).
 
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    %(feature_attributes)s
 
     See Also
     --------
@@ -156,8 +161,7 @@ class SparseCodingClassifier(_SparseClassifier):
 
     References
     ----------
-    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
-    structured sparse models", ICML 2012.
+    %(sprechmann_2012)s
 
     Examples
     --------
@@ -329,10 +333,7 @@ class SparseCodingClassifier(_SparseClassifier):
     def decision_function(self, X):
         """Return minus each class's objective of ``X``: higher is more likely.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals to classify.
+        %(classify_parameters)s
 
         Returns
         -------
@@ -341,18 +342,12 @@ class SparseCodingClassifier(_SparseClassifier):
             scikit-learn's convention: one column, positive for
             ``classes_[1]`` (the difference of the two).
         """
-        scores = -self._objectives(X)
-        if scores.shape[1] == 2:
-            return scores[:, 1] - scores[:, 0]
-        return scores
+        return _two_class_convention(-self._objectives(X))
 
     def predict(self, X):
         """Predict the class whose model codes each sample with the smallest objective.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals to classify.
+        %(classify_parameters)s
 
         Returns
         -------
@@ -365,10 +360,7 @@ class SparseCodingClassifier(_SparseClassifier):
     def predict_proba(self, X):
         """Softmax of minus the class objectives: rows sum to one.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals to classify.
+        %(classify_parameters)s
 
         Returns
         -------
@@ -378,6 +370,7 @@ class SparseCodingClassifier(_SparseClassifier):
         return _softmax(-self._objectives(X))
 
 
+@fill_doc
 class StructuredSparseClassifier(_SparseClassifier):
     """Identify the sources of a signal from the group energies of a structured code.
 
@@ -436,8 +429,7 @@ class StructuredSparseClassifier(_SparseClassifier):
     max_iter : int, default=100
         Maximum epochs of every encoder.
 
-    batch_size : int, default=100
-        Rows per minibatch.
+    %(batch_size)s
 
     input_noise : float, default=0.0
         Training noise of every encoder, relative to the root mean square of
@@ -453,8 +445,7 @@ class StructuredSparseClassifier(_SparseClassifier):
         Whether every encoder sets aside ``validation_fraction`` of its rows
         and stops on their loss (see :class:`LearnedLassoEncoder`).
 
-    validation_fraction : float, default=0.1
-        Share of the rows set aside by ``early_stopping``, in (0, 1).
+    %(validation_fraction)s
 
     device : str or torch.device, default="cpu"
         Where the networks train and run: ``"auto"`` (the accelerator torch
@@ -479,11 +470,7 @@ class StructuredSparseClassifier(_SparseClassifier):
     n_iter_ : int
         Epochs run by the structured encoder.
 
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    %(feature_attributes)s
 
     See Also
     --------
@@ -491,8 +478,7 @@ class StructuredSparseClassifier(_SparseClassifier):
 
     References
     ----------
-    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
-    structured sparse models", ICML 2012.
+    %(sprechmann_2012)s
 
     Examples
     --------
@@ -686,10 +672,7 @@ class StructuredSparseClassifier(_SparseClassifier):
     def decision_function(self, X):
         """Return the group energies of ``X``, sum-pooled over windows of rows.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals, consecutive rows forming the pooling windows.
+        %(window_parameters)s
 
         Returns
         -------
@@ -698,18 +681,12 @@ class StructuredSparseClassifier(_SparseClassifier):
             two classes, scikit-learn's convention: one column, positive for
             ``classes_[1]`` (the difference of the two).
         """
-        energies = self._pooled_energies(X)
-        if energies.shape[1] == 2:
-            return energies[:, 1] - energies[:, 0]
-        return energies
+        return _two_class_convention(self._pooled_energies(X))
 
     def predict(self, X):
         """Identify the sources of each row.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Signals, consecutive rows forming the pooling windows.
+        %(window_parameters)s
 
         Returns
         -------

@@ -11,6 +11,7 @@ from sklearn.utils.validation import (
 )
 
 from ._base import BaseLearnedEncoder
+from ._docstrings import fill_doc
 from ._groups import check_group_tree
 from ._networks import NETWORKS, REGISTRY
 from ._objectives import contrastive_loss, sparse_coding_loss
@@ -25,6 +26,7 @@ __all__ = ["LASSO_ARCHITECTURES", "LearnedHiLassoEncoder", "LearnedLassoEncoder"
 LASSO_ARCHITECTURES = tuple(sorted(NETWORKS))
 
 
+@fill_doc
 class LearnedLassoEncoder(BaseLearnedEncoder):
     """Fast approximate Lasso codes from a trained unrolled network (LISTA, LCoD).
 
@@ -41,9 +43,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     Parameters
     ----------
-    n_components : int, default=None
-        Number of atoms. None: the number of rows of ``dictionary`` when it is
-        given, else ``n_features``.
+    %(n_components)s
 
     alpha : float, default=1.0
         Weight of the l1 penalty (the scaling of
@@ -60,20 +60,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         network's codes, atoms kept in the unit ball. ``"auto"``: adapt when
         ``dictionary`` is None, keep a given dictionary fixed.
 
-    positive : bool, default=False
-        Whether to constrain the codes to be nonnegative (as scikit-learn's
-        ``positive_code``): every layer uses the one-sided shrink
-        ``max(v - t, 0)`` and the objective is minimised over ``z >= 0``.
-        With ``positive_dict`` and a learned dictionary, a learned
-        non-negative matrix factorization with sparse codes; with a given
-        nonnegative dictionary (e.g. ``NMF.components_``), a fast encoder
-        for it (:ref:`the mapping of NMF's alpha_W <nonnegative_codes>`).
-
-    positive_dict : bool, default=False
-        Whether the dictionary steps keep the atoms nonnegative (as
-        scikit-learn's ``positive_dict``); atoms drawn from training rows
-        start from their positive parts. Used only when the dictionary is
-        adapted; a given dictionary adapted this way must be nonnegative.
+    %(sign_parameters)s
 
     architecture : {"rescaled_lista", "lista", "lcod", "step_lista", "alista", \
             "hyper_lista"}, default="rescaled_lista"
@@ -89,8 +76,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         incoherent dictionaries only (:ref:`the User Guide
         <unrolled_networks>`).
 
-    n_layers : int, default=5
-        Depth of the network: the number of unrolled iterations.
+    %(n_layers)s
 
     objective : {"lasso", "regression", "similarity"}, default="lasso"
         ``"lasso"``: minimise the mean Lasso objective of the network's codes
@@ -111,20 +97,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         Distance beyond which ``objective="similarity"`` stops pushing codes
         of different labels apart.
 
-    solver : {"adam", "sgd", "armijo"}, default="adam"
-        ``"adam"``, ``"sgd"`` (with Nesterov momentum 0.9): minibatch
-        optimizers. ``"armijo"``: full-batch gradient descent with an Armijo
-        backtracking line search, one step per epoch.
-
-    learning_rate : float, default=1e-3
-        Initial learning rate of Adam and SGD, annealed by a cosine schedule
-        over the ``max_iter`` epochs of ``fit`` (``partial_fit`` keeps it
-        constant). For ``"armijo"``, the initial step size. The networks
-        with analytic matrices (``"step_lista"``, ``"alista"``,
-        ``"hyper_lista"``) train at ten times this rate.
-
-    batch_size : int, default=100
-        Rows per minibatch.
+    %(optimizer_parameters)s
 
     input_noise : float or "auto", default="auto"
         Standard deviation of Gaussian noise added afresh to each training
@@ -135,12 +108,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         ``0.5 * sqrt(2000 / n_samples)`` (``input_noise_`` holds the value
         used). 0 trains on the signals as given.
 
-    max_iter : int or "auto", default="auto"
-        Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
-        stopping on a given dictionary (solvers ``"adam"``, ``"sgd"``) at
-        least enough epochs for 2,000 optimizer steps (a small training set
-        takes few steps per epoch: 400 epochs for 450 training rows in
-        batches of 100); ``max_iter_`` holds the value used.
+    %(max_iter)s
 
     tol : float, default=1e-5
         ``fit`` stops when the training loss (the validation loss, with
@@ -149,11 +117,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         of a percent of the optimum still improve, by less than 1e-4 of the
         loss per epoch: a larger ``tol`` stops training on large sets early.
 
-    n_iter_no_change : int or "auto", default="auto"
-        Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
-        early stopping on a given dictionary (``"adam"``, ``"sgd"``) at least
-        270 optimizer steps' worth of epochs; ``n_iter_no_change_`` holds
-        the value used.
+    %(n_iter_no_change)s
 
     early_stopping : bool or "auto", default="auto"
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
@@ -164,86 +128,24 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         ``validation_fraction``); fewer give too noisy a loss to choose an
         epoch by. ``partial_fit`` ignores it and trains on every row.
 
-    validation_fraction : float, default=0.1
-        Share of the rows set aside by ``early_stopping``, in (0, 1).
-
-    transform_dtype : {None, "bfloat16", "auto"}, default=None
-        Precision of the network's arithmetic in ``transform`` and
-        ``score``. None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network (fast where bfloat16 products are native, warns where
-        they are emulated). ``"auto"``: bfloat16 only where a timing on the
-        first rows shows it faster with codes as good (the rule: see
-        :ref:`the User Guide <transform_precision>`). Codes come back in the
-        dtype of ``X``; training runs in the dtype of the training data.
-
-    transform_compile : bool, default=False
-        Run ``transform`` and ``score`` through ``torch.compile`` of the
-        network, compiled by the first call and kept (never pickled). Same
-        codes up to rounding; worth it mostly on GPUs (see :ref:`the User
-        Guide <transform_compile>`). Settable on a fitted model; if the
-        compiler fails, a ``RuntimeWarning`` says so and the network runs
-        uncompiled.
-
-    device : str or torch.device, default="cpu"
-        Where the network trains and runs: ``"auto"`` (the accelerator torch
-        can use, else the CPU) or any device torch names: ``"cpu"``,
-        ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
-        has no float64: give it float32 data.
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds the dictionary initialization and the minibatch order.
-
-    verbose : int, default=0
-        When positive, print one line per epoch (loss and time), and the
-        progress of transforms that take more than one batch.
+    %(runtime_parameters)s
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components, n_features)
-        The dictionary, one atom per row.
+    %(components_)s
 
-    signal_scale_ : float
-        A power of two near the root mean square norm of the first training
-        rows. The network codes ``X / signal_scale_`` with ``alpha /
-        signal_scale_`` (the same problem, its codes divided by the scale), so
-        that training behaves alike at any scale of the data.
+    %(signal_scale_)s
 
     network_ : torch.nn.Module
         The trained network (LISTA or LCoD).
 
-    n_iter_ : int
-        Number of epochs run.
-
-    early_stopping_ : bool
-        Whether the last ``fit`` set rows aside (``early_stopping`` resolved;
-        False after ``partial_fit``).
-
-    input_noise_ : float
-        The input noise of the last ``fit`` or ``partial_fit``
-        (``input_noise`` resolved).
-
-    max_iter_ : int
-        The epoch limit of the last ``fit`` (``max_iter`` resolved).
-
-    n_iter_no_change_ : int
-        The patience of the last ``fit`` (``n_iter_no_change`` resolved).
+    %(epoch_attributes)s
 
     loss_curve_ : list of float
         Mean training loss of each epoch (the Lasso objective for
         ``objective="lasso"``).
 
-    validation_loss_curve_ : list of float or None
-        Mean loss of the set-aside rows after each epoch of the last ``fit``
-        with ``early_stopping`` (None without it, and after ``partial_fit``).
-
-    best_validation_loss_ : float or None
-        The lowest of them: the kept network's (None without ``early_stopping``).
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    %(validation_attributes)s
 
     See Also
     --------
@@ -255,8 +157,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     K. Gregor and Y. LeCun, "Learning fast approximations of sparse coding",
     ICML 2010.
 
-    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
-    structured sparse models", ICML 2012.
+    %(sprechmann_2012)s
 
     Examples
     --------
@@ -373,6 +274,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         return loss
 
 
+@fill_doc
 class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     """Fast approximate structured (HiLasso) codes from a trained unrolled network.
 
@@ -391,9 +293,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     Parameters
     ----------
-    n_components : int, default=None
-        Number of atoms. None: the number of rows of ``dictionary`` when it is
-        given, else ``n_features``.
+    %(n_components)s
 
     groups : int or sequence of sequences of int, default=None
         The groups: an int ``k`` for ``k`` equal contiguous groups
@@ -421,20 +321,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         steps on the network's codes. ``"auto"``: adapt when ``dictionary`` is
         None, keep a given dictionary fixed.
 
-    positive : bool, default=False
-        Whether to constrain the codes to be nonnegative (as scikit-learn's
-        ``positive_code``): every layer uses the one-sided shrink
-        ``max(v - t, 0)`` and the objective is minimised over ``z >= 0``.
-        With ``positive_dict`` and a learned dictionary, a learned
-        non-negative matrix factorization with sparse codes; with a given
-        nonnegative dictionary (e.g. ``NMF.components_``), a fast encoder
-        for it (:ref:`the mapping of NMF's alpha_W <nonnegative_codes>`).
-
-    positive_dict : bool, default=False
-        Whether the dictionary steps keep the atoms nonnegative (as
-        scikit-learn's ``positive_dict``); atoms drawn from training rows
-        start from their positive parts. Used only when the dictionary is
-        adapted; a given dictionary adapted this way must be nonnegative.
+    %(sign_parameters)s
 
     architecture : {"bcofb", "ista", "lista", "lcod", "rescaled_lista", "step_lista", \
             "alista", "hyper_lista"}, default="bcofb"
@@ -444,8 +331,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         (l1 thresholds only) trained on the structured objective;
         ``"rescaled_lista"`` chooses its per-signal points on it.
 
-    n_layers : int, default=5
-        Depth of the network: the number of unrolled iterations.
+    %(n_layers)s
 
     objective : {"hilasso", "regression", "discriminative"}, default="hilasso"
         ``"hilasso"``: minimise the mean HiLasso objective of the network's
@@ -454,20 +340,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         with ``y`` of shape ``(n_samples, n_groups)``, 1 where a group is
         known active; the known-active groups' penalties change sign.
 
-    solver : {"adam", "sgd", "armijo"}, default="adam"
-        ``"adam"``, ``"sgd"`` (with Nesterov momentum 0.9): minibatch
-        optimizers. ``"armijo"``: full-batch gradient descent with an Armijo
-        backtracking line search, one step per epoch.
-
-    learning_rate : float, default=1e-3
-        Initial learning rate of Adam and SGD, annealed by a cosine schedule
-        over the ``max_iter`` epochs of ``fit`` (``partial_fit`` keeps it
-        constant). For ``"armijo"``, the initial step size. The networks
-        with analytic matrices (``"step_lista"``, ``"alista"``,
-        ``"hyper_lista"``) train at ten times this rate.
-
-    batch_size : int, default=100
-        Rows per minibatch.
+    %(optimizer_parameters)s
 
     input_noise : float or "auto", default=0.1
         Standard deviation of Gaussian noise added afresh to each training
@@ -476,23 +349,14 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         <input_noise>`). ``"auto"``: the rule of
         :class:`~sklearn_lsc.LearnedLassoEncoder`. 0: the signals as given.
 
-    max_iter : int or "auto", default="auto"
-        Maximum number of epochs of ``fit``. ``"auto"``: 150, and with early
-        stopping on a given dictionary (solvers ``"adam"``, ``"sgd"``) at
-        least enough epochs for 2,000 optimizer steps (a small training set
-        takes few steps per epoch: 400 epochs for 450 training rows in
-        batches of 100); ``max_iter_`` holds the value used.
+    %(max_iter)s
 
     tol : float, default=1e-4
         ``fit`` stops when the training loss (the validation loss, with
         ``early_stopping``) has not improved by this relative amount for
         ``n_iter_no_change`` consecutive epochs.
 
-    n_iter_no_change : int or "auto", default="auto"
-        Patience of the stopping rule, in epochs. ``"auto"``: 20, and with
-        early stopping on a given dictionary (``"adam"``, ``"sgd"``) at least
-        270 optimizer steps' worth of epochs; ``n_iter_no_change_`` holds
-        the value used.
+    %(n_iter_no_change)s
 
     early_stopping : bool or "auto", default="auto"
         Whether ``fit`` sets aside ``validation_fraction`` of the rows (at
@@ -502,49 +366,13 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         sets aside at least 50 rows. ``partial_fit`` ignores it and trains on
         every row.
 
-    validation_fraction : float, default=0.1
-        Share of the rows set aside by ``early_stopping``, in (0, 1).
-
-    transform_dtype : {None, "bfloat16", "auto"}, default=None
-        Precision of the network's arithmetic in ``transform`` and
-        ``score``. None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network (fast where bfloat16 products are native, warns where
-        they are emulated). ``"auto"``: bfloat16 only where a timing on the
-        first rows shows it faster with codes as good (the rule: see
-        :ref:`the User Guide <transform_precision>`). Codes come back in the
-        dtype of ``X``; training runs in the dtype of the training data.
-
-    transform_compile : bool, default=False
-        Run ``transform`` and ``score`` through ``torch.compile`` of the
-        network, compiled by the first call and kept (never pickled). Same
-        codes up to rounding; worth it mostly on GPUs (see :ref:`the User
-        Guide <transform_compile>`). Settable on a fitted model; if the
-        compiler fails, a ``RuntimeWarning`` says so and the network runs
-        uncompiled.
-
-    device : str or torch.device, default="cpu"
-        Where the network trains and runs: ``"auto"`` (the accelerator torch
-        can use, else the CPU) or any device torch names: ``"cpu"``,
-        ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
-        has no float64: give it float32 data.
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds the dictionary initialization and the minibatch order.
-
-    verbose : int, default=0
-        When positive, print one line per epoch (loss and time), and the
-        progress of transforms that take more than one batch.
+    %(runtime_parameters)s
 
     Attributes
     ----------
-    components_ : ndarray of shape (n_components, n_features)
-        The dictionary, one atom per row.
+    %(components_)s
 
-    signal_scale_ : float
-        A power of two near the root mean square norm of the first training
-        rows. The network codes ``X / signal_scale_`` with ``alpha /
-        signal_scale_`` (the same problem, its codes divided by the scale), so
-        that training behaves alike at any scale of the data.
+    %(signal_scale_)s
 
     groups_ : list of ndarray
         The atom indices of each group, sorted.
@@ -552,38 +380,12 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     network_ : torch.nn.Module
         The trained network.
 
-    n_iter_ : int
-        Number of epochs run.
-
-    early_stopping_ : bool
-        Whether the last ``fit`` set rows aside (``early_stopping`` resolved;
-        False after ``partial_fit``).
-
-    input_noise_ : float
-        The input noise of the last ``fit`` or ``partial_fit``
-        (``input_noise`` resolved).
-
-    max_iter_ : int
-        The epoch limit of the last ``fit`` (``max_iter`` resolved).
-
-    n_iter_no_change_ : int
-        The patience of the last ``fit`` (``n_iter_no_change`` resolved).
+    %(epoch_attributes)s
 
     loss_curve_ : list of float
         Mean training loss of each epoch.
 
-    validation_loss_curve_ : list of float or None
-        Mean loss of the set-aside rows after each epoch of the last ``fit``
-        with ``early_stopping`` (None without it, and after ``partial_fit``).
-
-    best_validation_loss_ : float or None
-        The lowest of them: the kept network's (None without ``early_stopping``).
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    %(validation_attributes)s
 
     See Also
     --------
@@ -593,8 +395,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     References
     ----------
-    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
-    structured sparse models", ICML 2012.
+    %(sprechmann_2012)s
 
     P. Sprechmann, I. Ramirez, G. Sapiro and Y. C. Eldar, "C-HiLasso: a
     collaborative hierarchical sparse modeling framework", IEEE Trans. Signal

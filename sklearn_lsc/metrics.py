@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_array
 
+from ._docstrings import fill_doc
 from ._sklearn_compat import Interval, validate_params
 from .solvers import hilasso_objective, lasso_objective, sparse_encode
 
@@ -44,6 +45,7 @@ __all__ = [
     # sparse_encode validates the penalty passed on to it.
     prefer_skip_nested_validation=False,
 )
+@fill_doc
 def relative_gap(
     X,
     code,
@@ -67,14 +69,7 @@ def relative_gap(
 
     Read more in the :ref:`User Guide <model_selection>`.
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        The signals.
-    code : array-like of shape (n_samples, n_components)
-        Their codes, from any encoder.
-    dictionary : array-like of shape (n_components, n_features)
-        The atoms, one per row.
+    %(metric_parameters)s
     alpha : float
         Weight of the l1 penalty.
     groups : int or array-like, default=None
@@ -153,6 +148,7 @@ def _mean_objective(X, code, dictionary, penalty, group_weights):
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc
 def sparse_reconstruction_error(X, code, dictionary, *, n_nonzero):
     """Relative reconstruction error from each code's ``n_nonzero`` largest coefficients.
 
@@ -165,14 +161,7 @@ def sparse_reconstruction_error(X, code, dictionary, *, n_nonzero):
 
     Read more in the :ref:`User Guide <model_selection>`.
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        The signals.
-    code : array-like of shape (n_samples, n_components)
-        Their codes, from any encoder.
-    dictionary : array-like of shape (n_components, n_features)
-        The atoms, one per row.
+    %(metric_parameters)s
     n_nonzero : int
         The number of atoms each row may use.
 

@@ -2,9 +2,8 @@
 
 import numbers
 
-import torch
-
 from ._base import LearnedEncoderBase
+from ._docstrings import fill_doc
 from ._groups import check_group_tree
 from ._networks import REGISTRY
 from ._sklearn_compat import Interval, StrOptions, _fit_context
@@ -15,6 +14,7 @@ from ._transaction import transactional
 __all__ = ["OnlineSparseModeler"]
 
 
+@fill_doc
 class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncoderBase):
     """Learn a dictionary and a fast sparse encoder together on a data stream.
 
@@ -120,22 +120,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
         Gradient steps on the window each time ``step_size`` vectors arrive:
         more steps code a little better and cost proportionally more.
 
-    transform_dtype : {None, "bfloat16", "auto"}, default=None
-        Precision of the network's arithmetic in ``transform`` and
-        ``score``. None: the dtype of ``X``. ``"bfloat16"``: a bfloat16 copy
-        of the network (fast where bfloat16 products are native, warns where
-        they are emulated). ``"auto"``: bfloat16 only where a timing on the
-        first rows shows it faster with codes as good (the rule: see
-        :ref:`the User Guide <transform_precision>`). Codes come back in the
-        dtype of ``X``; training runs in the dtype of the training data.
-
-    transform_compile : bool, default=False
-        Run ``transform`` and ``score`` through ``torch.compile`` of the
-        network, compiled by the first call and kept (never pickled). Same
-        codes up to rounding; worth it mostly on GPUs (see :ref:`the User
-        Guide <transform_compile>`). Settable on a fitted model; if the
-        compiler fails, a ``RuntimeWarning`` says so and the network runs
-        uncompiled.
+    %(transform_parameters)s
 
     device : str or torch.device, default="cpu"
         Where the network runs: ``"auto"`` (the accelerator torch
@@ -155,11 +140,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
     components_ : ndarray of shape (n_components, n_features)
         The current dictionary, one atom per row.
 
-    signal_scale_ : float
-        A power of two near the root mean square norm of the first training
-        rows. The network codes ``X / signal_scale_`` with ``alpha /
-        signal_scale_`` (the same problem, its codes divided by the scale), so
-        that training behaves alike at any scale of the data.
+    %(signal_scale_)s
 
     network_ : torch.nn.Module
         The current encoder network.
@@ -180,8 +161,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
     n_features_in_ : int
         Number of features of the stream.
 
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when ``X`` has string column names.
+    %(feature_names_in_)s
 
     See Also
     --------
@@ -191,8 +171,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
 
     References
     ----------
-    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
-    structured sparse models", ICML 2012.
+    %(sprechmann_2012)s
 
     J. Mairal, F. Bach, J. Ponce and G. Sapiro, "Online dictionary learning
     for sparse coding", ICML 2009.
@@ -226,28 +205,17 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
     )
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        **LearnedEncoderBase._parameter_constraints,
         "groups": [Interval(numbers.Integral, 1, None, closed="left"), "array-like", None],
         "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "group_weights": ["array-like", None],
         "architecture": [StrOptions(set(REGISTRY)), None],
-        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
         "window_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "step_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "dictionary_init": [StrOptions({"random_samples"}), "array-like"],
         "forgetting_factor": [Interval(numbers.Real, 0, 1, closed="right"), None],
-        "positive": ["boolean"],
-        "positive_dict": ["boolean"],
         "solver": [StrOptions({"adam", "sgd"})],
-        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
-        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "updates_per_step": [Interval(numbers.Integral, 0, None, closed="left")],
-        "transform_dtype": [StrOptions({"bfloat16", "auto"}), None],
-        "transform_compile": ["boolean"],
-        "device": [str, torch.device],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
     def __init__(

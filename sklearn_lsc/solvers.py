@@ -11,6 +11,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 
+from ._docstrings import fill_doc
 from ._groups import check_group_tree, check_group_weights
 from ._objectives import objective_numpy
 from ._penalties import L1Penalty, as_penalty, group_penalty
@@ -226,6 +227,7 @@ _ALGORITHMS = ("ista", "fista", "cod", "bcofb")
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc
 def sparse_encode(
     X,
     dictionary,
@@ -261,10 +263,7 @@ def sparse_encode(
 
     Read more in the :ref:`User Guide <exact_solvers>`.
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Signals, one per row.
+    %(signal_parameters)s
 
     dictionary : array-like of shape (n_components, n_features)
         Atoms, one per row. Used as given (not normalized); no atom may be zero.
@@ -335,8 +334,7 @@ def sparse_encode(
     with application to compressed sensing; a greedy algorithm", Inverse
     Problems and Imaging, 2009.
 
-    P. Sprechmann, A. M. Bronstein and G. Sapiro, "Learning efficient
-    structured sparse models", ICML 2012.
+    %(sprechmann_2012)s
 
     Examples
     --------
@@ -485,30 +483,16 @@ def _check_objective_inputs(X, code, dictionary):
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc
 def lasso_objective(X, code, dictionary, alpha):
     """Compute the mean Lasso objective of codes ``code`` for signals ``X``.
 
     The mean over samples of ``0.5 * ||x - z D||_2^2 + alpha * ||z||_1``,
     computed in float64.
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Signals, one per row.
+    %(objective_parameters)s
 
-    code : array-like of shape (n_samples, n_components)
-        Codes, one per row.
-
-    dictionary : array-like of shape (n_components, n_features)
-        Atoms, one per row.
-
-    alpha : float
-        Weight of the l1 penalty.
-
-    Returns
-    -------
-    objective : float
-        The mean objective.
+    %(objective_returns)s
 
     See Also
     --------
@@ -539,25 +523,14 @@ def lasso_objective(X, code, dictionary, alpha):
     },
     prefer_skip_nested_validation=True,
 )
+@fill_doc
 def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_weights=None):
     """Compute the mean HiLasso (sparse-group Lasso) objective of ``code`` for ``X``.
 
     The mean over samples of ``0.5 * ||x - z D||_2^2 + alpha * ||z||_1 +
     group_alpha * sum_g w_g * ||z_g||_2``, computed in float64.
 
-    Parameters
-    ----------
-    X : array-like of shape (n_samples, n_features)
-        Signals, one per row.
-
-    code : array-like of shape (n_samples, n_components)
-        Codes, one per row.
-
-    dictionary : array-like of shape (n_components, n_features)
-        Atoms, one per row.
-
-    alpha : float
-        Weight of the l1 penalty.
+    %(objective_parameters)s
 
     groups : int or sequence of sequences of int
         An int ``k`` for ``k`` equal contiguous groups, or the atom indices
@@ -570,10 +543,7 @@ def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_
     group_weights : array-like of shape (n_groups,), default=None
         Positive per-group weights; ones when None.
 
-    Returns
-    -------
-    objective : float
-        The mean objective.
+    %(objective_returns)s
 
     See Also
     --------
