@@ -68,3 +68,34 @@ def test_init_from_samples_skips_zero_rows_and_fills_with_random_atoms():
     from_rows = X[3:] / np.linalg.norm(X[3:], axis=1, keepdims=True)
     for row in from_rows:
         assert np.any(np.all(np.isclose(D, row), axis=1))
+
+
+def test_negligible_dictionary_entries_are_zeroed_and_codes_unchanged():
+    # Multiplicative NMF updates leave subnormal entries in atoms; they are
+    # zeroed (arithmetic on them is slow), which changes no code beyond rounding.
+    from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
+
+    from sklearn_lsc import LearnedLassoEncoder, sparse_encode
+    from sklearn_lsc._validation import check_dictionary
+
+    rng = np.random.default_rng(0)
+    dictionary = np.abs(rng.standard_normal((12, 8)))
+    dictionary[:, :3] *= 1e-310  # subnormal in float64
+    dictionary[0, 3] = 2.0**-101 * dictionary[0].max()  # just under the cut
+    dictionary[1, 3] = 2.0**-99 * dictionary[1].max()  # just over it
+    given = dictionary.copy()
+    checked = check_dictionary(dictionary)
+    np.testing.assert_array_equal(dictionary, given)  # the caller's array untouched
+    assert np.all(checked[:, :3] == 0) and checked[0, 3] == 0
+    assert checked[1, 3] == given[1, 3]
+    np.testing.assert_array_equal(checked[:, 4:], given[:, 4:])
+    X = rng.standard_normal((20, 8))
+    reference = sklearn_sparse_encode(
+        X, given, algorithm="lasso_cd", alpha=0.1, max_iter=100_000, positive=True
+    )
+    ours = sparse_encode(X, given, alpha=0.1, positive=True, tol=1e-12, max_iter=100_000)
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
+    encoder = LearnedLassoEncoder(dictionary=given, alpha=0.1, max_iter=1, random_state=0)
+    components = encoder.fit(X).components_
+    assert np.all(components[:, :3] == 0)
+    assert not np.any((components != 0) & (np.abs(components) < np.finfo(np.float32).tiny))
