@@ -3,7 +3,6 @@
 import numpy as np
 from sklearn.utils import check_array
 
-
 # An entry of an atom below 2**-_NEGLIGIBLE_EXPONENT times its largest is zeroed.
 _NEGLIGIBLE_EXPONENT = 100
 
