@@ -8,7 +8,8 @@ do that work row by row in two passes per layer (one after each product),
 each row's data staying in cache, with the products left to torch's BLAS.
 
 They run when numba is installed (the ``fast`` extra), the tensors are
-float32 or float64 on the CPU and the penalty is the Lasso's, except in a
+float32 or float64 on the CPU and the penalty is the Lasso's (signed or
+nonnegative), except in a
 process forked after they ran (their OpenMP runtime does not survive a
 fork); the environment variable ``SKLEARN_LSC_NUMBA=0`` turns them off.
 Otherwise, or if numba fails to compile them, the network runs its torch
@@ -79,7 +80,6 @@ def applies(network, X):
     weights = network.W
     if (
         type(network.penalty) is not L1Penalty  # the kernels' threshold and penalty
-        or network.penalty.positive
         or network.n_layers < 2
         or X.device.type != "cpu"
         or weights.device.type != "cpu"
@@ -210,7 +210,8 @@ def _forward(network, X):
     approximation = buffers["approximation"]
     residual = stacked[:, :n_features].numpy()
     torch.mm(X, weights["first"], out=code)
-    kernels.threshold(code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope)
+    positive = bool(network.penalty.positive)
+    kernels.threshold(code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope, positive)
     torch.mm(code, weights["dictionary"], out=approximation)
     kernels.first_plane(
         signals, code.numpy(), approximation.numpy(), alpha, l1, tiny,
@@ -220,7 +221,9 @@ def _forward(network, X):
     for layer in range(1, n_layers):
         torch.mm(ahead, weights["bases"][layer - 1], out=stacked[:, n_features:])
         step.addmm_(stacked, weights["weights"][layer - 1])
-        kernels.threshold(step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope)
+        kernels.threshold(
+            step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope, positive
+        )
         torch.mm(step, weights["dictionary"], out=image)
         last = layer == n_layers - 1
         following = layer if not last else 0  # unused by the last layer
@@ -228,7 +231,7 @@ def _forward(network, X):
             signals, step.numpy(), image.numpy(), code.numpy(), approximation.numpy(), alpha, l1,
             slope, network._CONDITION, tiny, weights["weights_ahead"][following],
             weights["gains"][following], ahead.numpy(), residual, buffers["fits"],
-            buffers["energies"], last,
+            buffers["energies"], last, positive,
         )  # fmt: skip
         # The new code is in ``step``; ``code`` now holds the next layer's Y g.
         code, step = step, code

@@ -9,8 +9,10 @@ _OPTIONS = dict(parallel=True, cache=True, fastmath=_FASTMATH)
 
 
 @numba.njit(**_OPTIONS)
-def threshold(B, thresholds, code, l1, slope):
+def threshold(B, thresholds, code, l1, slope, positive):
     """``B <- soft(B, t)`` in place; each row's l1 norm into ``l1``, ``<s, code>`` into ``slope``.
+
+    ``positive``: the one-sided shrink ``max(B - t, 0)`` (nonnegative codes).
 
     ``s`` is the sign of the thresholded ``B``, or of ``code`` where it is
     zero (the linearised penalty of :class:`RescaledLISTA`). The first layer,
@@ -22,7 +24,10 @@ def threshold(B, thresholds, code, l1, slope):
         along = l1.dtype.type(0)
         for j in range(n_components):
             value, t = B[i, j], thresholds[j]
-            shrunk = value - min(max(value, -t), t)
+            if positive:
+                shrunk = max(value - t, B.dtype.type(0))
+            else:
+                shrunk = value - min(max(value, -t), t)
             B[i, j] = shrunk
             total += abs(shrunk)
             z = code[i, j]
@@ -65,7 +70,7 @@ def first_plane(X, G, image, alpha, l1, tiny, weight, gain, Y, B, residual, fits
 
 @numba.njit(**_OPTIONS)
 def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, weight, gain, Y,
-          residual, fits, energies, last):  # fmt: skip
+          residual, fits, energies, last, positive):  # fmt: skip
     """A later layer's output, ``a G + b Z``, into ``G`` (and ``image``); then the point ahead.
 
     :meth:`RescaledLISTA._coefficients` per row: the best multiple of
@@ -73,7 +78,8 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
     of ``G`` and ``Z`` (``code``) when its exact objective is lower.
     ``fits`` and ``energies`` hold ``<x, Z D>`` and ``||Z D||^2`` and
     receive the output's. Unless ``last``, the next layer's ``Y g``
-    overwrites ``code``.
+    overwrites ``code``. ``positive``: a point of the plane with a negative
+    entry is not taken (nonnegative codes).
     """
     n_samples, n_components = G.shape
     for i in numba.prange(n_samples):
@@ -95,15 +101,18 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
             b = (energy * (fit_code - linear) - cross * (fit - penalty)) * inverse
             a_cast, b_cast = G.dtype.type(a), G.dtype.type(b)
             magnitude = G.dtype.type(0)
+            lowest = G.dtype.type(0)
             for j in range(n_components):
-                magnitude += abs(a_cast * G[i, j] + b_cast * code[i, j])
+                value = a_cast * G[i, j] + b_cast * code[i, j]
+                magnitude += abs(value)
+                lowest = min(lowest, value)
             planar_penalty = alpha * magnitude
             planar_fit = a * fit + b * fit_code
             planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code
             rescale = max((planar_fit - planar_penalty) / max(planar_energy, tiny), 0.0)
             planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
             scaled = factor * (0.5 * factor * energy - fit + penalty)
-            if planar < scaled:
+            if planar < scaled and not (positive and lowest < 0):
                 a_out, b_out = rescale * a, rescale * b
         a_cast, b_cast = G.dtype.type(a_out), G.dtype.type(b_out)
         if last:

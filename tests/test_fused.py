@@ -13,12 +13,14 @@ import torch
 from sklearn_lsc import LearnedLassoEncoder
 from sklearn_lsc import _fused as fused
 from sklearn_lsc._networks import RescaledLISTA
-from sklearn_lsc._penalties import HiLassoPenalty
+from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
 
 pytest.importorskip("numba")
 
 
-def network_and_signals(dtype, n_layers, seed=0, n_samples=300, n_features=20, n_components=48):
+def network_and_signals(
+    dtype, n_layers, seed=0, n_samples=300, n_features=20, n_components=48, positive=False
+):
     """A rescaled LISTA moved away from its untrained values, and signals for it."""
     rng = np.random.default_rng(seed)
     D = rng.standard_normal((n_components, n_features))
@@ -27,7 +29,12 @@ def network_and_signals(dtype, n_layers, seed=0, n_samples=300, n_features=20, n
     codes = rng.standard_normal(shape) * (rng.random(shape) < 0.1)
     X = codes @ D + 0.1 * rng.standard_normal((n_samples, n_features))
     X[3] = 0.0  # all-zero codes: the plane's factor is 0, not 0 / 0
-    network = RescaledLISTA(torch.tensor(D, dtype=dtype), 0.3, n_layers)
+    if positive:  # nonnegative codes of a nonnegative dictionary
+        D, codes = np.abs(D), np.abs(codes)
+        X = codes @ D + 0.1 * rng.standard_normal((n_samples, n_features))
+        X[3] = 0.0
+    penalty = L1Penalty(0.3, positive=positive)
+    network = RescaledLISTA(torch.tensor(D, dtype=dtype), penalty, n_layers)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for parameter in network.parameters():
@@ -37,13 +44,14 @@ def network_and_signals(dtype, n_layers, seed=0, n_samples=300, n_features=20, n
     return network, torch.tensor(X, dtype=dtype)
 
 
+@pytest.mark.parametrize("positive", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n_layers", [2, 3, 5])
-def test_fused_pass_equals_the_torch_pass(dtype, n_layers):
+def test_fused_pass_equals_the_torch_pass(dtype, n_layers, positive):
     # Against the torch pass in float64 (the kernels sum the plane's inner
     # products in float64: in float32 they are closer to it than the float32
     # torch pass, which on an ill-conditioned row of this problem is further off).
-    network, X = network_and_signals(dtype, n_layers)
+    network, X = network_and_signals(dtype, n_layers, positive=positive)
     original = X.clone()
     assert fused.applies(network, X)
     with torch.no_grad():
@@ -58,6 +66,13 @@ def test_fused_pass_equals_the_torch_pass(dtype, n_layers):
     assert error <= torch_error + tolerance
     assert torch.count_nonzero(code) > 0 and not code[3].any()
     assert torch.equal(X, original)  # input untouched
+    if positive:
+        assert code.min() >= 0
+        # The constraint is active: without it the same network's codes go negative.
+        signed = copy.deepcopy(network)
+        signed.penalty.positive = False
+        with torch.no_grad():
+            assert fused.rescaled_lista_forward(signed, X).min() < 0
 
 
 def test_network_uses_the_fused_pass_and_the_switch_turns_it_off(monkeypatch):
