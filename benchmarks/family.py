@@ -74,17 +74,13 @@ def gap(reached, optimum):
     return (reached - optimum) / optimum
 
 
-def timed(function, X_test, *, repeats=3):
-    """Median seconds of ``function`` on 10,000 rows (``X_test`` repeated), and its codes.
-
-    The slow baselines run once (``repeats=1``, no warm-up).
-    """
+def timed(function, X_test):
+    """Median seconds of ``function`` on 10,000 rows (``X_test`` repeated; three runs
+    after a warm-up), and its codes of ``X_test``."""
     X_timed = np.resize(X_test, (N_TIMED, X_test.shape[1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings: the gap says it
-        seconds, _ = median_time(
-            lambda: function(X_timed), repeats=repeats, warmup=int(repeats > 1)
-        )
+        seconds, _ = median_time(lambda: function(X_timed), repeats=3)
         return seconds, function(X_test)
 
 
@@ -110,14 +106,13 @@ def nmf_rows(model, alpha_H):
     encoder.fit(X_train)
     fit_seconds = time.perf_counter() - start
     encoder_seconds, code = timed(encoder.transform, X_test)
-    nmf_seconds, nmf_code = timed(lambda X: nmf.transform(X)[:, kept], X_test, repeats=1)
+    nmf_seconds, nmf_code = timed(lambda X: nmf.transform(X)[:, kept], X_test)
     # scikit-learn's alpha of lasso_cd is per feature, as ours (its Lasso divides by n_features).
     lasso_cd_seconds, lasso_cd_code = timed(
         lambda X: sklearn_sparse_encode(
             X, atoms, algorithm="lasso_cd", alpha=alpha, positive=True, n_jobs=None
         ),
         X_test,
-        repeats=1,
     )
     row = {
         "problem": f"{model.__name__}, alpha_H={alpha_H}",
@@ -189,7 +184,7 @@ def tree_rows(architectures):
             default=max(spams_gaps),
         )
         if n_iter not in spams_seconds:
-            spams_seconds[n_iter], _ = timed(spams[n_iter], X_test, repeats=1)
+            spams_seconds[n_iter], _ = timed(spams[n_iter], X_test)
         name = f"SPAMS fistaTree, {n_iter} iterations"
         return {name: {"seconds": spams_seconds[n_iter], "gap": spams_gaps[n_iter]}}
 

@@ -128,7 +128,32 @@ def scale_groups(code, group_index, scale, group_size=None):
         n_samples, n_groups = scale.shape
         blocks = code.reshape(n_samples, n_groups, group_size) * scale.unsqueeze(2)
         return blocks.reshape(code.shape)
-    return code * scale[:, group_index]
+    return code * per_atom(scale, group_index)
+
+
+# Up to this many entries (groups times atoms), per_atom multiplies by the
+# one-hot membership instead of gathering columns.
+_ONE_HOT_ENTRIES = 1 << 16
+
+
+def per_atom(per_group, group_index):
+    """``per_group[:, group_index]``: each atom's column of its group's values.
+
+    On CPUs a gather of columns is several times slower than a product with
+    the one-hot membership matrix, which gives the same values exactly for
+    finite ones (each sum has one nonzero term); large memberships, other
+    devices (whose products may round, e.g. TF32) and integers gather.
+    """
+    n_groups, n_components = per_group.shape[1], group_index.shape[0]
+    if (
+        n_groups * n_components > _ONE_HOT_ENTRIES
+        or per_group.device.type != "cpu"
+        or not per_group.is_floating_point()
+    ):
+        return per_group.index_select(1, group_index)
+    one_hot = per_group.new_zeros(n_groups, n_components)
+    one_hot[group_index, torch.arange(n_components, device=group_index.device)] = 1.0
+    return per_group @ one_hot
 
 
 def keep_group(code, group_index, selected, group_size=None):

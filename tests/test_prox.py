@@ -72,3 +72,20 @@ def test_gradients_are_finite_at_zero_groups(group_size):
     (out.sum() + group_norms(out, index, 2, group_size).sum()).backward()
     for tensor in (values, thresholds, group_thresholds):
         assert torch.isfinite(tensor.grad).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_groups, n_components", [(5, 12), (300, 400)])  # product, gather
+def test_per_atom_equals_a_column_gather_values_and_gradients(dtype, n_groups, n_components):
+    from sklearn_lsc._prox import per_atom
+
+    generator = torch.Generator().manual_seed(0)
+    per_group = torch.randn(7, n_groups, generator=generator, dtype=dtype, requires_grad=True)
+    index = torch.randint(0, n_groups, (n_components,), generator=generator)
+    expanded = per_atom(per_group, index)
+    reference = per_group[:, index]
+    assert torch.equal(expanded, reference)  # exactly: one nonzero term per sum
+    weights = torch.randn(7, n_components, generator=generator, dtype=dtype)
+    (gradient,) = torch.autograd.grad((expanded * weights).sum(), per_group)
+    (reference_gradient,) = torch.autograd.grad((reference * weights).sum(), per_group)
+    torch.testing.assert_close(gradient, reference_gradient)
