@@ -9,9 +9,9 @@ each row's data staying in cache, with the products left to torch's BLAS.
 
 They run when numba is installed (the ``fast`` extra), the tensors are
 float32 or float64 on the CPU and the penalty is the Lasso's (signed or
-nonnegative), except in a
-process forked after they ran (their OpenMP runtime does not survive a
-fork); the environment variable ``SKLEARN_LSC_NUMBA=0`` turns them off.
+nonnegative codes), except in a process forked after they ran (their
+OpenMP runtime does not survive a fork); the environment variable
+``SKLEARN_LSC_NUMBA=0`` turns them off.
 Otherwise, or if numba fails to compile them, the network runs its torch
 pass: the same arithmetic, so the same codes up to rounding.
 """
