@@ -147,8 +147,8 @@ def test_an_online_step_that_makes_the_atoms_non_finite_changes_nothing(monkeypa
     before = snapshot(model)
     original = OnlineDictionaryUpdate.step
 
-    def poisoned(self, dictionary, *args, **kwargs):
-        original(self, dictionary, *args, **kwargs)
+    def poisoned(self, dictionary, *args):
+        original(self, dictionary, *args)
         dictionary[0, 0] = float("nan")
         return dictionary
 
