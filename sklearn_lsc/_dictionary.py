@@ -91,13 +91,8 @@ class OnlineDictionaryUpdate:
         return self
 
     @torch.no_grad()
-    def step(self, dictionary, X, code, rng=None):
-        """Accumulate ``(X, code)`` and update ``dictionary`` (a tensor) in place.
-
-        With ``rng`` (a numpy ``RandomState``), the atoms that the codes have
-        not used (:func:`resample_unused_atoms`) are first replaced by rows of
-        ``X`` drawn at random; without, they are left as they are.
-        """
+    def step(self, dictionary, X, code):
+        """Accumulate ``(X, code)`` and update ``dictionary`` (a tensor) in place."""
         batch_size = X.shape[0]
         beta = self._beta(batch_size)
         self.A.mul_(beta).addmm_(code.T, code, alpha=1.0 / batch_size)
@@ -107,65 +102,30 @@ class OnlineDictionaryUpdate:
         # it): a loop of small products, run in numpy on the host, where one
         # small operation costs a fraction of a torch dispatch (about 5x
         # faster for 64 atoms); the statistics accumulate on the device.
-        atoms = dictionary.cpu().numpy().astype(np.float64)
-        A = self.A.cpu().numpy().astype(np.float64)
-        replaced = None
-        if rng is not None:
-            replaced = resample_unused_atoms(atoms, A, X.cpu().numpy(), rng, self.positive)
         atoms = update_atoms(
-            atoms, A, self.B.T.cpu().numpy().astype(np.float64), self.positive, replaced
+            dictionary.cpu().numpy().astype(np.float64),
+            self.A.cpu().numpy().astype(np.float64),
+            self.B.T.cpu().numpy().astype(np.float64),
+            positive=self.positive,
         )
         dictionary.copy_(torch.from_numpy(atoms))
         return dictionary
 
 
-def update_atoms(dictionary, A, B_T, positive=False, skip=None):
+def update_atoms(dictionary, A, B_T, positive=False):
     """One pass of Mairal's block-coordinate atom updates, in place; returns the atoms.
 
     ``u_k = d_k + (b_k - A_k D) / A_kk``, then ``d_k = u_k / max(1, ||u_k||)``
     (projection onto the unit ball), for ``k = 0, 1, ...`` in turn. Atoms that
-    no code has used yet (``A_kk = 0``), and those of the boolean mask
-    ``skip``, are left as they are. ``positive``: ``u_k`` is clipped at zero
-    first (the projection onto the nonnegative part of the unit ball).
+    no code has used yet (``A_kk = 0``) are left as they are. ``positive``:
+    ``u_k`` is clipped at zero first (the projection onto the nonnegative
+    part of the unit ball).
     """
     for k, a_kk in enumerate(np.diagonal(A).tolist()):
-        if a_kk <= 1e-12 or (skip is not None and skip[k]):
+        if a_kk <= 1e-12:
             continue
         atom = dictionary[k] + (B_T[k] - A[k] @ dictionary) / a_kk
         if positive:
             atom = np.maximum(atom, 0.0)
         dictionary[k] = atom / max(1.0, float(np.sqrt(atom @ atom)))
     return dictionary
-
-
-# An atom is unused when its A_kk is below this fraction of the largest A_jj.
-_UNUSED = 1e-6
-
-
-def resample_unused_atoms(dictionary, A, signals, rng, positive=False):
-    """Replace, in place, the atoms the codes have not used by noisy rows of ``signals``.
-
-    Atom ``k`` is unused when ``A_kk`` (its codes' accumulated energy, which
-    forgetting decays) is under 1e-6 of the largest ``A_jj``; nothing is
-    replaced while no atom is used. Each replacement is a nonzero row drawn
-    at random, plus Gaussian noise of 1% of its standard deviation (so that
-    two replacements from one row differ), as scikit-learn's dictionary
-    learning and SPAMS do, normalized to unit norm; with ``positive``, its
-    positive part (rows with no positive entry are not drawn). Returns the
-    boolean mask of the replaced atoms.
-    """
-    diagonal = np.diagonal(A)
-    unused = diagonal <= _UNUSED * diagonal.max()
-    rows = np.maximum(signals, 0.0) if positive else signals
-    rows = rows[np.any(rows != 0, axis=1)]
-    if diagonal.max() <= 0 or not unused.any() or rows.shape[0] == 0:
-        return np.zeros_like(unused)
-    for k in np.flatnonzero(unused):
-        row = rows[rng.randint(rows.shape[0])]
-        atom = row + rng.normal(0.0, 0.01 * (row.std() or 1.0), size=row.shape)
-        if positive:
-            atom = np.maximum(atom, 0.0)
-        if not np.any(atom):
-            atom = row
-        dictionary[k] = atom / np.linalg.norm(atom)
-    return unused

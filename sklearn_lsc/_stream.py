@@ -172,7 +172,7 @@ class StreamTrainerMixin:
 
         with torch.no_grad():
             code = network(new_tensor)
-        self._dictionary_update.step(dictionary, new_tensor, code, rng=self._rng)
+        self._dictionary_update.step(dictionary, new_tensor, code)
         if not self._state_is_finite(dictionary):
             self._diverged("the network's weights or the atoms became non-finite")
         network.set_dictionary(dictionary)

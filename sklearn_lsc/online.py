@@ -29,10 +29,7 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
     3. with the network's codes of the new vectors fixed, the dictionary takes
        one online dictionary-learning step (Mairal et al. 2009): sufficient
        statistics with forgetting, block-coordinate atom updates, atoms
-       projected onto the unit ball. An atom the codes have stopped using
-       (its accumulated code energy under 1e-6 of the largest atom's) is
-       redrawn from the new vectors, with 1% noise, as scikit-learn's and
-       SPAMS' dictionary learning do.
+       projected onto the unit ball.
 
     No iterative sparse-coding solver runs anywhere: codes always come from
     the network (Sprechmann, Bronstein & Sapiro 2012, Section 4.3).

@@ -99,39 +99,3 @@ def test_negligible_dictionary_entries_are_zeroed_and_codes_unchanged():
     components = encoder.fit(X).components_
     assert np.all(components[:, :3] == 0)
     assert not np.any((components != 0) & (np.abs(components) < np.finfo(np.float32).tiny))
-
-
-def test_unused_atoms_are_resampled_from_the_signals_when_asked():
-    from sklearn_lsc._dictionary import OnlineDictionaryUpdate, resample_unused_atoms
-
-    rng = np.random.default_rng(3)
-    X = rng.standard_normal((50, 6))
-    D = rng.standard_normal((4, 6))
-    D /= np.linalg.norm(D, axis=1, keepdims=True)
-    code = rng.standard_normal((50, 4))
-    code[:, 2] = 0.0  # atom 2 unused
-    outcomes = {}
-    for resample in (False, True):
-        update = OnlineDictionaryUpdate(4, 6, dtype=torch.float64, device="cpu")
-        dictionary = torch.tensor(D)
-        rngs = np.random.RandomState(0) if resample else None
-        update.step(dictionary, torch.tensor(X), torch.tensor(code), rng=rngs)
-        outcomes[resample] = dictionary.numpy()
-    np.testing.assert_array_equal(outcomes[False][2], D[2])  # left alone
-    replaced = outcomes[True][2]
-    assert not np.allclose(replaced, D[2])
-    np.testing.assert_allclose(np.linalg.norm(replaced), 1.0)
-    cosines = X @ replaced / np.linalg.norm(X, axis=1)
-    assert cosines.max() > 0.99  # a noisy training row
-    # The used atoms get the same update as without resampling.
-    np.testing.assert_allclose(outcomes[True][[0, 1, 3]], outcomes[False][[0, 1, 3]])
-    # Nothing is replaced while no atom is used; nonnegative atoms stay so.
-    atoms = D.copy()
-    mask = resample_unused_atoms(atoms, np.zeros((4, 4)), X, np.random.RandomState(0))
-    assert not mask.any() and np.array_equal(atoms, D)
-    A = np.diag([1.0, 1.0, 0.0, 1e-9])  # atom 3: under 1e-6 of the largest
-    mask = resample_unused_atoms(np.abs(D), A, X, np.random.RandomState(0), positive=True)
-    np.testing.assert_array_equal(mask, [False, False, True, True])
-    positive_atoms = np.abs(D)
-    resample_unused_atoms(positive_atoms, A, X, np.random.RandomState(0), positive=True)
-    assert positive_atoms.min() >= 0

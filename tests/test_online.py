@@ -252,24 +252,3 @@ def test_bfloat16_transform_of_the_stream_model():
     assert lasso_objective(X, rounded, D, 0.1) == pytest.approx(
         lasso_objective(X, full, D, 0.1), rel=0.02
     )
-
-
-def test_online_modeler_resamples_an_atom_the_stream_never_uses():
-    # Signals in the span of the first 4 coordinates; the fifth atom points
-    # elsewhere, so no code uses it: it is redrawn from the stream.
-    rng = np.random.default_rng(0)
-    X = np.zeros((600, 8))
-    X[:, :4] = rng.standard_normal((600, 4))
-    init = np.zeros((5, 8))
-    init[:4, :4] = np.eye(4)
-    init[4, 7] = 1.0
-    models = [
-        OnlineSparseModeler(
-            n_components=5, alpha=0.05, dictionary_init=init, window_size=200,
-            step_size=100, random_state=0,
-        ).partial_fit(X)
-        for _ in range(2)
-    ]  # fmt: skip
-    atom = models[0].components_[4]
-    assert abs(atom[7]) < 0.1 and np.linalg.norm(atom[:4]) > 0.9
-    np.testing.assert_array_equal(models[0].components_, models[1].components_)
