@@ -47,11 +47,12 @@ def tree_solver(dictionary, *, alpha, groups, group_alpha, n_iter):
     ran, about two minutes per 1,000 rows), so the suite matches iteration
     counts to an accuracy instead.
 
-    ``groups``: lists of atom indices, any two disjoint or nested, each group
-    contiguous and every atom in some group. SPAMS wants one tree: a root of
-    weight zero holds the top groups; each atom is a leaf (a singleton group
-    of weight ``alpha``, which is its l1 term) of the smallest group holding
-    it. Returns a callable of the signals (rows), or None without SPAMS.
+    ``groups``: lists of atom indices, any two disjoint or nested, each a
+    contiguous range (SPAMS reads a group as the range from its first atom).
+    SPAMS wants one tree: a root of weight zero holds the top groups; each
+    atom is a leaf (a singleton group of weight ``alpha``, which is its l1
+    term) of the smallest group holding it, or of the root. Returns a
+    callable of the signals (rows), or None without SPAMS.
     """
     spams = _spams()
     if spams is None:
@@ -59,6 +60,8 @@ def tree_solver(dictionary, *, alpha, groups, group_alpha, n_iter):
     import scipy.sparse
 
     groups = sorted((sorted(int(a) for a in g) for g in groups), key=lambda g: (g[0], -len(g)))
+    if any(g != list(range(g[0], g[0] + len(g))) for g in groups):
+        raise ValueError("fistaTree needs every group to be a contiguous range of atoms.")
     n_components = dictionary.shape[0]
     # Nodes as (weight, first atom, own atoms, parent): the root, the groups
     # (parents first: sorted by start, larger first), the leaves.

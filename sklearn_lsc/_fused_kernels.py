@@ -117,7 +117,8 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
         a_cast, b_cast = G.dtype.type(a_out), G.dtype.type(b_out)
         if last:
             for j in range(n_components):
-                G[i, j] = a_cast * G[i, j] + b_cast * code[i, j]
+                new = a_cast * G[i, j] + b_cast * code[i, j]
+                G[i, j] = max(new, G.dtype.type(0)) if positive else new
             continue  # the last layer's image is not needed
         # The output, and from it and Z the next layer's Y = lerp(Z, output,
         # weight), Y g (into ``code``: each entry read before it is written)
@@ -125,6 +126,8 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
         for j in range(n_components):
             old = code[i, j]
             new = a_cast * G[i, j] + b_cast * old
+            if positive:  # checked above, but the products may round differently here
+                new = max(new, G.dtype.type(0))
             G[i, j] = new
             y = old + weight * (new - old)
             Y[i, j] = y

@@ -141,14 +141,17 @@ def per_atom(per_group, group_index):
 
     On CPUs a gather of columns is several times slower than a product with
     the one-hot membership matrix, which gives the same values exactly for
-    finite ones (each sum has one nonzero term); large memberships, other
-    devices (whose products may round, e.g. TF32) and integers gather.
+    finite ones (each sum has one nonzero term; a NaN factor reaches every
+    atom of its row). Large memberships, other devices, float32 when
+    torch's float32 products may round (``set_float32_matmul_precision``
+    other than "highest") and integers gather.
     """
     n_groups, n_components = per_group.shape[1], group_index.shape[0]
     if (
         n_groups * n_components > _ONE_HOT_ENTRIES
         or per_group.device.type != "cpu"
-        or not per_group.is_floating_point()
+        or per_group.dtype not in (torch.float32, torch.float64)
+        or (per_group.dtype == torch.float32 and torch.get_float32_matmul_precision() != "highest")
     ):
         return per_group.index_select(1, group_index)
     one_hot = per_group.new_zeros(n_groups, n_components)

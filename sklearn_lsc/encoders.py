@@ -51,8 +51,10 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     dictionary : array-like of shape (n_components, n_features), default=None
         Atoms, one per row. Used as given: atoms are not normalized (the
-        networks handle atoms of any nonzero norm). None: ``n_components``
-        distinct nonzero training rows, drawn at random and normalized.
+        networks handle atoms of any nonzero norm); only entries under
+        2**-100 of their atom's largest are zeroed (subnormal ones slow every
+        product down). None: ``n_components`` distinct nonzero training rows,
+        drawn at random and normalized.
 
     fit_dictionary : bool or "auto", default="auto"
         Whether to adapt the dictionary during training, alternating network
@@ -313,8 +315,9 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         Positive per-group weights ``w_g``; ones when None.
 
     dictionary : array-like of shape (n_components, n_features), default=None
-        Atoms, one per row, used as given. None: ``n_components`` distinct
-        nonzero training rows, drawn at random and normalized.
+        Atoms, one per row, used as given (entries under 2**-100 of their
+        atom's largest zeroed). None: ``n_components`` distinct nonzero
+        training rows, drawn at random and normalized.
 
     fit_dictionary : bool or "auto", default="auto"
         Whether to adapt the dictionary during training with online dictionary

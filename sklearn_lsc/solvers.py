@@ -266,7 +266,8 @@ def sparse_encode(
     %(signal_parameters)s
 
     dictionary : array-like of shape (n_components, n_features)
-        Atoms, one per row. Used as given (not normalized); no atom may be zero.
+        Atoms, one per row. Used as given (not normalized; entries under
+        2**-100 of their atom's largest are zeroed); no atom may be zero.
 
     alpha : float, default=1.0
         Weight of the l1 penalty.
