@@ -44,8 +44,7 @@ def tree_solver(dictionary, *, alpha, groups, group_alpha, n_iter):
 
     Runs ``n_iter`` iterations, no duality-gap test: on the family suite's
     tree a tolerance of 1e-5 on the gap was never met (all 5,000 iterations
-    ran, about two minutes per 1,000 rows), so the suite matches iteration
-    counts to an accuracy instead.
+    ran), so the suite matches iteration counts to an accuracy instead.
 
     ``groups``: lists of atom indices, any two disjoint or nested, each a
     contiguous range (SPAMS reads a group as the range from its first atom).

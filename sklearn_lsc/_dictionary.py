@@ -100,8 +100,8 @@ class OnlineDictionaryUpdate:
         self.n_steps += 1
         # The atom updates are sequential (each reads the atoms updated before
         # it): a loop of small products, run in numpy on the host, where one
-        # small operation costs a fraction of a torch dispatch (about 5x
-        # faster for 64 atoms); the statistics accumulate on the device.
+        # small operation costs a fraction of a torch dispatch; the statistics
+        # accumulate on the device.
         atoms = update_atoms(
             dictionary.cpu().numpy().astype(np.float64),
             self.A.cpu().numpy().astype(np.float64),

@@ -139,7 +139,7 @@ _ONE_HOT_ENTRIES = 1 << 16
 def per_atom(per_group, group_index):
     """``per_group[:, group_index]``: each atom's column of its group's values.
 
-    On CPUs a gather of columns is several times slower than a product with
+    On CPUs a gather of columns is slower than a product with
     the one-hot membership matrix, which gives the same values exactly for
     finite ones (each sum has one nonzero term; a NaN factor reaches every
     atom of its row). Large memberships, other devices, float32 when

@@ -41,7 +41,7 @@ def check_dictionary(
     # Entries below 2**-100 of their atom's largest are zeroed: they change no
     # product by more than rounding does, but multiplicative updates (NMF)
     # leave such entries subnormal, and arithmetic on subnormal numbers is
-    # tens of times slower on x86 CPUs.
+    # very slow on x86 CPUs.
     peak = np.max(np.abs(dictionary), axis=1, keepdims=True)
     dictionary[np.abs(dictionary) < np.ldexp(peak, -_NEGLIGIBLE_EXPONENT)] = 0.0
     return dictionary
