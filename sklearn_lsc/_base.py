@@ -33,6 +33,7 @@ from ._networks import REGISTRY
 from ._objectives import sparse_coding_loss
 from ._persistence import plain_torch_state, restore_torch_state
 from ._scale import signal_scale, warn_if_codes_vanish
+from ._sets import check_sets
 from ._sklearn_compat import (
     Interval,
     StrOptions,
@@ -123,25 +124,54 @@ class LearnedEncoderBase(
         return self.architecture
 
     def _objective(self, device, dtype):
-        """The per-sample objective ``f(X, code, dictionary)`` (torch), differentiable.
+        """The per-sample objective ``f(X, code, dictionary, sets=None)`` (torch), differentiable.
 
         Built once for ``device`` and ``dtype`` (its constant tensors live
-        there), then called on every batch.
+        there), then called on every batch; ``sets``: the rows' compact set
+        labels (collaborative HiLasso), each set's group term shared among
+        its rows.
         """
         penalty = self._penalty(device, dtype)
-        return lambda X, code, dictionary: sparse_coding_loss(X, code, dictionary, penalty)
+
+        def objective(X, code, dictionary, sets=None):
+            return sparse_coding_loss(X, code, dictionary, penalty.with_sets(sets))
+
+        return objective
 
     def _training_objective(self, device, dtype):
-        """The per-sample training loss ``loss(X, code, dictionary, y)`` (torch).
+        """The per-sample training loss ``loss(X, code, dictionary, y, sets=None)`` (torch).
 
         ``y`` holds the training rows' targets from :meth:`_check_training_y`
         (None when there are none). By default: the objective, ignoring ``y``.
         """
         objective = self._objective(device, dtype)
-        return lambda X, code, dictionary, y: objective(X, code, dictionary)
+        return lambda X, code, dictionary, y, sets=None: objective(X, code, dictionary, sets)
 
     def _check_structure(self, n_components):
         """Validate and store what depends on the number of atoms (groups)."""
+
+    def _check_sets(self, sets, n_samples):
+        """Validated set labels (an int64 array) or None; refused where they cannot apply.
+
+        Sets couple the rows of a set through the group shrink: only networks
+        that shrink groups (``"bcofb"``, ``"ista"``) code them jointly, and
+        the discriminative objective's per-row group targets have no
+        meaning for a set.
+        """
+        labels = check_sets(sets, n_samples)
+        if labels is None:
+            return None
+        if not getattr(REGISTRY[self._architecture_name()], "needs_groups", False):
+            raise ValueError(
+                f"The 'sets' parameter needs architecture='bcofb' or 'ista' (networks whose "
+                f"group shrink couples the rows of a set); got {self.architecture!r}."
+            )
+        if getattr(self, "objective", None) == "discriminative":
+            raise ValueError(
+                "The 'sets' parameter does not combine with objective='discriminative' "
+                "(whose known-active groups are given per row)."
+            )
+        return labels
 
     def _build_network(self, dictionary):
         """A fresh network initialized from ``dictionary`` (a tensor), given the whole penalty."""
@@ -155,6 +185,11 @@ class LearnedEncoderBase(
     # The objectives, networks and exact codes of the hooks are in those units.
     def _scaled_alpha(self):
         return self.alpha / self.signal_scale_
+
+    def _network_codes(self, X, sets=None, network=None):
+        """``network`` (the fitted one when None) applied to ``X``, with ``sets`` when given."""
+        network = self.network_ if network is None else network
+        return network(X) if sets is None else network(X, sets=sets)
 
     def _codes_in_signal_units(self, X, network=None):
         """Codes of ``X`` (a tensor of signals as given) by ``network``, as given too."""
@@ -218,9 +253,12 @@ class LearnedEncoderBase(
         code : ndarray of shape (n_samples, n_components)
             The codes, in the dtype of ``X`` (float32 or float64).
         """
+        return self._transform(X)
+
+    def _transform(self, X, sets=None):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return self._encode(X)
+        return self._encode(X, self._check_sets(sets, X.shape[0]))
 
     def inverse_transform(self, X):
         """Reconstruct signals from codes: ``X @ components_``.
@@ -259,10 +297,14 @@ class LearnedEncoderBase(
         scores : ndarray of shape (n_samples,), dtype float64
             Minus each row's objective: higher is better.
         """
+        return self._score_samples(X)
+
+    def _score_samples(self, X, sets=None):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        labels = self._check_sets(sets, X.shape[0])
         scores = np.empty(X.shape[0])
-        for rows, _, values in self._encoded_batches(X, with_objective=True):
+        for rows, _, values in self._encoded_batches(X, with_objective=True, labels=labels):
             scores[rows] = -values
         return scores
 
@@ -286,16 +328,22 @@ class LearnedEncoderBase(
         score : float
             Minus the mean objective.
         """
+        return self._score(X)
+
+    def _score(self, X, sets=None):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        labels = self._check_sets(sets, X.shape[0])
         # Batch by batch, keeping no codes: memory bounded whatever the rows.
-        total = math.fsum(
-            float(values.sum()) for _, _, values in self._encoded_batches(X, with_objective=True)
-        )
+        batches = self._encoded_batches(X, with_objective=True, labels=labels)
+        total = math.fsum(float(values.sum()) for _, _, values in batches)
         return -total / X.shape[0]
 
-    def _warn_if_codes_vanish(self, X, dictionary):
-        """Warn when ``alpha`` zeroes every optimal code of the training rows."""
+    def _warn_if_codes_vanish(self, X, dictionary, labels=None):
+        """Warn when ``alpha`` zeroes every optimal code of the training rows.
+
+        ``labels``: the rows' sets (collaborative HiLasso), or None.
+        """
         warn_if_codes_vanish(self, X, dictionary)
 
     def _state_is_finite(self, dictionary):
@@ -362,9 +410,9 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         """
         return None
 
-    def _exact_codes(self, X, dictionary, init):
+    def _exact_codes(self, X, dictionary, init, sets=None):
         """Exact codes of ``X`` (tensors), the targets of ``objective="regression"``."""
-        penalty = self._penalty(X.device, X.dtype)
+        penalty = self._penalty(X.device, X.dtype).with_sets(sets)
         with torch.no_grad():
             code, _ = solvers._solve(
                 X, dictionary, penalty, "fista", TARGET_MAX_ITER, TARGET_TOL, init
@@ -392,10 +440,14 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         self : object
             The fitted encoder.
         """
+        return self._fit(X, y)
+
+    def _fit(self, X, y, sets=None):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
+        labels = self._check_sets(sets, X.shape[0])
         y = self._check_training_y(y, X.shape[0], self._n_components_for(X))
-        self._initialize(X)
-        self._train(X, y, n_epochs=None, anneal=True)
+        self._initialize(X, labels)
+        self._train(X, y, n_epochs=None, anneal=True, labels=labels)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -421,15 +473,19 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         self : object
             The updated encoder.
         """
+        return self._partial_fit(X, y)
+
+    def _partial_fit(self, X, y, sets=None):
         first_call = not hasattr(self, "network_")
         if not first_call:
             check_structure_unchanged(self)
         X = validate_data(self, X, reset=first_call, dtype=[np.float64, np.float32])
+        labels = self._check_sets(sets, X.shape[0])
         n_components = self._n_components_for(X) if first_call else self.components_.shape[0]
         y = self._check_training_y(y, X.shape[0], n_components, first_call=first_call)
         if first_call:
-            self._initialize(X)
-        self._train(X, y, n_epochs=1, anneal=False)
+            self._initialize(X, labels)
+        self._train(X, y, n_epochs=1, anneal=False, labels=labels)
         return self
 
     # ------------------------------------------------------------- training
@@ -441,8 +497,11 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
             return np.shape(self.dictionary)[0]
         return X.shape[1]
 
-    def _initialize(self, X):
-        """Fresh dictionary, network, optimizer and history for the data ``X``."""
+    def _initialize(self, X, labels=None):
+        """Fresh dictionary, network, optimizer and history for the data ``X``.
+
+        ``labels``: the rows' sets (collaborative HiLasso), or None.
+        """
         device = resolve_device(self.device)
         dtype = torch_dtype(X.dtype)
         self._rng = check_random_state(self.random_state)
@@ -464,7 +523,7 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         if self._fit_dictionary and self.positive_dict:
             check_nonnegative_atoms(dictionary, "dictionary")
         self._check_structure(dictionary.shape[0])
-        self._warn_if_codes_vanish(X, dictionary)
+        self._warn_if_codes_vanish(X, dictionary, labels)
         self.signal_scale_ = signal_scale(X)
         self.components_ = dictionary
         self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))

@@ -280,6 +280,17 @@ _add(
     X : array-like of shape (n_samples, n_features)
         Signals, one per row.
     """,
+    sets="""
+    sets : array-like of int of shape (n_samples,), default=None
+        A set label per row, for collaborative HiLasso (Sprechmann et al.
+        2011): the rows of a set share group activity, each set's group term
+        being ``group_alpha * sum_g w_g * ||Z_g||_F`` (the Frobenius norm of
+        the block of its rows' codes in group ``g``), counted once per set.
+        The objective is the mean over rows of ``0.5 * ||x - z D||^2 + alpha
+        * ||z||_1`` plus the sets' group terms divided by the number of rows.
+        Labels need not be contiguous or sorted. None: every row is its own
+        set (HiLasso). Without groups, sets change nothing.
+    """,
 )
 
 # References.

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._hardware import native_bfloat16
+from ._sets import compact_labels, set_batches
 from ._sklearn_compat import validate_parameter_constraints
 from ._torch_utils import (
     exact_device,
@@ -79,21 +80,30 @@ class InferenceMixin:
         if self._dictionary_update is not None:
             self._dictionary_update.to(device)
 
-    def _encode(self, X):
-        """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype."""
+    def _encode(self, X, labels=None):
+        """Codes of validated ``X`` in bounded-memory batches, in ``X``'s dtype.
+
+        ``labels``: the rows' validated set labels (collaborative HiLasso), or None.
+        """
         code = np.empty((X.shape[0], self.components_.shape[0]), dtype=X.dtype)
-        for rows, batch_code, _ in self._encoded_batches(X):
+        for rows, batch_code, _ in self._encoded_batches(X, labels=labels):
             if batch_code.device.type != "cpu":
                 # Converted on the device (bfloat16 networks): a copy to
                 # the host of another dtype converts there, in a temporary.
                 batch_code = batch_code.to(torch_dtype(X.dtype))
+            if labels is not None:  # rows of whole sets, scattered in X
+                code[rows] = batch_code.cpu().numpy()
+                continue
             # Straight into the output: no host tensor in between (a copy
             # through one costs several times more, most on a GPU).
             torch.from_numpy(code[rows]).copy_(batch_code)
         return code
 
-    def _encoded_batches(self, X, *, with_objective=False):
+    def _encoded_batches(self, X, *, with_objective=False, labels=None):
         """Yield ``(rows, codes, objective)`` for bounded-memory batches of validated ``X``.
+
+        ``rows`` is a slice of ``X``, or with set ``labels`` (validated, one
+        per row) an index array of whole sets, coded jointly.
 
         ``codes`` is a tensor on the device, in the network's dtype and the
         units of ``X``; ``objective`` (None without ``with_objective``) the
@@ -125,19 +135,28 @@ class InferenceMixin:
             batch_is_exact = dtype in (torch.float64, torch_dtype(X.dtype))
             per_sample = self._objective(exact, torch.float64)
         scale = self.signal_scale_  # the network codes X / scale (exact: a power of two)
+        if labels is None:
+            batches = [
+                slice(start, start + batch_size) for start in range(0, X.shape[0], batch_size)
+            ]
+        else:
+            batches = set_batches(labels, batch_size)
+        done = 0
         with torch.inference_mode():
-            for start in range(0, X.shape[0], batch_size):
-                rows = slice(start, start + batch_size)
+            for rows in batches:
                 batch = to_tensor(X[rows], device=device, dtype=dtype)
+                sets = None
+                if labels is not None:
+                    sets = compact_labels(torch.as_tensor(labels[rows], device=device))
                 if scale != 1.0:
                     batch.div_(scale)
                 try:
-                    batch_code = network(batch)
+                    batch_code = self._network_codes(batch, sets, network)
                 except Exception as error:
                     if not compiled:
                         raise
                     network, compiled = self._compile_failed(error), False
-                    batch_code = network(batch)
+                    batch_code = self._network_codes(batch, sets, network)
                 if not bool(torch.isfinite(batch_code).all()):
                     self._raise_non_finite(X, "codes")
                 values = None
@@ -147,15 +166,20 @@ class InferenceMixin:
                     signals = batch.to(exact, torch.float64)
                     if not batch_is_exact:
                         signals = to_tensor(X[rows], device=exact, dtype=torch.float64) / scale
-                    values = per_sample(signals, batch_code.to(exact, torch.float64), dictionary)
+                    values = per_sample(
+                        signals,
+                        batch_code.to(exact, torch.float64),
+                        dictionary,
+                        None if sets is None else sets.to(exact),
+                    )
                     values = to_numpy(values, np.float64) * (scale * scale)
                     if not np.all(np.isfinite(values)):
                         self._raise_non_finite(X, "objective")
                 if scale != 1.0:
                     batch_code = batch_code * scale
                 yield rows, batch_code, values
+                done += batch.shape[0]
                 if self.verbose and X.shape[0] > batch_size:  # progress of long transforms
-                    done = min(start + batch_size, X.shape[0])
                     print(f"[{type(self).__name__}] coded {done}/{X.shape[0]} rows")
 
     def _raise_non_finite(self, X, what):

@@ -50,6 +50,10 @@ class L1Penalty(nn.Module):
     # Whether the penalty has a group term (the structured networks need one).
     grouped = False
 
+    # Collaborative codes: the set of each row (a LongTensor of labels 0..n_sets
+    # - 1) whose rows share each group's norm; None: every row alone.
+    sets = None
+
     def __init__(self, alpha, positive=False):
         super().__init__()
         self.alpha = float(alpha)
@@ -61,6 +65,43 @@ class L1Penalty(nn.Module):
     def arguments(self):
         """The constructor's keyword arguments (tensors on the CPU): what saving stores."""
         return {"alpha": self.alpha, "positive": self.positive}
+
+    def with_sets(self, sets):
+        """The same penalty over rows grouped in ``sets`` (collaborative HiLasso).
+
+        ``sets``: a LongTensor (n_samples,) of labels ``0..n_sets - 1``, or
+        None (every row its own set). The group term of a set is ``sum_g p_g
+        ||Z_g||_F``, the Frobenius norm of the set's block of codes in group
+        ``g``: the prox shrinks each block as one, and :meth:`value` shares
+        each set's group term equally among its rows (so the rows' values
+        sum to the objective). The l1 term stays per row: without groups,
+        sets change nothing. A shallow copy (the buffers are shared), or
+        this penalty when nothing changes.
+        """
+        if sets is None and self.sets is None:
+            return self
+        other = copy.copy(self)
+        other.sets = sets
+        if sets is not None:
+            n_sets = int(sets.max()) + 1 if sets.numel() else 0
+            other.set_sizes = torch.bincount(sets, minlength=n_sets)
+        return other
+
+    def joint(self, values):
+        """Per row, the sum of ``values`` (n_samples, k) over the rows of its set.
+
+        ``values`` itself without sets: segment sums over rows, no loop over sets.
+        """
+        if self.sets is None:
+            return values
+        totals = values.new_zeros(self.set_sizes.shape[0], *values.shape[1:])
+        return totals.index_add_(0, self.sets, values).index_select(0, self.sets)
+
+    def _row_share(self, per_set_values):
+        """Per-row values (n_samples,) whose sum over a set's rows is ``per_set_values``."""
+        if self.sets is None:
+            return per_set_values
+        return per_set_values / self.set_sizes.index_select(0, self.sets)
 
     def feasible(self, code):
         """Per row (shape (n_samples, 1)) whether ``code`` meets the constraint; None if none."""
@@ -169,6 +210,14 @@ class GroupPenalty(L1Penalty):
         other._buffers = {**self._buffers, "group_penalties": group_penalties}
         return other
 
+    def _joint_norms(self, squares):
+        """Norms from per-row squared norms (n_samples, k): each set's, per row.
+
+        The squares are clamped away from zero before the square root (a
+        finite, zero gradient at an all-zero group).
+        """
+        return torch.sqrt(self.joint(squares).clamp_min(1e-30))
+
     def _group_shrink(self, code, group_thresholds):
         raise NotImplementedError
 
@@ -237,16 +286,24 @@ class HiLassoPenalty(GroupPenalty):
         }
 
     def group_norms(self, code):
-        """``||z_g||_2`` of each row and group, shape (n_samples, n_groups)."""
-        return group_norms(code, self.group_index, self.n_groups, self.group_size)
+        """``||z_g||_2`` of each row and group, shape (n_samples, n_groups).
+
+        With sets, each row holds its set's norms ``||Z_g||_F``.
+        """
+        if self.sets is None:
+            return group_norms(code, self.group_index, self.n_groups, self.group_size)
+        squares = group_sums(code * code, self.group_index, self.n_groups, self.group_size)
+        return self._joint_norms(squares)
 
     def value(self, code, scratch=None):
         group_term = (self.group_norms(code) * self.group_penalties).sum(dim=1)
-        return super().value(code, scratch) + group_term
+        return super().value(code, scratch) + self._row_share(group_term)
 
     def linearised(self, step, code, scratch=None):
         """As :meth:`L1Penalty.linearised`; per group ``s_g`` is ``step_g / ||step_g||``,
         or ``code_g / ||code_g||`` where ``step_g`` is zero."""
+        if self.sets is not None:
+            raise NotImplementedError("The linearisation of a penalty with sets.")
         slope = super().linearised(step, code, scratch)
         index, n_groups, size = self.group_index, self.n_groups, self.group_size
         squares = group_sums(step * step, index, n_groups, size)
@@ -257,10 +314,13 @@ class HiLassoPenalty(GroupPenalty):
         return slope + (along * self.group_penalties).sum(dim=1)
 
     def _group_shrink(self, code, group_thresholds):
-        return group_shrink(code, self.group_index, group_thresholds, self.group_size)
+        if self.sets is None:
+            return group_shrink(code, self.group_index, group_thresholds, self.group_size)
+        scale = torch.relu(1.0 - group_thresholds / self.group_norms(code))
+        return scale_groups(code, self.group_index, scale, self.group_size)
 
     def _group_shrink_in_place(self, values, group_thresholds):
-        if self.group_size is None:
+        if self.group_size is None or self.sets is not None:
             return values.copy_(self._group_shrink(values, group_thresholds))
         return group_shrink_in_place(values, group_thresholds, self.group_size)
 
@@ -336,20 +396,30 @@ class TreePenalty(GroupPenalty):
         """``per_group`` (``(..., n_groups)``) with a zero for "no group" appended."""
         return torch.cat([per_group, per_group.new_zeros(*per_group.shape[:-1], 1)], dim=-1)
 
+    def _depth_norms(self, code, index):
+        """Norms of the groups of one depth (``index``: its membership row), one
+        column per listed group and a last for "no group"; with sets, the sets'."""
+        squares = group_sums(code * code, index, self.n_groups + 1)
+        return self._joint_norms(squares)
+
     def group_norms(self, code):
-        """``||z_g||_2`` of each row and listed group, shape (n_samples, n_groups)."""
+        """``||z_g||_2`` of each row and listed group, shape (n_samples, n_groups).
+
+        With sets, each row holds its set's norms ``||Z_g||_F``.
+        """
         total = 0.0
         for depth, index in enumerate(self.membership):
-            norms = group_norms(code, index, self.n_groups + 1)
-            total = total + norms * self.depth_mask[depth]
+            total = total + self._depth_norms(code, index) * self.depth_mask[depth]
         return total[:, :-1]
 
     def value(self, code, scratch=None):
         group_term = (self.group_norms(code) * self.group_penalties).sum(dim=1)
-        return super().value(code, scratch) + group_term
+        return super().value(code, scratch) + self._row_share(group_term)
 
     def linearised(self, step, code, scratch=None):
         """As :meth:`HiLassoPenalty.linearised`, each listed group on its own."""
+        if self.sets is not None:
+            raise NotImplementedError("The linearisation of a penalty with sets.")
         slope = super().linearised(step, code, scratch)
         n_bins = self.n_groups + 1
         along = 0.0
@@ -368,7 +438,7 @@ class TreePenalty(GroupPenalty):
         """The group shrinks, deepest groups first (each depth's groups are disjoint)."""
         padded = self._padded(group_thresholds)  # "no group": threshold 0, factor 1
         for index in self.membership:
-            norms = group_norms(code, index, self.n_groups + 1)
+            norms = self._depth_norms(code, index)
             code = scale_groups(code, index, torch.relu(1.0 - padded / norms))
         return code
 

@@ -56,6 +56,10 @@ class GroupObjectiveMixin:
         energies : ndarray of shape (n_samples, n_groups)
             ``||z_g||_2`` for each sample and group, in the dtype of ``X``.
         """
+        return self._group_energies(X)
+
+    def _group_energies(self, X, sets=None):
+        """:meth:`group_energies` of the codes of ``X`` coded in ``sets`` (None: rows alone)."""
         check_is_fitted(self)
         if self.groups_ is None:
             raise ValueError(
@@ -63,8 +67,9 @@ class GroupObjectiveMixin:
                 "with groups=None (the Lasso)."
             )
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        labels = self._check_sets(sets, X.shape[0])
         energies = np.empty((X.shape[0], len(self.groups_)), dtype=X.dtype)
-        for rows, code, _ in self._encoded_batches(X):
+        for rows, code, _ in self._encoded_batches(X, labels=labels):
             # In float64 (on the CPU where the device has none), relative to
             # each row's largest coefficient: no overflow.
             code = code.to(exact_device(code.device), torch.float64)
@@ -96,10 +101,11 @@ class GroupObjectiveMixin:
         """``group_alpha * w_g`` per group, from the parameters as they are now."""
         return self.group_alpha * check_group_weights(self.group_weights, len(self.groups_))
 
-    def _warn_if_codes_vanish(self, X, dictionary):
+    def _warn_if_codes_vanish(self, X, dictionary, labels=None):
         """Warn when the penalties zero every optimal code of the training rows."""
-        if self.groups_ is None or self._tree_membership() is not None:
-            # (For a tree, only the l1 condition: sufficient, never a false alarm.)
+        if self.groups_ is None or self._tree_membership() is not None or labels is not None:
+            # (For a tree or sets, only the l1 condition: sufficient, never a
+            # false alarm; a set's joint norms exceed its rows' own.)
             warn_if_codes_vanish(self, X, dictionary)
         elif getattr(self, "objective", None) != "discriminative":
             # (The discriminative objective rewards known-active groups: no zero codes.)
@@ -123,15 +129,17 @@ class GroupObjectiveMixin:
     def _training_objective(self, device, dtype):
         penalty = self._penalty(device, dtype)
         if self.groups_ is None:
-            return lambda X, code, dictionary, y: sparse_coding_loss(X, code, dictionary, penalty)
+            return lambda X, code, dictionary, y, sets=None: sparse_coding_loss(
+                X, code, dictionary, penalty
+            )
 
-        def loss(X, code, dictionary, y):
+        def loss(X, code, dictionary, y, sets=None):
             if y is not None:
                 # Known-active groups get the opposite sign: a reward for energy there.
                 penalties = penalty.group_penalties * (1.0 - 2.0 * y)
                 return sparse_coding_loss(
                     X, code, dictionary, penalty.with_group_penalties(penalties)
                 )
-            return sparse_coding_loss(X, code, dictionary, penalty)
+            return sparse_coding_loss(X, code, dictionary, penalty.with_sets(sets))
 
         return loss

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from sklearn.exceptions import ConvergenceWarning
 
+from ._sets import compact_labels, set_batches, split_sets
 from ._torch_utils import resolve_device, to_numpy, to_tensor
 from ._training import (
     ArmijoDescent,
@@ -73,8 +74,11 @@ class Checkpoint(NamedTuple):
 class TrainerMixin:
     """``_train`` and what it needs: one job, the training loop of ``fit`` and ``partial_fit``."""
 
-    def _train(self, X, y, *, n_epochs, anneal):
+    def _train(self, X, y, *, n_epochs, anneal, labels=None):
         """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop.
+
+        ``labels``: the rows' set labels (collaborative HiLasso) or None;
+        minibatches and the set-aside rows then hold whole sets.
 
         ``n_epochs=None`` (``fit``): ``max_iter`` resolved (``max_iter_``),
         with the patience ``n_iter_no_change_``.
@@ -92,7 +96,9 @@ class TrainerMixin:
         dtype = self._network_dtype()
         early_stopping = anneal and self._uses_early_stopping(X.shape[0])
         input_noise = self._resolved_input_noise(X.shape[0])
-        X, y, X_validation, y_validation = self._validation_split(X, y, early_stopping)
+        X, y, labels, X_validation, y_validation, labels_validation = self._validation_split(
+            X, y, labels, early_stopping
+        )
         self.early_stopping_, self.input_noise_ = early_stopping, input_noise
         patience = None
         if n_epochs is None:
@@ -108,10 +114,12 @@ class TrainerMixin:
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         dictionary = to_tensor(self.components_, device=device, dtype=dtype)
         y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
+        sets = None if labels is None else torch.as_tensor(labels, device=device)
         perturb = self._input_perturbation(X, X_tensor)
         targets = None
         if self.objective == "regression" and not self._fit_dictionary and perturb is None:
-            targets = self._exact_codes(X_tensor, dictionary, init=None)
+            whole = None if sets is None else compact_labels(sets)
+            targets = self._exact_codes(X_tensor, dictionary, init=None, sets=whole)
         objective = self._training_objective(device, dtype)
         if not anneal and not isinstance(self._optimizer, ArmijoDescent):
             # partial_fit: the learning rate as set now, not as fit's schedule left it.
@@ -123,7 +131,11 @@ class TrainerMixin:
         check_untrained = anneal and not (self.objective == "regression" and self._fit_dictionary)
         guard = None
         if early_stopping or check_untrained:
-            guard_rows = (X_validation, y_validation) if early_stopping else (X, y)
+            guard_rows = (
+                (X_validation, y_validation, labels_validation)
+                if early_stopping
+                else (X, y, labels)
+            )
             noise_free_loss = self._noise_free_loss_function(
                 *guard_rows,
                 dictionary,
@@ -147,7 +159,9 @@ class TrainerMixin:
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
                 set_learning_rate(self._optimizer, rate)
             start = time.perf_counter()
-            loss = self._train_epoch(X_tensor, y_tensor, dictionary, objective, targets, perturb)
+            loss = self._train_epoch(
+                X_tensor, y_tensor, dictionary, objective, targets, perturb, sets
+            )
             # (Checked in the internal units: times the scale squared, a huge
             # but finite loss could overflow.)
             if not (math.isfinite(loss) and self._state_is_finite(dictionary)):
@@ -257,15 +271,16 @@ class TrainerMixin:
             return float(self.input_noise)
         return AUTO_NOISE * min(1.0, math.sqrt(AUTO_NOISE_ROWS / n_samples))
 
-    def _validation_split(self, X, y, early_stopping):
-        """``(X, y, X_validation, y_validation)``: rows set aside for early stopping.
+    def _validation_split(self, X, y, labels, early_stopping):
+        """``(X, y, labels, X_validation, y_validation, labels_validation)``:
+        rows set aside for early stopping (whole sets, with ``labels``).
 
         Without early stopping, all rows train and the validation ones are
         None (the random generator is then not drawn from: results stay as
         they were without the option).
         """
         if not early_stopping:
-            return X, y, None, None
+            return X, y, labels, None, None, None
         n_samples = X.shape[0]
         n_validation = math.ceil(self.validation_fraction * n_samples)
         if n_validation >= n_samples:
@@ -274,36 +289,64 @@ class TrainerMixin:
                 f"of the n_samples={n_samples} rows, leaving none to train on; lower "
                 "'validation_fraction' or pass more rows."
             )
-        order = self._rng.permutation(n_samples)
-        validation, training = np.sort(order[:n_validation]), np.sort(order[n_validation:])
-        if y is None:
-            return X[training], None, X[validation], None
-        return X[training], y[training], X[validation], y[validation]
+        if labels is None:
+            order = self._rng.permutation(n_samples)
+            validation, training = np.sort(order[:n_validation]), np.sort(order[n_validation:])
+        else:
+            validation, training = split_sets(labels, n_validation, self._rng)
+            if training.size == 0:
+                raise ValueError(
+                    f"early_stopping sets aside validation_fraction={self.validation_fraction} "
+                    f"of the rows in whole sets, and the sets of X leave none to train on; "
+                    "pass more sets or set early_stopping=False."
+                )
 
-    def _noise_free_loss_function(self, X, y, dictionary, objective, device, dtype, *, targets):
+        def rows_of(values, rows):
+            return None if values is None else values[rows]
+
+        return (
+            *(rows_of(values, training) for values in (X, y, labels)),
+            *(rows_of(values, validation) for values in (X, y, labels)),
+        )
+
+    def _noise_free_loss_function(
+        self, X, y, labels, dictionary, objective, device, dtype, *, targets
+    ):
         """A callable returning the mean training loss of the rows ``X`` (numpy).
 
         Noise-free, without gradients, in minibatches of ``batch_size`` (the
-        similarity objective compares every pair of rows of a batch); the
-        regression objective's exact codes (``targets`` when already solved)
-        follow the dictionary when it moves.
+        similarity objective compares every pair of rows of a batch; with
+        set ``labels``, whole sets); the regression objective's exact codes
+        (``targets`` when already solved) follow the dictionary when it moves.
         """
         X_tensor = to_tensor(X, device=device, dtype=dtype)
         y_tensor = None if y is None else to_tensor(y, device=device, dtype=dtype)
+        if labels is None:
+            n_samples, size = X_tensor.shape[0], self.batch_size
+            batches = [slice(start, start + size) for start in range(0, n_samples, size)]
+        else:
+            batches = [
+                torch.as_tensor(rows, device=device)
+                for rows in set_batches(labels, self.batch_size)
+            ]
+        sets = None if labels is None else torch.as_tensor(labels, device=device)
         if self.objective == "regression" and not self._fit_dictionary and targets is None:
-            targets = self._exact_codes(X_tensor, dictionary, init=None)
+            whole = None if sets is None else compact_labels(sets)
+            targets = self._exact_codes(X_tensor, dictionary, init=None, sets=whole)
         elif self._fit_dictionary:
             targets = None
 
         def noise_free_loss():
             total = 0.0
             with torch.no_grad():
-                for start in range(0, X_tensor.shape[0], self.batch_size):
-                    rows = slice(start, start + self.batch_size)
+                for rows in batches:
                     X_rows = X_tensor[rows]
                     y_rows = None if y_tensor is None else y_tensor[rows]
                     target_rows = None if targets is None else targets[rows]
-                    loss, _ = self._batch_loss(X_rows, y_rows, dictionary, objective, target_rows)
+                    set_rows = None if sets is None else compact_labels(sets[rows])
+                    loss, _ = self._batch_loss(
+                        X_rows, y_rows, dictionary, objective, target_rows, set_rows
+                    )
                     total += float(loss) * X_rows.shape[0]
             return total / X_tensor.shape[0]
 
@@ -361,24 +404,29 @@ class TrainerMixin:
 
         return perturb
 
-    def _batch_loss(self, X, y, dictionary, objective, targets):
+    def _batch_loss(self, X, y, dictionary, objective, targets, sets=None):
         """``(mean loss, codes)`` of the rows ``X`` (targets: regression's exact codes).
 
-        Regression without ``targets`` (the dictionary moves) solves for the
-        current dictionary's exact codes, warm-started from the network's.
+        ``sets``: the rows' compact set labels, or None. Regression without
+        ``targets`` (the dictionary moves) solves for the current
+        dictionary's exact codes, warm-started from the network's.
         """
-        code = self.network_(X)
+        code = self._network_codes(X, sets)
         if self.objective != "regression":
-            return objective(X, code, dictionary, y).mean(), code
+            if sets is None:
+                return objective(X, code, dictionary, y).mean(), code
+            return objective(X, code, dictionary, y, sets).mean(), code
         if targets is None:
-            targets = self._exact_codes(X, dictionary, init=code.detach())
+            targets = self._exact_codes(X, dictionary, init=code.detach(), sets=sets)
         return (code - targets).pow(2).sum(dim=1).mean(), code
 
-    def _train_epoch(self, X, y, dictionary, objective, targets, perturb=None):
+    def _train_epoch(self, X, y, dictionary, objective, targets, perturb=None, sets=None):
         """One epoch (one step for Armijo); returns the mean training loss.
 
         ``perturb`` (from :meth:`_input_perturbation`) adds fresh noise to each
         minibatch; Armijo's line search sees one noisy copy for its whole step.
+        ``sets``: the rows' set labels (a tensor) or None; minibatches then
+        hold whole sets.
         """
         network = self.network_
         last_code = {}
@@ -391,7 +439,12 @@ class TrainerMixin:
                 X_rows = perturb(X_rows)
             y_rows = y if (y is None or rows is None) else y[rows]
             target_rows = targets if (targets is None or rows is None) else targets[rows]
-            loss, code = self._batch_loss(X_rows, y_rows, dictionary, objective, target_rows)
+            set_rows = None
+            if sets is not None:
+                set_rows = compact_labels(sets if rows is None else sets[rows])
+            loss, code = self._batch_loss(
+                X_rows, y_rows, dictionary, objective, target_rows, set_rows
+            )
             last_code["value"] = code.detach()
             last_code["signals"] = X_rows
             return loss
@@ -406,9 +459,17 @@ class TrainerMixin:
             loss = self._optimizer.step(lambda: loss_of(None))
             if after_step is not None:
                 with torch.no_grad():
-                    last_code["value"], last_code["signals"] = network(X), X
+                    whole = None if sets is None else compact_labels(sets)
+                    last_code["value"], last_code["signals"] = self._network_codes(X, whole), X
                 after_step(None)
             return loss
+        batches = None
+        if sets is not None:
+            labels = sets.cpu().numpy()
+            batches = [
+                torch.as_tensor(rows, device=X.device)
+                for rows in set_batches(labels, self.batch_size, self._rng)
+            ]
         return minibatch_epoch(
             loss_of,
             X.shape[0],
@@ -417,4 +478,5 @@ class TrainerMixin:
             rng=self._rng,
             device=X.device,
             after_step=after_step,
+            batches=batches,
         )

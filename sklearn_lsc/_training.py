@@ -45,19 +45,24 @@ def set_learning_rate(optimizer, learning_rate):
         group["lr"] = learning_rate * group.get("lr_scale", 1.0)
 
 
-def minibatch_epoch(loss_of_rows, n_samples, *, batch_size, optimizer, rng, device, after_step):
+def minibatch_epoch(
+    loss_of_rows, n_samples, *, batch_size, optimizer, rng, device, after_step, batches=None
+):
     """One pass over shuffled minibatches; returns the mean loss over the rows.
 
+    ``batches``: the minibatches' row indices (tensors) when the caller
+    chooses them (whole sets), else shuffled runs of ``batch_size`` rows.
     ``after_step(rows)`` runs after each optimizer step (the dictionary step).
     A non-finite minibatch loss ends the epoch at once, before its step, and
     is returned: a diverging network is caught at the step it diverged.
     """
-    order = torch.from_numpy(rng.permutation(n_samples)).to(device)
+    if batches is None:
+        order = torch.from_numpy(rng.permutation(n_samples)).to(device)
+        batches = (order[start : start + batch_size] for start in range(0, n_samples, batch_size))
     # A float64 sum where the device has float64 (MPS has none).
     total_dtype = torch.float64 if exact_device(device) == device else torch.float32
     total = torch.zeros((), dtype=total_dtype, device=device)
-    for start in range(0, n_samples, batch_size):
-        rows = order[start : start + batch_size]
+    for rows in batches:
         loss = loss_of_rows(rows)
         if not bool(torch.isfinite(loss)):
             return float(loss)

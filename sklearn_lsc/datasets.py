@@ -19,6 +19,7 @@ __all__ = ["load_digits_problem", "load_texture_patches", "make_group_sparse_sig
         "n_active_groups": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_nonzero_per_group": [Interval(numbers.Integral, 1, None, closed="left")],
         "noise": [Interval(numbers.Real, 0, None, closed="left")],
+        "set_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
@@ -31,6 +32,7 @@ def make_group_sparse_signals(
     n_active_groups=2,
     n_nonzero_per_group=4,
     noise=0.01,
+    set_size=1,
     random_state=None,
 ):
     """Generate signals that are group-sparse under a random dictionary.
@@ -39,7 +41,10 @@ def make_group_sparse_signals(
     ``n_active_groups`` random groups, with standard normal coefficients, plus
     Gaussian noise of standard deviation ``noise`` (the setting of Figure 3 of
     Sprechmann et al. 2012). Groups are contiguous blocks of ``group_size``
-    atoms.
+    atoms. With ``set_size > 1``, runs of ``set_size`` consecutive signals
+    share their active groups (each signal drawing its own atoms and
+    coefficients in them): the setting of collaborative HiLasso, whose
+    ``sets`` are then ``np.arange(n_samples) // set_size``.
 
     Parameters
     ----------
@@ -63,6 +68,10 @@ def make_group_sparse_signals(
 
     noise : float, default=0.01
         Standard deviation of the additive Gaussian noise.
+
+    set_size : int, default=1
+        Consecutive signals sharing their active groups (the last run may
+        be shorter).
 
     random_state : int, RandomState instance or None, default=None
         Seeds the dictionary, the supports, the coefficients and the noise.
@@ -106,7 +115,9 @@ def make_group_sparse_signals(
     dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
 
     # Random subsets without loops: the first k of a random permutation per row.
-    groups = np.argsort(rng.random_sample((n_samples, n_groups)), axis=1)[:, :n_active_groups]
+    n_sets = -(-n_samples // set_size)
+    groups = np.argsort(rng.random_sample((n_sets, n_groups)), axis=1)[:, :n_active_groups]
+    groups = np.repeat(groups, set_size, axis=0)[:n_samples]
     within = np.argsort(rng.random_sample((n_samples, n_active_groups, group_size)), axis=2)
     atoms = groups[:, :, None] * group_size + within[:, :, :n_nonzero_per_group]
     atoms = atoms.reshape(n_samples, -1)

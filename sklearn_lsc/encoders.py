@@ -16,8 +16,9 @@ from ._groups import check_group_tree
 from ._networks import NETWORKS, REGISTRY
 from ._objectives import contrastive_loss, sparse_coding_loss
 from ._penalties import L1Penalty
-from ._sklearn_compat import Interval, StrOptions
+from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._structure import GroupObjectiveMixin
+from ._transaction import transactional
 
 __all__ = ["LASSO_ARCHITECTURES", "LearnedHiLassoEncoder", "LearnedLassoEncoder"]
 
@@ -521,3 +522,150 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
                 "a group is known active)."
             )
         return y
+
+    # --------------------------------------------------- collaborative sets
+    # The methods below take ``sets`` (collaborative HiLasso): scikit-learn's
+    # metadata routing (``set_fit_request(sets=True)``, ...) carries it
+    # through a Pipeline.
+    @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=False)
+    def fit(self, X, y=None, sets=None):
+        """Train the network (and, when asked, the dictionary) on ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : array-like of shape (n_samples, n_groups), default=None
+            Known active groups (1 where active, else 0), required by
+            ``objective="discriminative"``; ignored by the other objectives.
+
+        %(sets)s
+            Minibatches and the rows set aside by ``early_stopping`` hold
+            whole sets; needs ``architecture="bcofb"`` or ``"ista"``.
+
+        Returns
+        -------
+        self : object
+            The fitted encoder.
+        """
+        return self._fit(X, y, sets)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @transactional(copy_state=True)
+    def partial_fit(self, X, y=None, sets=None):
+        """One pass of minibatch training over ``X``.
+
+        The first call initializes the dictionary and the network from ``X``;
+        later calls continue training them at the current ``learning_rate``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training signals, one per row.
+
+        y : array-like of shape (n_samples, n_groups), default=None
+            The chunk's known active groups, for
+            ``objective="discriminative"`` (as in :meth:`fit`).
+
+        %(sets)s
+
+        Returns
+        -------
+        self : object
+            The updated encoder.
+        """
+        return self._partial_fit(X, y, sets)
+
+    def fit_transform(self, X, y=None, sets=None):
+        """Fit to ``X``, then return its codes (in the same ``sets``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training signals, one per row.
+
+        y : array-like of shape (n_samples, n_groups), default=None
+            As in :meth:`fit`.
+
+        %(sets)s
+
+        Returns
+        -------
+        code : ndarray of shape (n_samples, n_components)
+            The codes, in the dtype of ``X``.
+        """
+        return self.fit(X, y, sets=sets).transform(X, sets=sets)
+
+    def transform(self, X, sets=None):
+        """Compute the sparse codes of ``X`` with the trained network.
+
+        %(signal_parameters)s
+
+        %(sets)s
+
+        Returns
+        -------
+        code : ndarray of shape (n_samples, n_components)
+            The codes, in the dtype of ``X`` (float32 or float64).
+        """
+        return self._transform(X, sets)
+
+    def score_samples(self, X, sets=None):
+        """Return minus the objective of the network's code of each row of ``X``.
+
+        As :meth:`score`, per row; with ``sets``, each set's group term is
+        shared equally among its rows.
+
+        %(signal_parameters)s
+
+        %(sets)s
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), dtype float64
+            Minus each row's objective: higher is better.
+        """
+        return self._score_samples(X, sets)
+
+    def score(self, X, y=None, sets=None):
+        """Return minus the mean objective of the network's codes of ``X``.
+
+        The HiLasso objective (collaborative with ``sets``) of the codes
+        ``transform`` returns, with the current ``alpha``, ``group_alpha``
+        and ``group_weights``, in float64. Higher is better; it compares
+        encoders of one problem, not values of ``alpha`` (see
+        :meth:`LearnedLassoEncoder.score`).
+
+        %(signal_parameters)s
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        %(sets)s
+
+        Returns
+        -------
+        score : float
+            Minus the mean objective.
+        """
+        return self._score(X, sets)
+
+    def group_energies(self, X, sets=None):
+        """Compute the l2 norm of each group of the codes of ``X``.
+
+        Large energies mark the groups (sources, classes) present in a signal.
+        With a tree of groups, one column per listed group (nested ones too).
+
+        %(signal_parameters)s
+
+        %(sets)s
+            Each row's energies are those of its own code, coded jointly.
+
+        Returns
+        -------
+        energies : ndarray of shape (n_samples, n_groups)
+            ``||z_g||_2`` for each sample and group, in the dtype of ``X``.
+        """
+        return self._group_energies(X, sets)

@@ -17,6 +17,7 @@ from ._objectives import objective_numpy
 from ._penalties import L1Penalty, as_penalty, group_penalty
 from ._prox import group_norms, keep_group
 from ._scale import atom_scale, signal_scale
+from ._sets import check_sets, compact_labels, set_batches
 from ._sklearn_compat import Interval, StrOptions, validate_params
 from ._torch_utils import argmax_rows, resolve_device, to_tensor, torch_dtype
 from ._validation import check_code, check_dictionary
@@ -89,6 +90,7 @@ def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True):
             # Uphill when (extrapolated - new_code) . (new_code - code) > 0;
             # ``extrapolated`` is free to overwrite from here on.
             uphill = extrapolated.sub_(new_code).mul_(change).sum(1, keepdim=True)
+            uphill = penalty.joint(uphill)  # with sets, each set restarts as one
             momentum = torch.where(uphill > 0, torch.ones_like(momentum), momentum)
             next_momentum = 0.5 * (1.0 + torch.sqrt(1.0 + 4.0 * momentum**2))
             torch.addcmul(new_code, (momentum - 1.0) / next_momentum, change, out=extrapolated)
@@ -196,6 +198,8 @@ def bcofb(X, dictionary, penalty, *, max_iter, tol, init=None):
         for _ in range(n_groups):
             change = penalty.prox(B, step) - code
             norms = group_norms(change, group_index, n_groups, group_size)
+            if penalty.sets is not None:  # each set moves the block it moves most, as one
+                norms = penalty.joint(norms * norms)
             change = keep_group(change, group_index, norms.argmax(dim=1, keepdim=True), group_size)
             B.addmm_(change, S)
             code += change
@@ -224,6 +228,7 @@ _ALGORITHMS = ("ista", "fista", "cod", "bcofb")
         "group_weights": ["array-like", None],
         "positive": ["boolean"],
         "device": [str, torch.device],
+        "sets": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
@@ -242,6 +247,7 @@ def sparse_encode(
     group_weights=None,
     positive=False,
     device="cpu",
+    sets=None,
 ):
     """Compute exact sparse codes of the rows of ``X``, all samples at once.
 
@@ -259,7 +265,8 @@ def sparse_encode(
     problem, which adds ``group_alpha * sum_g w_g * ||z_g||_2``. With
     ``positive=True`` the codes are constrained to be nonnegative (as
     scikit-learn's ``positive=True``, and the codes of a non-negative
-    matrix factorization).
+    matrix factorization). With ``sets``, the collaborative HiLasso
+    problem: rows of one set share group activity (see ``sets``).
 
     Read more in the :ref:`User Guide <exact_solvers>`.
 
@@ -315,6 +322,8 @@ def sparse_encode(
         ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"xpu"``. Apple's ``"mps"``
         has no float64: give it float32 data.
 
+    %(sets)s
+
     Returns
     -------
     code : ndarray of shape (n_samples, n_components)
@@ -364,6 +373,7 @@ def sparse_encode(
                 "The 'init' parameter has negative entries, but positive=True constrains "
                 "the codes to be nonnegative."
             )
+    labels = check_sets(sets, X.shape[0])
     parsed_groups = None if groups is None else check_group_tree(groups, n_components)
     if group_alpha > 0 and parsed_groups is None:
         raise ValueError("The 'group_alpha' parameter is positive but 'groups' is None.")
@@ -405,19 +415,38 @@ def sparse_encode(
     rows_per_batch = max(1, elements // (n_components + X.shape[1]))
     code = np.empty((X.shape[0], n_components), dtype=X.dtype)
     unconverged = 0
+    if labels is None:
+        batches = [
+            slice(start, start + rows_per_batch) for start in range(0, X.shape[0], rows_per_batch)
+        ]
+    else:  # whole sets per batch
+        batches = set_batches(labels, rows_per_batch)
     with torch.inference_mode():
         atoms = tensor(dictionary, d_scale)
-        for start in range(0, X.shape[0], rows_per_batch):
-            rows = slice(start, start + rows_per_batch)
+        for rows in batches:
             batch_init = None if init is None else tensor(init[rows], code_scale)
+            batch_penalty = penalty
+            if labels is not None:
+                batch_penalty = penalty.with_sets(
+                    compact_labels(torch.as_tensor(labels[rows], device=torch_device))
+                )
             batch_code, n_iter = _solve(
-                tensor(X[rows], x_scale), atoms, penalty, algorithm, max_iter, tol, batch_init
+                tensor(X[rows], x_scale),
+                atoms,
+                batch_penalty,
+                algorithm,
+                max_iter,
+                tol,
+                batch_init,
             )
             if n_iter >= max_iter and tol > 0:
                 unconverged += batch_code.shape[0]
             if code_scale != 1.0:
                 batch_code.mul_(code_scale)
-            torch.from_numpy(code[rows]).copy_(batch_code)
+            if labels is None:
+                torch.from_numpy(code[rows]).copy_(batch_code)
+            else:
+                code[rows] = batch_code.cpu().numpy()
     if unconverged:
         warn(
             f"sparse_encode stopped at max_iter={max_iter} iterations before the codes' "
@@ -521,15 +550,19 @@ def lasso_objective(X, code, dictionary, alpha):
         "groups": [Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
         "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "group_weights": ["array-like", None],
+        "sets": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
 )
 @fill_doc
-def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_weights=None):
+def hilasso_objective(
+    X, code, dictionary, *, alpha, groups, group_alpha, group_weights=None, sets=None
+):
     """Compute the mean HiLasso (sparse-group Lasso) objective of ``code`` for ``X``.
 
     The mean over samples of ``0.5 * ||x - z D||_2^2 + alpha * ||z||_1 +
-    group_alpha * sum_g w_g * ||z_g||_2``, computed in float64.
+    group_alpha * sum_g w_g * ||z_g||_2``, computed in float64 (with
+    ``sets``, the collaborative objective).
 
     %(objective_parameters)s
 
@@ -543,6 +576,8 @@ def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_
 
     group_weights : array-like of shape (n_groups,), default=None
         Positive per-group weights; ones when None.
+
+    %(sets)s
 
     %(objective_returns)s
 
@@ -572,5 +607,8 @@ def hilasso_objective(X, code, dictionary, *, alpha, groups, group_alpha, group_
         dictionary.shape[0],
         torch.as_tensor(group_alpha * weights, dtype=torch.float64),
     )
+    labels = check_sets(sets, X.shape[0])
+    if labels is not None:
+        penalty = penalty.with_sets(compact_labels(torch.as_tensor(labels)))
     per_sample = objective_numpy(X, code, dictionary, penalty)
     return _finite_mean(per_sample)

@@ -48,7 +48,10 @@ class LBCoFB(GroupedNetwork, nn.Module):
     pass of each case (``benchmarks/throughput.py``).
 
     Built as every network is (see :mod:`sklearn_lsc._networks`), with a
-    penalty that has groups.
+    penalty that has groups. With ``sets`` (collaborative HiLasso) the rows
+    of a set select one group per layer, by the joint norm of their
+    changes, and shrink with the set's joint norms (the plain forward):
+    untrained it equals collaborative BCoFB.
     """
 
     def __init__(self, dictionary, penalty, n_layers):
@@ -73,7 +76,10 @@ class LBCoFB(GroupedNetwork, nn.Module):
         """Follow a dictionary update: the layers' residuals use the new atoms."""
         self.dictionary.copy_(dictionary)
 
-    def forward(self, X):
+    def forward(self, X, sets=None):
+        """Codes of ``X``; rows of one of ``sets`` (compact labels) select and shrink as one."""
+        if sets is not None:
+            return self._forward_dense(X, self.penalty.with_sets(sets))
         if self.group_size is not None and not torch.is_grad_enabled():
             compiling = torch.compiler.is_compiling()
             if X.device.type == "cuda" and not compiling:
@@ -85,19 +91,23 @@ class LBCoFB(GroupedNetwork, nn.Module):
                 return self._forward_in_place(X)
         return self._forward_dense(X)
 
-    def _forward_dense(self, X):
+    def _forward_dense(self, X, penalty=None):
         # Block updates: over the groups of a partition, the root groups of a tree.
-        n_groups, group_index = self.penalty.n_blocks, self.block_index
-        group_size = self.penalty.block_size
+        penalty = self.penalty if penalty is None else penalty
+        n_groups, group_index = penalty.n_blocks, self.block_index
+        group_size = penalty.block_size
         B = X @ self.W[0]
         code = torch.zeros_like(B)
         for layer in range(self.n_layers):
-            change = self.penalty.shrink(B, self.t[layer], self.s[layer]) - code
-            selected = group_norms(change, group_index, n_groups, group_size).argmax(1, True)
+            change = penalty.shrink(B, self.t[layer], self.s[layer]) - code
+            moves = group_norms(change, group_index, n_groups, group_size)
+            if penalty.sets is not None:  # a set moves the block its rows move most, as one
+                moves = penalty.joint(moves * moves)
+            selected = moves.argmax(1, True)
             code = code + keep_group(change, group_index, selected, group_size)
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
             B = torch.addmm(code, residual, self.W[layer + 1])
-        return self.penalty.shrink(B, self.t[-1], self.s[-1])
+        return penalty.shrink(B, self.t[-1], self.s[-1])
 
     def _forward_in_place(self, X):
         """The forward pass for inference, in reused buffers (same codes up to rounding).

@@ -21,7 +21,9 @@ class StructuredISTA(GroupedNetwork, nn.Module):
     on the HiLasso objective started from zero.
 
     Built as every network is (see :mod:`sklearn_lsc._networks`), with a
-    penalty that has groups.
+    penalty that has groups. With ``sets`` (collaborative HiLasso) the group
+    shrink uses each set's joint norms: untrained it equals ISTA on the
+    collaborative objective.
     """
 
     def __init__(self, dictionary, penalty, n_layers):
@@ -44,8 +46,9 @@ class StructuredISTA(GroupedNetwork, nn.Module):
         """Follow a dictionary update: the layers' residuals use the new atoms."""
         self.dictionary.copy_(dictionary)
 
-    def forward(self, X):
-        shrink = self.penalty.shrink
+    def forward(self, X, sets=None):
+        """Codes of ``X``; rows of one of ``sets`` (compact labels) shrink their groups as one."""
+        shrink = self.penalty.with_sets(sets).shrink
         code = shrink(X @ self.W[0], self.t[0], self.s[0])
         for layer in range(1, self.n_layers):
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
