@@ -33,7 +33,7 @@ from ._networks import REGISTRY
 from ._objectives import sparse_coding_loss
 from ._persistence import plain_torch_state, restore_torch_state
 from ._scale import signal_scale, warn_if_codes_vanish
-from ._sets import check_sets
+from ._sets import check_constant_within_sets, check_sets
 from ._sklearn_compat import (
     Interval,
     StrOptions,
@@ -154,9 +154,7 @@ class LearnedEncoderBase(
         """Validated set labels (an int64 array) or None; refused where they cannot apply.
 
         Sets couple the rows of a set through the group shrink: only networks
-        that shrink groups (``"bcofb"``, ``"ista"``) code them jointly, and
-        the discriminative objective's per-row group targets have no
-        meaning for a set.
+        that shrink groups (``"bcofb"``, ``"ista"``) code them jointly.
         """
         labels = check_sets(sets, n_samples)
         if labels is None:
@@ -165,11 +163,6 @@ class LearnedEncoderBase(
             raise ValueError(
                 f"The 'sets' parameter needs architecture='bcofb' or 'ista' (networks whose "
                 f"group shrink couples the rows of a set); got {self.architecture!r}."
-            )
-        if getattr(self, "objective", None) == "discriminative":
-            raise ValueError(
-                "The 'sets' parameter does not combine with objective='discriminative' "
-                "(whose known-active groups are given per row)."
             )
         return labels
 
@@ -446,6 +439,7 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         labels = self._check_sets(sets, X.shape[0])
         y = self._check_training_y(y, X.shape[0], self._n_components_for(X))
+        check_constant_within_sets(y, labels)
         self._initialize(X, labels)
         self._train(X, y, n_epochs=None, anneal=True, labels=labels)
         return self
@@ -483,6 +477,7 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         labels = self._check_sets(sets, X.shape[0])
         n_components = self._n_components_for(X) if first_call else self.components_.shape[0]
         y = self._check_training_y(y, X.shape[0], n_components, first_call=first_call)
+        check_constant_within_sets(y, labels)
         if first_call:
             self._initialize(X, labels)
         self._train(X, y, n_epochs=1, anneal=False, labels=labels)

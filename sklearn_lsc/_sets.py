@@ -33,6 +33,24 @@ def check_sets(sets, n_samples, name="sets"):
     return labels.astype(np.int64, copy=False)
 
 
+def check_constant_within_sets(y, labels):
+    """Refuse training targets ``y`` (rows) that differ within a set of ``labels``.
+
+    A set's group term is one: targets that reward or penalize its groups
+    (the discriminative objective's known-active groups) must be the set's.
+    """
+    if y is None or labels is None:
+        return
+    order = np.argsort(labels, kind="stable")
+    same_set = labels[order][1:] == labels[order][:-1]
+    changed = np.any(y[order][1:] != y[order][:-1], axis=tuple(range(1, y.ndim)))
+    if np.any(same_set & changed):
+        raise ValueError(
+            "y differs between rows of one set: with 'sets', the targets of every row "
+            "of a set (its known-active groups) must be the same."
+        )
+
+
 def compact_labels(labels):
     """Labels renumbered ``0..n_sets - 1`` (a LongTensor on the device of ``labels``)."""
     return torch.unique(labels, return_inverse=True)[1]

@@ -137,9 +137,8 @@ class GroupObjectiveMixin:
             if y is not None:
                 # Known-active groups get the opposite sign: a reward for energy there.
                 penalties = penalty.group_penalties * (1.0 - 2.0 * y)
-                return sparse_coding_loss(
-                    X, code, dictionary, penalty.with_group_penalties(penalties)
-                )
+                rewarded = penalty.with_group_penalties(penalties).with_sets(sets)
+                return sparse_coding_loss(X, code, dictionary, rewarded)
             return sparse_coding_loss(X, code, dictionary, penalty.with_sets(sets))
 
         return loss

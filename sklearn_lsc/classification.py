@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._base import BaseLearnedEncoder
 from ._docstrings import fill_doc
 from ._metric import MetricLearner, projected_objectives
+from ._networks import STRUCTURED_NETWORKS
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
 from ._transaction import transactional
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
@@ -423,6 +424,15 @@ class StructuredSparseClassifier(_SparseClassifier):
         Energies are summed over consecutive windows of this many rows (the
         frames of one recording); each row gets its window's pooled energies.
 
+    collaborative : bool, default=False
+        Whether each pooling window is coded as one set (collaborative
+        HiLasso, Sprechmann et al. 2011): its rows share group activity, so
+        the window's sources are chosen jointly rather than frame by frame.
+        The structured encoder then trains in sets too: windows of
+        consecutive training rows of one class and, with ``n_active > 1``,
+        windows of mixtures of the same classes. Needs ``architecture``
+        ``"bcofb"`` or ``"ista"``.
+
     learning_rate : float, default=1e-3
         Learning rate of every encoder.
 
@@ -504,6 +514,7 @@ class StructuredSparseClassifier(_SparseClassifier):
         "n_active": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_mixtures": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "pooling_window": [Interval(numbers.Integral, 1, None, closed="left")],
+        "collaborative": ["boolean"],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -528,6 +539,7 @@ class StructuredSparseClassifier(_SparseClassifier):
         n_active=1,
         n_mixtures=None,
         pooling_window=1,
+        collaborative=False,
         learning_rate=1e-3,
         max_iter=100,
         batch_size=100,
@@ -548,6 +560,7 @@ class StructuredSparseClassifier(_SparseClassifier):
         self.n_active = n_active
         self.n_mixtures = n_mixtures
         self.pooling_window = pooling_window
+        self.collaborative = collaborative
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.batch_size = batch_size
@@ -603,6 +616,11 @@ class StructuredSparseClassifier(_SparseClassifier):
                 f"The 'n_active' parameter ({self.n_active}) exceeds the number of "
                 f"classes ({classes.size})."
             )
+        if self.collaborative and self.architecture not in STRUCTURED_NETWORKS:
+            raise ValueError(
+                "The 'collaborative' parameter needs architecture='bcofb' or 'ista' "
+                f"(networks that code a window's rows jointly); got {self.architecture!r}."
+            )
         class_encoders = [
             LearnedLassoEncoder(
                 n_components=self.n_components_per_class,
@@ -624,8 +642,9 @@ class StructuredSparseClassifier(_SparseClassifier):
             objective=self.objective,
             **self._training(),
         )
-        X_mixed, indicator = self._with_mixtures(X, y_index, classes.size)
-        encoder.fit(X_mixed, indicator if self.objective == "discriminative" else None)
+        X_mixed, indicator, sets = self._with_mixtures(X, y_index, classes.size)
+        y_groups = indicator if self.objective == "discriminative" else None
+        encoder.fit(X_mixed, y_groups, sets=sets)
         self.classes_ = classes
         self.class_encoders_ = class_encoders
         self.encoder_ = encoder
@@ -638,15 +657,28 @@ class StructuredSparseClassifier(_SparseClassifier):
         A mixture sums one random row of each of ``n_active`` distinct random
         classes: the structured encoder then trains on signals like the ones
         it must separate, and the discriminative objective learns to reward
-        every source present, not a single one. Returns ``(X, indicator)``.
+        every source present, not a single one. Returns ``(X, indicator,
+        sets)``: ``sets`` None, or with ``collaborative`` the training sets
+        (windows of ``pooling_window`` consecutive rows of one class, then of
+        mixtures drawn from the same classes).
         """
         indicator = np.eye(n_classes)[y_index]
+        window = self.pooling_window
+        sets = None
+        if self.collaborative:
+            # A new set at each window's start and wherever the class changes.
+            starts = np.arange(X.shape[0]) % window == 0
+            starts[1:] |= y_index[1:] != y_index[:-1]
+            sets = np.cumsum(starts) - 1
         if self.n_active == 1:
-            return X, indicator
+            return X, indicator, sets
         rng = check_random_state(self.random_state)
         n_mixtures = X.shape[0] if self.n_mixtures is None else self.n_mixtures
-        mixed_classes = np.argsort(rng.random_sample((n_mixtures, n_classes)), axis=1)
+        n_draws = -(-n_mixtures // window) if self.collaborative else n_mixtures
+        mixed_classes = np.argsort(rng.random_sample((n_draws, n_classes)), axis=1)
         mixed_classes = mixed_classes[:, : self.n_active]
+        if self.collaborative:  # a window of mixtures shares its classes
+            mixed_classes = np.repeat(mixed_classes, window, axis=0)[:n_mixtures]
         # A uniform random row of each chosen class, all at once: rows sorted by
         # class, then an offset into each class's block.
         by_class = np.argsort(y_index, kind="stable")
@@ -657,13 +689,17 @@ class StructuredSparseClassifier(_SparseClassifier):
         mixtures = X[rows].sum(axis=1)
         mixture_indicator = np.zeros((n_mixtures, n_classes))
         np.put_along_axis(mixture_indicator, mixed_classes, 1.0, axis=1)
-        return np.concatenate([X, mixtures]), np.concatenate([indicator, mixture_indicator])
+        if sets is not None:
+            sets = np.concatenate([sets, sets[-1] + 1 + np.arange(n_mixtures) // window])
+        X_mixed = np.concatenate([X, mixtures])
+        return X_mixed, np.concatenate([indicator, mixture_indicator]), sets
 
     def _pooled_energies(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        energies = self.encoder_.group_energies(X)
         window = self.pooling_window
+        sets = np.arange(X.shape[0]) // window if self.collaborative else None
+        energies = self.encoder_.group_energies(X, sets=sets)
         if window == 1:
             return energies
         pooled = np.add.reduceat(energies, np.arange(0, X.shape[0], window), axis=0)

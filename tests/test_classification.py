@@ -282,7 +282,7 @@ def test_training_settings_reach_every_encoder():
 def test_with_n_active_sources_the_encoder_also_trains_on_mixtures():
     X, y, _ = subspace_sources(n_per_class=30, seed=5)
     classifier = StructuredSparseClassifier(n_active=2, random_state=0)
-    mixed, indicator = classifier._with_mixtures(X, y, 3)
+    mixed, indicator, _ = classifier._with_mixtures(X, y, 3)
     assert mixed.shape == (180, 20) and indicator.shape == (180, 3)
     np.testing.assert_array_equal(mixed[:90], X)
     np.testing.assert_array_equal(indicator[:90], np.eye(3)[y])
@@ -298,7 +298,7 @@ def test_n_mixtures_sets_how_many_mixtures_the_encoder_trains_on():
     X, y, _ = subspace_sources(n_per_class=30, seed=5)
     for n_mixtures, rows in [(None, 180), (7, 97), (400, 490)]:
         classifier = StructuredSparseClassifier(n_active=2, n_mixtures=n_mixtures, random_state=0)
-        mixed, indicator = classifier._with_mixtures(X, y, 3)
+        mixed, indicator, _ = classifier._with_mixtures(X, y, 3)
         assert mixed.shape == (rows, 20) and indicator.shape == (rows, 3)
         assert np.all(indicator[90:].sum(axis=1) == 2)
     single = StructuredSparseClassifier(n_active=1, n_mixtures=400)

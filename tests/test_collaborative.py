@@ -21,7 +21,13 @@ from _state import assert_same, snapshot
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from sklearn_lsc import LearnedHiLassoEncoder, hilasso_objective, solvers, sparse_encode
+from sklearn_lsc import (
+    LearnedHiLassoEncoder,
+    StructuredSparseClassifier,
+    hilasso_objective,
+    solvers,
+    sparse_encode,
+)
 from sklearn_lsc._groups import group_index, tree_membership
 from sklearn_lsc._networks import LBCoFB, StructuredISTA
 from sklearn_lsc._penalties import HiLassoPenalty, TreePenalty
@@ -341,26 +347,37 @@ def test_partial_fit_in_sets():
     assert encoder.n_iter_ == 4
 
 
-@pytest.mark.parametrize(
-    ("params", "message"),
-    [
-        (dict(architecture="lista"), "architecture='bcofb' or 'ista'"),
-        (dict(objective="discriminative"), "discriminative"),
-    ],
-)
-def test_sets_refused_where_they_cannot_apply_and_state_kept(params, message):
-    X, D, sets, active = shared_group_problem()
-    encoder = LearnedHiLassoEncoder(dictionary=D, **{**PARAMS, **params})
-    y = active if params.get("objective") == "discriminative" else None
+def test_sets_need_a_network_that_shrinks_groups_and_failures_keep_state():
+    X, D, sets, _ = shared_group_problem()
+    encoder = LearnedHiLassoEncoder(dictionary=D, **{**PARAMS, "architecture": "lista"})
+    message = "architecture='bcofb' or 'ista'"
     with pytest.raises(ValueError, match=message):
-        encoder.fit(X, y, sets=sets)
-    encoder.fit(X, y)
+        encoder.fit(X, sets=sets)
+    encoder.fit(X)
     state = snapshot(encoder)
     with pytest.raises(ValueError, match=message):
         encoder.transform(X, sets=sets)
     with pytest.raises(ValueError, match=message):
-        encoder.partial_fit(X, y, sets=sets)
+        encoder.partial_fit(X, sets=sets)
     assert_same(snapshot(encoder), state)
+
+
+def test_discriminative_objective_in_sets_needs_one_target_per_set():
+    X, D, sets, active = shared_group_problem()
+    params = {**PARAMS, "objective": "discriminative", "max_iter": 5}
+    encoder = LearnedHiLassoEncoder(dictionary=D, **params).fit(X, active, sets=sets)
+    assert encoder.transform(X, sets=sets).shape == (X.shape[0], 24)
+    state = snapshot(encoder)
+    mixed = active.copy()
+    mixed[1] = np.roll(mixed[1], 1)  # row 1 shares row 0's set
+    with pytest.raises(ValueError, match="y differs between rows of one set"):
+        encoder.partial_fit(X, mixed, sets=sets)
+    assert_same(snapshot(encoder), state)
+    # The rewarded objective of a set counts its group term once: training in
+    # sets of one row is per-row training.
+    alone = LearnedHiLassoEncoder(dictionary=D, **params).fit(X, active, sets=np.arange(400))
+    per_row = LearnedHiLassoEncoder(dictionary=D, **params).fit(X, active)
+    np.testing.assert_allclose(alone.loss_curve_, per_row.loss_curve_, rtol=1e-6)
 
 
 def test_bad_sets_leave_the_fitted_encoder_unchanged():
@@ -374,3 +391,30 @@ def test_bad_sets_leave_the_fitted_encoder_unchanged():
     with pytest.raises(ValueError, match="'sets'"):
         encoder.group_energies(X, sets=sets[1:])
     assert_same(snapshot(encoder), state)
+
+
+# ------------------------------------------------------------- classifier
+def test_classifier_codes_each_pooling_window_as_one_set():
+    X, D, _, active = make_group_sparse_signals(
+        n_samples=600, n_features=16, n_groups=3, group_size=6, n_active_groups=1,
+        n_nonzero_per_group=3, noise=0.3, set_size=10, random_state=0,
+    )  # fmt: skip
+    y = active.argmax(axis=1)
+    params = dict(n_components_per_class=6, n_layers=2, pooling_window=10, max_iter=10,
+                  random_state=0)  # fmt: skip
+    joint = StructuredSparseClassifier(collaborative=True, **params).fit(X, y)
+    windows = np.arange(X.shape[0]) // 10
+    # Its scores are the encoder's energies of windows coded as sets, pooled.
+    energies = joint.encoder_.group_energies(X, sets=windows)
+    pooled = np.add.reduceat(energies, np.arange(0, 600, 10), axis=0)[windows]
+    np.testing.assert_allclose(joint.decision_function(X), pooled, rtol=1e-12)
+    assert joint.score(X, y) > 0.9
+    # Mixtures of two classes: a window of mixtures trains as one set.
+    pair = StructuredSparseClassifier(collaborative=True, n_active=2, **params)
+    mixed, indicator, sets = pair._with_mixtures(X, y, 3)
+    assert sets.shape == (mixed.shape[0],)
+    for label in np.unique(sets):
+        assert (indicator[sets == label] == indicator[sets == label][0]).all()
+        assert (sets == label).sum() <= 10
+    with pytest.raises(ValueError, match="'collaborative'.*'bcofb' or 'ista'"):
+        StructuredSparseClassifier(collaborative=True, architecture="lista", **params).fit(X, y)
