@@ -91,8 +91,14 @@ class OnlineDictionaryUpdate:
         return self
 
     @torch.no_grad()
-    def step(self, dictionary, X, code):
-        """Accumulate ``(X, code)`` and update ``dictionary`` (a tensor) in place."""
+    def step(self, dictionary, X, code, rng=None):
+        """Accumulate ``(X, code)`` and update ``dictionary`` (a tensor) in place.
+
+        With ``rng`` (a numpy ``RandomState``), the atoms the codes have not
+        used (:func:`resample_unused_atoms`) are first redrawn from the rows
+        of ``X`` (and not updated this step). Returns the boolean mask of
+        the redrawn atoms (all False without ``rng``).
+        """
         batch_size = X.shape[0]
         beta = self._beta(batch_size)
         self.A.mul_(beta).addmm_(code.T, code, alpha=1.0 / batch_size)
@@ -102,30 +108,65 @@ class OnlineDictionaryUpdate:
         # it): a loop of small products, run in numpy on the host, where one
         # small operation costs a fraction of a torch dispatch; the statistics
         # accumulate on the device.
-        atoms = update_atoms(
-            dictionary.cpu().numpy().astype(np.float64),
-            self.A.cpu().numpy().astype(np.float64),
-            self.B.T.cpu().numpy().astype(np.float64),
-            positive=self.positive,
-        )
+        atoms = dictionary.cpu().numpy().astype(np.float64)
+        A = self.A.cpu().numpy().astype(np.float64)
+        redrawn = np.zeros(atoms.shape[0], dtype=bool)
+        if rng is not None:
+            signals = X.cpu().numpy().astype(np.float64)
+            redrawn = resample_unused_atoms(atoms, A, signals, rng, self.positive)
+        B_T = self.B.T.cpu().numpy().astype(np.float64)
+        atoms = update_atoms(atoms, A, B_T, positive=self.positive, skip=redrawn)
         dictionary.copy_(torch.from_numpy(atoms))
-        return dictionary
+        return redrawn
 
 
-def update_atoms(dictionary, A, B_T, positive=False):
+def update_atoms(dictionary, A, B_T, positive=False, skip=None):
     """One pass of Mairal's block-coordinate atom updates, in place; returns the atoms.
 
     ``u_k = d_k + (b_k - A_k D) / A_kk``, then ``d_k = u_k / max(1, ||u_k||)``
     (projection onto the unit ball), for ``k = 0, 1, ...`` in turn. Atoms that
-    no code has used yet (``A_kk = 0``) are left as they are. ``positive``:
-    ``u_k`` is clipped at zero first (the projection onto the nonnegative
-    part of the unit ball).
+    no code has used yet (``A_kk = 0``), and those of the boolean mask
+    ``skip``, are left as they are. ``positive``: ``u_k`` is clipped at zero
+    first (the projection onto the nonnegative part of the unit ball).
     """
     for k, a_kk in enumerate(np.diagonal(A).tolist()):
-        if a_kk <= 1e-12:
+        if a_kk <= 1e-12 or (skip is not None and skip[k]):
             continue
         atom = dictionary[k] + (B_T[k] - A[k] @ dictionary) / a_kk
         if positive:
             atom = np.maximum(atom, 0.0)
         dictionary[k] = atom / max(1.0, float(np.sqrt(atom @ atom)))
     return dictionary
+
+
+# An atom is unused when its A_kk is under this fraction of the largest A_jj.
+UNUSED_ENERGY = 1e-6
+
+
+def resample_unused_atoms(dictionary, A, signals, rng, positive=False):
+    """Redraw, in place, the atoms the codes have not used from rows of ``signals``.
+
+    Atom ``k`` is unused when ``A_kk`` (its codes' accumulated energy, which
+    forgetting decays) is under ``UNUSED_ENERGY`` times the largest ``A_jj``;
+    nothing is redrawn while no atom is used. Each redrawn atom is a nonzero
+    row drawn at random plus Gaussian noise of 1% of its standard deviation
+    (so that two atoms drawn from one row differ), as scikit-learn's
+    dictionary learning does, normalized to unit norm; with ``positive``, its
+    positive part (rows with no positive entry are not drawn). Returns the
+    boolean mask of the redrawn atoms.
+    """
+    diagonal = np.diagonal(A)
+    unused = diagonal <= UNUSED_ENERGY * diagonal.max()
+    rows = np.maximum(signals, 0.0) if positive else signals
+    rows = rows[np.any(rows != 0, axis=1)]
+    if diagonal.max() <= 0 or not unused.any() or rows.shape[0] == 0:
+        return np.zeros_like(unused)
+    for k in np.flatnonzero(unused):
+        row = rows[rng.randint(rows.shape[0])]
+        atom = row + rng.normal(0.0, 0.01 * (row.std() or 1.0), size=row.shape)
+        if positive:
+            atom = np.maximum(atom, 0.0)
+        if not np.any(atom):
+            atom = row
+        dictionary[k] = atom / np.linalg.norm(atom)
+    return unused

@@ -92,7 +92,7 @@ class InferenceMixin:
                 # the host of another dtype converts there, in a temporary.
                 batch_code = batch_code.to(torch_dtype(X.dtype))
             if labels is not None:  # rows of whole sets, scattered in X
-                code[rows] = batch_code.cpu().numpy()
+                code[rows] = batch_code.to(torch_dtype(X.dtype)).cpu().numpy()
                 continue
             # Straight into the output: no host tensor in between (a copy
             # through one costs several times more, most on a GPU).

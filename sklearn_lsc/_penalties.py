@@ -349,8 +349,7 @@ class TreePenalty(GroupPenalty):
         Whether codes are constrained to be nonnegative.
     """
 
-    group_size = None  # no contiguous-block fast paths
-    block_size = None
+    group_size = None  # not a partition: no whole-partition fast paths
 
     def __init__(self, alpha, membership, group_penalties, positive=False):
         super().__init__(alpha, positive)
@@ -371,6 +370,18 @@ class TreePenalty(GroupPenalty):
         blocks, block_index = torch.unique(labels, return_inverse=True)
         self.register_buffer("block_index", block_index)
         self._n_blocks = int(blocks.numel())  # once: no device sync per layer
+        self.block_size = contiguous_group_size(block_index, self._n_blocks)
+        # A depth whose groups are contiguous blocks of one size covering every
+        # atom works on a (n_samples, n_blocks, size) view, with no scatter:
+        # its block size, and the listed group of each block (a buffer).
+        self._depth_sizes = []
+        for depth, row in enumerate(membership.cpu()):
+            groups, index = torch.unique_consecutive(row, return_inverse=True)
+            size = None
+            if bool((row < n_groups).all()) and groups.unique().numel() == groups.numel():
+                size = contiguous_group_size(index, groups.numel())
+            self._depth_sizes.append(size)
+            self.register_buffer(f"_depth_groups_{depth}", groups.to(membership.device))
 
     def extra_repr(self):
         return (
@@ -401,6 +412,26 @@ class TreePenalty(GroupPenalty):
         column per listed group and a last for "no group"; with sets, the sets'."""
         squares = group_sums(code * code, index, self.n_groups + 1)
         return self._joint_norms(squares)
+
+    def _shrink_depth(self, code, depth, padded_thresholds, in_place=False):
+        """One depth's group shrinks (``padded_thresholds``: :meth:`_padded`);
+        ``in_place`` overwrites ``code`` where the depth's layout allows."""
+        size = self._depth_sizes[depth]
+        if size is None:
+            index = self.membership[depth]
+            norms = self._depth_norms(code, index)
+            scaled = scale_groups(code, index, torch.relu(1.0 - padded_thresholds / norms))
+            return code.copy_(scaled) if in_place else scaled
+        groups = getattr(self, f"_depth_groups_{depth}")
+        blocks = (code.view if in_place else code.reshape)(code.shape[0], -1, size)
+        # (One fused pass; its gradient at an all-zero block is zero.)
+        norms = torch.linalg.vector_norm(blocks, dim=2)
+        norms = norms.clamp_min(1e-15) if self.sets is None else self._joint_norms(norms * norms)
+        factor = torch.relu(1.0 - padded_thresholds.index_select(-1, groups) / norms)
+        if in_place:
+            blocks.mul_(factor.unsqueeze(2))
+            return code
+        return (blocks * factor.unsqueeze(2)).reshape(code.shape)
 
     def group_norms(self, code):
         """``||z_g||_2`` of each row and listed group, shape (n_samples, n_groups).
@@ -437,10 +468,15 @@ class TreePenalty(GroupPenalty):
     def _group_shrink(self, code, group_thresholds):
         """The group shrinks, deepest groups first (each depth's groups are disjoint)."""
         padded = self._padded(group_thresholds)  # "no group": threshold 0, factor 1
-        for index in self.membership:
-            norms = self._depth_norms(code, index)
-            code = scale_groups(code, index, torch.relu(1.0 - padded / norms))
+        for depth in range(self.membership.shape[0]):
+            code = self._shrink_depth(code, depth, padded)
         return code
+
+    def _group_shrink_in_place(self, values, group_thresholds):
+        padded = self._padded(group_thresholds)
+        for depth in range(self.membership.shape[0]):
+            self._shrink_depth(values, depth, padded, in_place=True)
+        return values
 
 
 PENALTIES = {cls.__name__: cls for cls in (L1Penalty, HiLassoPenalty, TreePenalty)}

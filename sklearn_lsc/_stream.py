@@ -21,7 +21,7 @@ from ._dictionary import (
     check_nonnegative_atoms,
     init_dictionary_from_samples,
 )
-from ._networks import STRUCTURED_NETWORKS
+from ._networks import STRUCTURED_NETWORKS, reset_atoms
 from ._scale import signal_scale
 from ._structure_check import check_structure_unchanged, record_structure
 from ._torch_utils import (
@@ -112,6 +112,7 @@ class StreamTrainerMixin:
         self._pending = X[:0].copy()
         self.objective_curve_ = []
         self.n_steps_ = 0
+        self.n_redrawn_atoms_ = 0
         self.n_samples_seen_ = 0
         self.__dict__.pop("_auto_precision", None)  # measured for the previous network
         record_structure(self)
@@ -122,6 +123,19 @@ class StreamTrainerMixin:
             f"Adaptation diverged at step {self.n_steps_ + 1}: {what}. Lower the "
             f"'learning_rate' parameter (now {self.learning_rate}), or scale the stream."
         )
+
+    def _restart_atoms(self, atoms, dictionary):
+        """The network's parameters of the redrawn ``atoms`` restart from their
+        algorithm's values, and their optimizer moments from zero."""
+        index = torch.as_tensor(atoms, device=dictionary.device)
+        network = self.network_
+        for name in reset_atoms(network, index, dictionary):
+            parameter = getattr(network, name)
+            for value in self._optimizer.state.get(parameter, {}).values():
+                if isinstance(value, torch.Tensor) and value.shape == parameter.shape:
+                    for axis in network.atom_axes[name]:
+                        value.index_fill_(axis, index.to(value.device), 0.0)
+        self.n_redrawn_atoms_ = getattr(self, "n_redrawn_atoms_", 0) + len(atoms)
 
     def _adapt(self, new):
         """One step: record the objective of ``new``, adapt the network, then the atoms."""
@@ -172,10 +186,17 @@ class StreamTrainerMixin:
 
         with torch.no_grad():
             code = network(new_tensor)
-        self._dictionary_update.step(dictionary, new_tensor, code)
+        # Unused atoms are redrawn once the window is full: until then the
+        # network is still learning which atoms to use.
+        window_full = self._window.shape[0] >= self.window_size
+        redrawn = self._dictionary_update.step(
+            dictionary, new_tensor, code, rng=self._rng if window_full else None
+        )
         if not self._state_is_finite(dictionary):
             self._diverged("the network's weights or the atoms became non-finite")
         network.set_dictionary(dictionary)
+        if redrawn.any():
+            self._restart_atoms(np.flatnonzero(redrawn), dictionary)
         self.components_ = to_numpy(dictionary, self.components_.dtype)
         self.n_steps_ += 1
         if self.verbose:

@@ -29,7 +29,12 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
     3. with the network's codes of the new vectors fixed, the dictionary takes
        one online dictionary-learning step (Mairal et al. 2009): sufficient
        statistics with forgetting, block-coordinate atom updates, atoms
-       projected onto the unit ball.
+       projected onto the unit ball. Once the window is full, an atom the
+       codes do not use (its accumulated code energy under 1e-6 of the
+       largest atom's) is redrawn from a new vector, with 1% noise, as
+       scikit-learn's dictionary learning does; the network's weights and
+       thresholds of that atom restart from its algorithm's values (and
+       their optimizer moments from zero), so the new atom can be used.
 
     No iterative sparse-coding solver runs anywhere: codes always come from
     the network (Sprechmann, Bronstein & Sapiro 2012, Section 4.3).
@@ -154,6 +159,9 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
 
     n_steps_ : int
         Number of adaptation steps run.
+
+    n_redrawn_atoms_ : int
+        Number of unused atoms redrawn from the stream so far.
 
     n_samples_seen_ : int
         Number of vectors received, including those waiting for the next step.

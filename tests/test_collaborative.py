@@ -6,6 +6,7 @@ against plain numpy references that work one set at a time; the encoder's
 """
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -293,6 +294,14 @@ def test_encoder_codes_sets_jointly_and_scores_the_collaborative_objective(archi
     )
     some = np.isin(sets, [3, 17, 40])
     np.testing.assert_allclose(encoder.transform(X[some], sets=sets[some]), code[some], atol=1e-12)
+    # A bfloat16 copy codes sets too (in X's dtype).
+    encoder.set_params(transform_dtype="bfloat16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # where bfloat16 is emulated
+        coarse = encoder.transform(X, sets=sets)
+    assert coarse.dtype == np.float64
+    np.testing.assert_allclose(coarse, code, atol=0.05 * np.abs(code).max())
+    encoder.set_params(transform_dtype=None)
     # fit_transform codes in the sets it trained on.
     fresh = LearnedHiLassoEncoder(dictionary=D, architecture=architecture, **PARAMS)
     np.testing.assert_allclose(fresh.fit_transform(X, sets=sets), code, atol=1e-12)

@@ -44,3 +44,13 @@ def test_the_front_page_example_prints_a_small_gap():
     _, printed = run(code)
     gap = float(re.fullmatch(r"(-?[0-9.]+)% above the optimum\n", printed).group(1))
     assert 0 <= gap < 3
+
+
+def test_the_user_guide_collaborative_example_codes_near_the_optimum():
+    code = literal_block(
+        (ROOT / "doc" / "user_guide.rst").read_text(encoding="utf-8"), "Collaborative HiLasso:"
+    )
+    assert "sets=sets[train]" in code
+    _, printed = run(code)
+    gap = float(re.fullmatch(r"(-?[0-9.]+)% above the collaborative optimum\n", printed).group(1))
+    assert 0 <= gap < 3

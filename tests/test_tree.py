@@ -211,3 +211,34 @@ def test_partially_overlapping_groups_are_refused_by_the_estimators():
     with pytest.raises(ValueError, match="disjoint or nested"):
         encoder.fit(X)
     assert not hasattr(encoder, "network_")
+
+
+# Depths of equal contiguous blocks covering every atom: the penalty's
+# reshaped (scatter-free) path, and contiguous root blocks for BCoFB.
+LAYERED = [np.arange(0, 6), np.arange(6, 12), *(np.arange(3 * k, 3 * k + 3) for k in range(4))]
+LAYERED_PENALTIES = np.array([0.4, 0.3, 0.2, 0.5, 0.1, 0.3])
+
+
+def test_a_tree_of_equal_contiguous_blocks_takes_the_reshaped_path():
+    penalty = tree_penalty(penalties=LAYERED_PENALTIES, groups=LAYERED)
+    assert penalty._depth_sizes == [3, 6] and penalty.block_size == 6
+    assert tree_penalty()._depth_sizes == [None, None, None]
+    rng = np.random.default_rng(8)
+    values = 2 * rng.standard_normal((7, 12))
+    expected = np.array(
+        [tree_prox_reference(v, 0.1 * 0.7, LAYERED, LAYERED_PENALTIES * 0.7) for v in values]
+    )
+    np.testing.assert_allclose(penalty.prox(torch.tensor(values), 0.7).numpy(), expected)
+    assert (expected == 0).any() and (expected != 0).any()
+    X, D = problem(9, n_samples=10)
+    network = LBCoFB(torch.tensor(D), penalty, 3)
+    with torch.no_grad():  # inference: the in-place pass over the root blocks
+        bcofb = network(torch.tensor(X)).numpy()
+        dense = network._forward_dense(torch.tensor(X)).numpy()
+    expected = tree_bcofb_reference(X, D, 0.1, LAYERED, LAYERED_PENALTIES, 3)
+    np.testing.assert_allclose(bcofb, expected, atol=1e-12)
+    np.testing.assert_allclose(dense, expected, atol=1e-12)
+    # Differentiable through the reshaped path.
+    network = StructuredISTA(torch.tensor(D), penalty, 2)
+    network(torch.tensor(X)).pow(2).sum().backward()
+    assert torch.isfinite(network.W.grad).all() and network.W.grad.abs().sum() > 0

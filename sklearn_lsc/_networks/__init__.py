@@ -17,7 +17,7 @@ device the network takes; ``penalty`` one of :mod:`sklearn_lsc._penalties`
 to codes (n_samples, n_components).
 """
 
-from ._common import fista_momentum, records_constructor_arguments
+from ._common import fista_momentum, records_constructor_arguments, reset_atoms
 from .alista import ALISTA, analytic_weight
 from .hyper_lista import HyperLISTA
 from .lbcofb import LBCoFB
@@ -43,6 +43,7 @@ __all__ = [
     "correction_basis",
     "fista_momentum",
     "records_constructor_arguments",
+    "reset_atoms",
 ]
 
 # Every network by its ``architecture`` name, built as ``cls(dictionary,

@@ -1,4 +1,5 @@
-"""What every network module shares: saving the constructor's arguments, FISTA's momenta."""
+"""What every network module shares: saving the constructor's arguments, FISTA's momenta,
+resetting the parameters of redrawn atoms."""
 
 import copy
 import functools
@@ -34,6 +35,34 @@ def records_constructor_arguments(cls):
 
     cls.__init__ = __init__
     return cls
+
+
+def reset_atoms(network, atoms, dictionary):
+    """Give the parameters of ``atoms`` the values of an untrained network on ``dictionary``.
+
+    ``atoms``: a LongTensor of atom indices (atoms just redrawn by the
+    dictionary step). Each network lists in ``atom_axes`` the axes of its
+    parameters that run over the atoms (none: every parameter is shared by
+    all atoms, as the analytic networks' few numbers); along each, the
+    slices of ``atoms`` are copied from a network built afresh, as the
+    algorithm prescribes, on the current ``dictionary``, so a redrawn atom
+    starts from its algorithm's weights and thresholds rather than from
+    what training learned for the atom it replaces. The other atoms'
+    entries are unchanged. Returns the names of the parameters touched.
+    """
+    axes_of = getattr(network, "atom_axes", {})
+    if not axes_of:
+        return []
+    fresh = type(network)(dictionary, network.penalty, network.n_layers)
+    touched = []
+    with torch.no_grad():
+        for name, axes in axes_of.items():
+            target, source = getattr(network, name), getattr(fresh, name)
+            for axis in axes:
+                index = atoms.to(target.device)
+                target.index_copy_(axis, index, source.index_select(axis, index))
+            touched.append(name)
+    return touched
 
 
 def fista_momentum(n_steps):

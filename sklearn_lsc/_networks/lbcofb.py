@@ -68,6 +68,9 @@ class LBCoFB(GroupedNetwork, nn.Module):
         )
         self.s = nn.Parameter(group_thresholds.expand(n_layers + 1, -1).clone())
 
+    # The axes of each parameter that run over the atoms (see reset_atoms).
+    atom_axes = {"W": (2,), "t": (1,)}
+
     @property
     def n_layers(self):
         return self.t.shape[0] - 1
@@ -80,15 +83,19 @@ class LBCoFB(GroupedNetwork, nn.Module):
         """Codes of ``X``; rows of one of ``sets`` (compact labels) select and shrink as one."""
         if sets is not None:
             return self._forward_dense(X, self.penalty.with_sets(sets))
-        if self.group_size is not None and not torch.is_grad_enabled():
+        if not torch.is_grad_enabled():
             compiling = torch.compiler.is_compiling()
-            if X.device.type == "cuda" and not compiling:
-                return self._forward_in_place_by_atom(X)
-            # Compiled for a CPU, the in-place pass (gathers and scatters in
-            # reused buffers) runs slower than the plain one, which the
-            # compiler fuses; compiled for a GPU it is the fastest.
-            if not (compiling and X.device.type == "cpu"):
-                return self._forward_in_place(X)
+            # Compiled for a CPU, the in-place passes (gathers and scatters in
+            # reused buffers) run slower than the plain one, which the
+            # compiler fuses; compiled for a GPU they are the fastest.
+            in_place = not (compiling and X.device.type == "cpu")
+            if self.group_size is not None:
+                if X.device.type == "cuda" and not compiling:
+                    return self._forward_in_place_by_atom(X)
+                if in_place:
+                    return self._forward_in_place(X)
+            elif self.penalty.block_size is not None and in_place:
+                return self._forward_in_place_whole_prox(X)
         return self._forward_dense(X)
 
     def _forward_dense(self, X, penalty=None):
@@ -158,6 +165,40 @@ class LBCoFB(GroupedNetwork, nn.Module):
             code_blocks.index_copy_(
                 0, selected, point.mul_(factor.index_select(0, selected).unsqueeze(1))
             )
+            torch.addmm(X, code, self.dictionary, alpha=-1.0, out=residual)
+            torch.addmm(code, residual, self.W[layer + 1], out=B)
+        return self._prox_in_place(B, self.n_layers, scratch)
+
+    def _forward_in_place_whole_prox(self, X):
+        """The forward pass for inference when blocks are equal contiguous runs of atoms
+        but the prox is not a partition's (a tree of groups whose roots are such blocks).
+
+        As :meth:`_forward_in_place`, in reused buffers, except that each
+        layer forms the whole proximal point in place (the tree's nested
+        shrinks are not a per-block factor): a block the code does not hold
+        moves by the norm of its proximal point, a held one by
+        ``||prox(B)_r - Z_r||`` on its gathered block. Same codes as the
+        plain forward up to rounding.
+        """
+        n_samples, n_blocks = X.shape[0], self.penalty.n_blocks
+        size = self.penalty.block_size
+        code = torch.zeros(n_samples, n_blocks * size, dtype=X.dtype, device=X.device)
+        residual = torch.empty_like(X)
+        B, scratch = torch.empty_like(code), torch.empty_like(code)
+        B_blocks, code_blocks = B.view(-1, size), code.view(-1, size)
+        first_block = torch.arange(0, n_samples * n_blocks, n_blocks, device=X.device)
+        held = torch.empty(self.n_layers, n_samples, dtype=torch.long, device=X.device)
+        torch.mm(X, self.W[0], out=B)
+        for layer in range(self.n_layers):
+            self._prox_in_place(B, layer, scratch)  # B holds the proximal point
+            moves = torch.linalg.vector_norm(B_blocks, dim=1)
+            if layer:
+                earlier = held[:layer].view(-1)
+                point = B_blocks.index_select(0, earlier) - code_blocks.index_select(0, earlier)
+                moves.index_copy_(0, earlier, torch.linalg.vector_norm(point, dim=1))
+            selected = moves.view(n_samples, n_blocks).max(dim=1).indices.add_(first_block)
+            held[layer] = selected
+            code_blocks.index_copy_(0, selected, B_blocks.index_select(0, selected))
             torch.addmm(X, code, self.dictionary, alpha=-1.0, out=residual)
             torch.addmm(code, residual, self.W[layer + 1], out=B)
         return self._prox_in_place(B, self.n_layers, scratch)

@@ -35,6 +35,9 @@ class LCoD(nn.Module):
         thresholds, _ = self.penalty.thresholds(inv_diag)
         self.theta = nn.Parameter(thresholds.expand(n_layers + 1, -1).clone())
 
+    # The axes of each parameter that run over the atoms (see reset_atoms).
+    atom_axes = {"W": (1,), "S": (1, 2), "theta": (1,)}
+
     @property
     def n_layers(self):
         return self.S.shape[0]

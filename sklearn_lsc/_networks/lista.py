@@ -45,6 +45,9 @@ class LISTA(nn.Module):
     def n_layers(self):
         return self.theta.shape[0]
 
+    # The axes of each parameter that run over the atoms (see reset_atoms).
+    atom_axes = {"W": (2,), "theta": (1,)}
+
     def set_dictionary(self, dictionary):
         """Follow a dictionary update: the layers' residuals use the new atoms."""
         self.dictionary.copy_(dictionary)

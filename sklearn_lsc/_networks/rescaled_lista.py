@@ -108,6 +108,15 @@ class RescaledLISTA(LISTA):
         self.correction = nn.Parameter(basis.new_zeros(n_layers - 1, *basis.T.shape))
         self._correction_scale = 1.0 / math.sqrt(self.W.shape[2])
 
+    # The axes of each parameter that run over the atoms (see reset_atoms).
+    atom_axes = {
+        "W": (2,),
+        "theta": (1,),
+        "gain": (1,),
+        "correction_basis": (1,),
+        "correction": (2,),
+    }
+
     @property
     def grouped(self):
         """Whether the penalty has a group term (the plane's points are chosen on it)."""

@@ -58,6 +58,9 @@ class StepLISTA(nn.Module):
             torch.ones(n_layers, W.shape[1], dtype=dtype, device=device)
         )
 
+    # The axes of each parameter that run over the atoms (see reset_atoms).
+    atom_axes = {"threshold_ratio": (1,)}
+
     @property
     def n_layers(self):
         return self.step.shape[0]

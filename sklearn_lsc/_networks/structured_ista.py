@@ -38,6 +38,9 @@ class StructuredISTA(GroupedNetwork, nn.Module):
         )
         self.s = nn.Parameter(group_thresholds.expand(n_layers, -1).clone())
 
+    # The axes of each parameter that run over the atoms (see reset_atoms).
+    atom_axes = {"W": (2,), "t": (1,)}
+
     @property
     def n_layers(self):
         return self.t.shape[0]
