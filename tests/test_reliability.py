@@ -147,10 +147,10 @@ def test_an_online_step_that_makes_the_atoms_non_finite_changes_nothing(monkeypa
     before = snapshot(model)
     original = OnlineDictionaryUpdate.step
 
-    def poisoned(self, dictionary, *args):
-        original(self, dictionary, *args)
+    def poisoned(self, dictionary, *args, **kwargs):
+        redrawn = original(self, dictionary, *args, **kwargs)
         dictionary[0, 0] = float("nan")
-        return dictionary
+        return redrawn
 
     monkeypatch.setattr(OnlineDictionaryUpdate, "step", poisoned)
     with pytest.raises(ValueError, match="diverged.*learning_rate"):
