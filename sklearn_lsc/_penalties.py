@@ -381,7 +381,10 @@ class TreePenalty(GroupPenalty):
             if bool((row < n_groups).all()) and groups.unique().numel() == groups.numel():
                 size = contiguous_group_size(index, groups.numel())
             self._depth_sizes.append(size)
-            self.register_buffer(f"_depth_groups_{depth}", groups.to(membership.device))
+            # Not saved: derived from ``membership`` (and models saved before it load).
+            self.register_buffer(
+                f"_depth_groups_{depth}", groups.to(membership.device), persistent=False
+            )
 
     def extra_repr(self):
         return (

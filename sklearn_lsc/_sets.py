@@ -59,10 +59,10 @@ def compact_labels(labels):
 def set_batches(labels, batch_rows, rng=None):
     """Row indices of batches of about ``batch_rows`` rows, each holding whole sets.
 
-    ``labels``: int array (n_samples,). A set starting in a batch ends in it
-    (a batch may exceed ``batch_rows`` by less than one set; a set larger
-    than ``batch_rows`` is a batch of its own). Within a batch the rows of a
-    set are adjacent. With ``rng`` the order of the sets is shuffled (the
+    ``labels``: int array (n_samples,). A set starting in a batch ends in it:
+    a batch holds the sets that start within its run of ``batch_rows`` rows,
+    so it may exceed ``batch_rows`` by less than its last set. Within a
+    batch the rows of a set are adjacent. With ``rng`` the order of the sets is shuffled (the
     minibatches of training), else they come by label.
     """
     _, inverse, sizes = np.unique(labels, return_inverse=True, return_counts=True)

@@ -126,7 +126,12 @@ class StreamTrainerMixin:
 
     def _restart_atoms(self, atoms, dictionary):
         """The network's parameters of the redrawn ``atoms`` restart from their
-        algorithm's values, and their optimizer moments from zero."""
+        algorithm's values, and their optimizer moments from zero.
+
+        (Adam's step count is shared by the whole tensor, so a restarted
+        entry's first steps are not bias-corrected: a few steps of a few times
+        the learning rate, which the next updates average out.)
+        """
         index = torch.as_tensor(atoms, device=dictionary.device)
         network = self.network_
         for name in reset_atoms(network, index, dictionary):

@@ -558,7 +558,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         """One pass of minibatch training over ``X``.
 
         The first call initializes the dictionary and the network from ``X``;
-        later calls continue training them at the current ``learning_rate``.
+        later calls continue training them at the current ``learning_rate``
+        (constant: no annealing schedule).
 
         Parameters
         ----------
@@ -570,6 +571,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
             ``objective="discriminative"`` (as in :meth:`fit`).
 
         %(sets)s
+            A set whose rows come in several chunks is a separate set in each.
 
         Returns
         -------
@@ -604,6 +606,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
         %(signal_parameters)s
 
         %(sets)s
+            Sets are coded within one call: a set split across calls is
+            coded as separate sets.
 
         Returns
         -------

@@ -94,13 +94,45 @@ def test_reset_atoms_restarts_exactly_the_redrawn_atoms_parameters(name):
         for axis in axes:
             index = [slice(None)] * value.dim()
             index[axis] = atoms
-            np.testing.assert_array_equal(value[tuple(index)], fresh_value(fresh, key, index))
+            expected = fresh_value(fresh, key, index)
+            if key in getattr(network, "atom_zeroed", ()):
+                expected = torch.zeros_like(expected)
+            np.testing.assert_array_equal(value[tuple(index)], expected)
             other[tuple(index)] = False
         np.testing.assert_array_equal(value[other], before[key][other].detach())
 
 
 def fresh_value(fresh, key, index):
     return dict(fresh.named_parameters())[key][tuple(index)].detach()
+
+
+def test_restarted_atoms_lose_their_optimizer_moments_and_only_they():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, 6))
+    model = OnlineSparseModeler(n_components=8, alpha=0.1, window_size=100, step_size=50)
+    model.set_params(random_state=0).partial_fit(X)
+    network = model.network_
+    states = {
+        name: {key: value.clone() for key, value in model._optimizer.state[p].items()}
+        for name, p in network.named_parameters()
+    }
+    dictionary = torch.tensor(model.components_)
+    model._restart_atoms(np.array([3]), dictionary)
+    assert model.n_redrawn_atoms_ == 1
+    for name, parameter in network.named_parameters():
+        axes = network.atom_axes.get(name, ())
+        for key, value in model._optimizer.state[parameter].items():
+            before = states[name][key]
+            if value.shape != parameter.shape or not axes:
+                assert torch.equal(value, before)
+                continue
+            other = torch.ones(value.shape, dtype=torch.bool)
+            for axis in axes:
+                index = [slice(None)] * value.dim()
+                index[axis] = 3
+                assert (value[tuple(index)] == 0).all()
+                other[tuple(index)] = False
+            assert torch.equal(value[other], before[other]) and before[other].abs().sum() > 0
 
 
 # ----------------------------------------------------------------- stream

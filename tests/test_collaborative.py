@@ -25,6 +25,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn_lsc import (
     LearnedHiLassoEncoder,
     StructuredSparseClassifier,
+    _inference,
     hilasso_objective,
     solvers,
     sparse_encode,
@@ -101,6 +102,32 @@ def test_penalty_without_sets_is_unchanged_and_one_row_sets_are_hilasso():
     assert penalty.sets is None  # a copy: the original is untouched
     torch.testing.assert_close(alone.prox(V, 0.5), penalty.prox(V, 0.5), rtol=0, atol=1e-14)
     torch.testing.assert_close(alone.value(V), penalty.value(V), rtol=1e-14, atol=0)
+
+
+def test_a_tree_of_equal_contiguous_blocks_shrinks_sets_jointly():
+    # Depths of equal contiguous blocks: the penalty's reshaped path, with sets.
+    layered = [np.arange(0, 6), np.arange(6, 12), *(np.arange(3 * k, 3 * k + 3) for k in range(4))]
+    membership = torch.as_tensor(tree_membership(layered, 12))
+    weights = torch.tensor([0.5, 0.3, 0.4, 0.2, 0.3, 0.6], dtype=torch.float64)
+    penalty = TreePenalty(ALPHA, membership, weights)
+    assert penalty._depth_sizes == [3, 6]
+    X, D, sets = problem(9)
+    V = np.random.default_rng(9).standard_normal((X.shape[0], 12))
+    penalty = penalty.with_sets(compact_labels(torch.as_tensor(sets)))
+    weights = penalty.group_penalties.numpy()
+    prox = penalty.prox(torch.tensor(V), 0.6).numpy()
+    in_place = torch.tensor(V)
+    penalty.prox_in_place(in_place, 0.6, torch.empty_like(in_place))
+    for label in np.unique(sets):
+        rows = sets == label
+        expected = collaborative_prox_reference(V[rows], ALPHA * 0.6, layered, weights * 0.6)
+        np.testing.assert_allclose(prox[rows], expected, atol=1e-13)
+        np.testing.assert_allclose(in_place.numpy()[rows], expected, atol=1e-13)
+    assert (prox == 0).any() and (prox != 0).any()
+    value = penalty.value(torch.tensor(prox)).numpy().sum() / X.shape[0]
+    zero = np.zeros_like(X)
+    expected = collaborative_objective_reference(zero, prox, 0 * D, ALPHA, layered, weights, sets)
+    assert value == pytest.approx(expected, rel=1e-12)
 
 
 # ---------------------------------------------------------------- solvers
@@ -294,6 +321,14 @@ def test_encoder_codes_sets_jointly_and_scores_the_collaborative_objective(archi
     )
     some = np.isin(sets, [3, 17, 40])
     np.testing.assert_allclose(encoder.transform(X[some], sets=sets[some]), code[some], atol=1e-12)
+    # Over many transform batches (each holding whole sets): the same results.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(_inference._TRANSFORM_BATCH_ELEMENTS, "cpu", 30 * (24 + 16))
+        np.testing.assert_allclose(encoder.transform(X, sets=sets), code, atol=1e-12)
+        np.testing.assert_allclose(encoder.group_energies(X, sets=sets), energies, atol=1e-12)
+        np.testing.assert_allclose(
+            encoder.score_samples(X, sets=sets).mean(), -objective, rtol=1e-10
+        )
     # A bfloat16 copy codes sets too (in X's dtype).
     encoder.set_params(transform_dtype="bfloat16")
     with warnings.catch_warnings():
@@ -425,5 +460,9 @@ def test_classifier_codes_each_pooling_window_as_one_set():
     for label in np.unique(sets):
         assert (indicator[sets == label] == indicator[sets == label][0]).all()
         assert (sets == label).sum() <= 10
+    # Training windows start afresh where the class changes.
+    labels = np.array([0] * 7 + [1] * 13)
+    _, _, training_sets = joint._with_mixtures(X[:20], labels, 3)
+    assert training_sets.tolist() == [0] * 7 + [1] * 3 + [2] * 10
     with pytest.raises(ValueError, match="'collaborative'.*'bcofb' or 'ista'"):
         StructuredSparseClassifier(collaborative=True, architecture="lista", **params).fit(X, y)

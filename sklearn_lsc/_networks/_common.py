@@ -48,19 +48,26 @@ def reset_atoms(network, atoms, dictionary):
     algorithm prescribes, on the current ``dictionary``, so a redrawn atom
     starts from its algorithm's weights and thresholds rather than from
     what training learned for the atom it replaces. The other atoms'
-    entries are unchanged. Returns the names of the parameters touched.
+    entries are unchanged. Parameters listed in ``atom_zeroed`` get zeros
+    there instead (a fresh value that would not fit the trained ones, such
+    as one atom's row of a basis the other layers were trained against).
+    Returns the names of the parameters touched.
     """
     axes_of = getattr(network, "atom_axes", {})
     if not axes_of:
         return []
     fresh = type(network)(dictionary, network.penalty, network.n_layers)
+    zeroed = getattr(network, "atom_zeroed", ())
     touched = []
     with torch.no_grad():
         for name, axes in axes_of.items():
             target, source = getattr(network, name), getattr(fresh, name)
             for axis in axes:
                 index = atoms.to(target.device)
-                target.index_copy_(axis, index, source.index_select(axis, index))
+                if name in zeroed:
+                    target.index_fill_(axis, index, 0.0)
+                else:
+                    target.index_copy_(axis, index, source.index_select(axis, index))
             touched.append(name)
     return touched
 

@@ -40,6 +40,8 @@ class LBCoFB(GroupedNetwork, nn.Module):
     Untrained (``W_t = D^T / mu``) it equals ``n_layers`` block updates of
     BCoFB followed by the final prox.
 
+    Inference over a tree of groups whose roots are equal contiguous blocks
+    runs in reused buffers too (:meth:`_forward_in_place_whole_prox`).
     Inference with contiguous groups (no autograd) runs in reused buffers and
     forms only the selected group's proximal point, same codes up to rounding:
     on the CPU eagerly (:meth:`_forward_in_place`; compiled for a CPU the

@@ -116,6 +116,9 @@ class RescaledLISTA(LISTA):
         "correction_basis": (1,),
         "correction": (2,),
     }
+    # A fresh basis's row (its signs and order arbitrary) would feed the
+    # trained correction: a redrawn atom's row of it is zeroed instead.
+    atom_zeroed = ("correction_basis",)
 
     @property
     def grouped(self):
