@@ -41,6 +41,7 @@ from ._sklearn_compat import (
 )
 from ._structure_check import check_structure_unchanged, record_structure
 from ._torch_utils import (
+    all_finite,
     resolve_device,
     to_tensor,
     torch_dtype,
@@ -342,7 +343,7 @@ class LearnedEncoderBase(
     def _state_is_finite(self, dictionary):
         """Whether the network's weights and the atoms are all finite."""
         tensors = [*self.network_.parameters(), dictionary]
-        return all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
+        return all(all_finite(tensor) for tensor in tensors)
 
     # ------------------------------------------------------------- pickling
     def __getstate__(self):

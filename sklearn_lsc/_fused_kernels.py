@@ -102,10 +102,12 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
             a_cast, b_cast = G.dtype.type(a), G.dtype.type(b)
             magnitude = G.dtype.type(0)
             lowest = G.dtype.type(0)
+            # Two loops: a min reduction would stop the first one vectorizing.
             for j in range(n_components):
-                value = a_cast * G[i, j] + b_cast * code[i, j]
-                magnitude += abs(value)
-                lowest = min(lowest, value)
+                magnitude += abs(a_cast * G[i, j] + b_cast * code[i, j])
+            if positive:
+                for j in range(n_components):
+                    lowest = min(lowest, a_cast * G[i, j] + b_cast * code[i, j])
             planar_penalty = alpha * magnitude
             planar_fit = a * fit + b * fit_code
             planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code

@@ -17,6 +17,7 @@ from ._hardware import native_bfloat16
 from ._sets import compact_labels, set_batches
 from ._sklearn_compat import validate_parameter_constraints
 from ._torch_utils import (
+    all_finite,
     exact_device,
     resolve_device,
     synchronize,
@@ -157,7 +158,7 @@ class InferenceMixin:
                         raise
                     network, compiled = self._compile_failed(error), False
                     batch_code = self._network_codes(batch, sets, network)
-                if not bool(torch.isfinite(batch_code).all()):
+                if not all_finite(batch_code):
                     self._raise_non_finite(X, "codes")
                 values = None
                 if with_objective:

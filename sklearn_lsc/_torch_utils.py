@@ -162,6 +162,18 @@ def optimizer_state_on_cpu():
         yield
 
 
+def all_finite(tensor):
+    """Whether every entry of ``tensor`` is finite.
+
+    A sum with a NaN or an infinity in it is not finite, so a finite sum
+    settles it in one cheap reduction; only a sum that overflowed from
+    finite entries needs the elementwise test.
+    """
+    if bool(torch.isfinite(tensor.sum())):
+        return True
+    return bool(torch.isfinite(tensor).all())
+
+
 def to_tensor(array, *, device, dtype):
     """Copy a numpy array into a new tensor on ``device``.
 

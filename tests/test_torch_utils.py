@@ -1,10 +1,10 @@
-"""Helpers of ``_torch_utils``: the CPU row arg-max, the optimizers' default device."""
+"""Helpers of ``_torch_utils``: row arg-max, finiteness test, the optimizers' default device."""
 
 import numpy as np
 import pytest
 import torch
 
-from sklearn_lsc._torch_utils import argmax_rows, optimizer_state_on_cpu
+from sklearn_lsc._torch_utils import all_finite, argmax_rows, optimizer_state_on_cpu
 from sklearn_lsc._training import minibatch_epoch
 
 
@@ -81,3 +81,19 @@ def test_minibatch_epoch_trains_under_a_meta_default_device(meta_default_device)
     assert optimizer.state[weight]["step"].device.type == "cpu"
     assert float(optimizer.state[weight]["step"]) == 2
     assert torch.allclose(weight.detach(), torch.full((2,), 0.8**2, device="cpu"))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_all_finite_matches_the_elementwise_test(dtype):
+    """A finite sum settles it; a sum that overflows from finite entries does not."""
+    largest = torch.finfo(dtype).max
+    finite = torch.tensor([[1.0, -2.0], [0.5, 0.0]], dtype=dtype)
+    overflowing = torch.full((4, 3), largest, dtype=dtype)  # finite, their sum is not
+    assert not bool(torch.isfinite(overflowing.sum()))
+    for tensor in (finite, overflowing, torch.empty(0, 3, dtype=dtype)):
+        assert all_finite(tensor)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        for tensor in (finite, overflowing):
+            spoiled = tensor.clone()
+            spoiled[-1, -1] = bad
+            assert not all_finite(spoiled)
