@@ -1,8 +1,13 @@
 """Sphinx configuration: numpydoc API pages, a sphinx-gallery of examples/."""
 
 import os
+import pathlib
+import sys
 
 import sklearn_lsc
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from external_inventories import write_inventories  # noqa: E402
 
 os.environ.setdefault("MPLBACKEND", "Agg")  # the gallery draws without a screen
 
@@ -23,7 +28,27 @@ html_theme = "pydata_sphinx_theme"
 html_title = "sklearn-lsc"
 html_theme_options = {"navigation_with_keys": False}
 
-intersphinx_mapping = {}  # no network in CI: cross-references stay local
+# No network in CI: the external names linked to come from inventories
+# written here (see external_inventories.py), and an unresolved reference
+# fails the build (-W).
+intersphinx_mapping = write_inventories(pathlib.Path(__file__).parent / "_build" / "inventories")
+nitpicky = True
+# Parameter types link to numpy's, Python's and scikit-learn's pages; other
+# words of a type ("of shape", "default") stay plain.
+numpydoc_xref_param_type = True
+numpydoc_xref_ignore = "all"
+# (A name aliased to itself would stay plain: the roles below link it.)
+numpydoc_xref_aliases = {
+    "ndarray": "numpy.ndarray",
+    "array-like": ":term:`array-like`",
+    "RandomState": "numpy.random.RandomState",
+    "torch.device": ":class:`torch.device`",
+    "torch.dtype": ":class:`torch.dtype`",
+    **{name: f":class:`{name}`" for name in ("int", "float", "bool", "str", "dict", "list")},
+    "tuple": ":class:`tuple`",
+    "callable": ":func:`callable`",
+    "None": ":data:`None`",
+}
 
 sphinx_gallery_conf = {
     "examples_dirs": "../examples",

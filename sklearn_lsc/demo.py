@@ -1,6 +1,6 @@
 """The demo of ``python -m sklearn_lsc demo``: learned encoders against exact solvers on digits.
 
-Public so that the benchmarks and users can run it from Python: :func:`run_demo`
+Public so that the benchmarks and users can run it from Python: :func:`~sklearn_lsc.demo.run_demo`
 returns the rows that :func:`format_table` prints.
 """
 
@@ -180,12 +180,12 @@ def _sklearn(X, dictionary, alpha, algorithm):
 
 
 def format_table(rows):
-    """The rows of :func:`run_demo` as an aligned text table.
+    """The rows of :func:`~sklearn_lsc.demo.run_demo` as an aligned text table.
 
     Parameters
     ----------
     rows : list of dict
-        The first value :func:`run_demo` returns.
+        The first value :func:`~sklearn_lsc.demo.run_demo` returns.
 
     Returns
     -------

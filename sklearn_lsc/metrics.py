@@ -217,9 +217,10 @@ def _final_step(estimator, X):
 
 
 def neg_relative_gap_scorer(estimator, X, y=None):
-    """Score a fitted encoder by minus the :func:`relative_gap` of its codes of ``X``.
+    """Score a fitted encoder by minus the relative gap of its codes of ``X``.
 
-    For ``GridSearchCV(scoring=neg_relative_gap_scorer)``: the encoder's own
+    The gap is :func:`~sklearn_lsc.metrics.relative_gap`'s. For
+    ``GridSearchCV(scoring=neg_relative_gap_scorer)``: the encoder's own
     penalty (``alpha``, and ``groups_``, ``group_alpha``, ``group_weights``
     of a structured encoder) sets the exact problem. Higher is better; 0 is
     exact.
@@ -283,10 +284,11 @@ class _ReconstructionScorer:
     prefer_skip_nested_validation=True,
 )
 def make_reconstruction_scorer(n_nonzero):
-    """A scorer: minus :func:`sparse_reconstruction_error` of an encoder's codes.
+    """A scorer: minus the sparse reconstruction error of an encoder's codes.
 
     Compares encoders (any ``alpha``, architecture or depth) by how well the
-    ``n_nonzero`` atoms each selects reconstruct the signals.
+    ``n_nonzero`` atoms each selects reconstruct the signals (the error of
+    :func:`~sklearn_lsc.metrics.sparse_reconstruction_error`).
 
     Read more in the :ref:`User Guide <model_selection>`.
 
