@@ -19,6 +19,7 @@ extensions = [
     "sphinx.ext.intersphinx",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
+    "benchmark_tables",  # doc/benchmark_tables.py: the suites' results as tables
 ]
 autosummary_generate = True
 templates_path = ["_templates"]  # class pages list methods and the examples using them

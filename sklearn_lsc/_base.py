@@ -28,6 +28,7 @@ from ._dictionary import (
     init_dictionary_from_samples,
 )
 from ._docstrings import fill_doc
+from ._documentation import DocumentationLinkMixin
 from ._inference import InferenceMixin
 from ._networks import REGISTRY
 from ._objectives import sparse_coding_loss
@@ -85,7 +86,11 @@ _TRANSIENT_STATE = ("_transform_module", "_auto_precision")
 
 @fill_doc
 class LearnedEncoderBase(
-    InferenceMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    DocumentationLinkMixin,
+    InferenceMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """What every learned encoder has once it has a network: coding, scoring, pickling.
 

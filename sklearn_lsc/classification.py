@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import BaseLearnedEncoder
 from ._docstrings import fill_doc
+from ._documentation import DocumentationLinkMixin
 from ._metric import MetricLearner, projected_objectives
 from ._networks import STRUCTURED_NETWORKS
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
@@ -69,7 +70,7 @@ def _two_class_convention(scores):
 
 
 @fill_doc
-class _SparseClassifier(ClassifierMixin, BaseEstimator):
+class _SparseClassifier(DocumentationLinkMixin, ClassifierMixin, BaseEstimator):
     """What the sparse-coding classifiers share: their tags and ``score``."""
 
     def __sklearn_tags__(self):
