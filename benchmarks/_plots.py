@@ -37,21 +37,46 @@ def bar_panels(path, panels, *, width=8.0):
         labels = [label for label, _ in bars]
         values = [scale * value for _, value in bars]
         positions = range(len(bars))
-        axis.barh(positions, values, color="tab:blue", alpha=0.8)
+        zoom = _zoomed_range(values) if not panel.get("log") else None
+        xlabel = panel["xlabel"]
+        if zoom is None:
+            axis.barh(positions, values, color="tab:blue", alpha=0.8)
+            axis.margins(x=0.15)
+        else:
+            # Values close together far from zero (accuracies of 98-99%): bars
+            # from zero would all look equal, so dots on an axis that says
+            # where it starts.
+            axis.hlines(positions, zoom[0], values, color="tab:blue", alpha=0.4)
+            axis.plot(values, list(positions), "o", color="tab:blue")
+            axis.set_xlim(*zoom)
+            xlabel += f" (axis from {zoom[0]:.3g}, not 0)"
         axis.set_yticks(list(positions), labels, fontsize=8)
         axis.invert_yaxis()  # the first bar on top, as in the tables
         if panel.get("log"):
             axis.set_xscale("log")
         axis.set_title(panel["title"], fontsize=10)
-        axis.set_xlabel(panel["xlabel"], fontsize=9)
+        axis.set_xlabel(xlabel, fontsize=9)
         for position, value in zip(positions, values, strict=True):
             text = f" {value:.2f}%" if panel.get("percent") else f" {value:.3g}"
             axis.text(value, position, text, va="center", fontsize=7)
-        axis.margins(x=0.15)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
+
+
+def _zoomed_range(values):
+    """An axis range around ``values`` when they are close together far from zero, else None.
+
+    Bars from zero suit values that differ by a sizeable part of their size;
+    when the spread is under a quarter of the largest value (and all are
+    positive), a range from a little below the smallest shows the differences.
+    """
+    low, high = min(values), max(values)
+    if low <= 0 or high - low >= 0.25 * high:
+        return None
+    pad = max(high - low, 0.01 * high)
+    return low - 0.5 * pad, high + 0.6 * pad
 
 
 def _drawable(panel):
