@@ -58,6 +58,7 @@ SUITES = {
         Suite("reliability", quick=["--quick"]),
         Suite("convergence", quick=["--quick"], modules=("matplotlib",)),
         Suite("speed", takes_device=True, quick=["--quick", "--repeats", "3"]),
+        Suite("pareto", quick=["--quick"]),
         Suite("structured", takes_device=True, quick=["--repeats", "3"]),
         Suite("throughput", takes_device=True, quick=["--n-signals", "20000", "--repeats", "3"]),
         Suite("classification", quick=["--repeats", "3"]),

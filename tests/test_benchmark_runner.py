@@ -214,3 +214,39 @@ def test_the_defaults_problems_hold_out_rows_disjoint_from_the_training_rows():
         train = {row.tobytes() for row in X_train}
         assert not any(row.tobytes() in train for row in X_test), name
         assert params["alpha"] > 0
+
+
+def test_close_values_far_from_zero_get_a_zoomed_axis():
+    plots = pytest.importorskip("benchmarks._plots")
+    low, high = plots._zoomed_range([98.7, 99.4, 99.0])
+    assert 98.0 < low < 98.7 and 99.4 < high < 100.5
+    # Values that differ by a sizeable part of their size, or reach zero, keep bars from 0.
+    assert plots._zoomed_range([1.2, 30.0]) is None
+    assert plots._zoomed_range([0.0, 0.1]) is None
+
+
+def test_the_pareto_front_keeps_what_nothing_beats_on_both_time_and_gap():
+    pareto = pytest.importorskip("benchmarks.pareto")
+    points = [
+        {"method": "slow exact", "seconds": 9.0, "gap": 0.0, "kind": "exact"},
+        {"method": "fast rough", "seconds": 1.0, "gap": 0.2, "kind": "network"},
+        {"method": "beaten", "seconds": 3.0, "gap": 0.3, "kind": "fista"},
+        {"method": "middle", "seconds": 2.0, "gap": 0.01, "kind": "network"},
+        {"method": "tie, slower", "seconds": 2.5, "gap": 0.01, "kind": "fista"},
+    ]
+    front = pareto.pareto_front(points)
+    assert [point["method"] for point in front] == ["fast rough", "middle", "slow exact"]
+
+    # Matched accuracy: each front network (and the default one) against FISTA at its gap.
+    default = {"method": pareto.DEFAULT_METHOD, "seconds": 4.0, "gap": 0.05, "kind": "network"}
+    points.append(default)
+    asked = []
+
+    def match(gap):
+        asked.append(gap)
+        return (10, 8.0) if gap > 0.1 else (30, 20.0)
+
+    rows = pareto.matched_speedups(points, match)
+    assert [row["method"] for row in rows] == ["fast rough", "middle", pareto.DEFAULT_METHOD]
+    assert [row["speedup"] for row in rows] == [8.0, 10.0, 5.0]
+    assert asked == [0.2, 0.01, 0.05]
