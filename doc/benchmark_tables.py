@@ -30,7 +30,11 @@ def inline(text):
 
 
 def _cells(line):
-    return [inline(cell.strip()) for cell in line.strip().strip("|").split("|")]
+    # A cell that starts like a list item ("-" for "not applicable") is text.
+    return [
+        re.sub(r"^([-+*])(?=\s|$)", r"\\\1", inline(cell.strip()))
+        for cell in line.strip().strip("|").split("|")
+    ]
 
 
 def _table(lines):

@@ -2,7 +2,7 @@
 
 # The documentation built from doc/ (python -m sphinx doc doc/_build/html),
 # as published; pyproject.toml's "Documentation" URL is the same address.
-DOCUMENTATION_URL = "https://sklearn-lsc.readthedocs.io/en/stable/"
+DOCUMENTATION_URL = "https://sklearn-lsc.readthedocs.io/en/latest/"
 
 
 class DocumentationLinkMixin:

@@ -113,15 +113,21 @@ def test_the_user_guide_code_runs_in_order(tmp_path, monkeypatch):
 
 def test_the_user_guide_distributed_recipe_trains(tmp_path):
     """The recipe, as written, trains one network in two processes (gloo on the CPU)."""
+    torch = pytest.importorskip("torch")
+    if not torch.distributed.is_available():
+        pytest.skip("this torch build has no torch.distributed")
     (recipe,) = [block for block in user_guide_blocks() if "init_process_group" in block]
     (tmp_path / "train.py").write_text(recipe, encoding="utf-8")
     X = load_digits().data
     X = X - X.mean(axis=1, keepdims=True)
-    X = X / np.linalg.norm(X, axis=1, keepdims=True)
-    dictionary = X[np.random.RandomState(0).choice(1500, 128, replace=False)]
+    # Rows of norm 10, not 1: the network then codes X / signal_scale_ with
+    # signal_scale_ != 1, so the recipe's units are exercised.
+    X = 10 * X / np.linalg.norm(X, axis=1, keepdims=True)
+    dictionary = X[np.random.RandomState(0).choice(1500, 128, replace=False)] / 10
     np.save(tmp_path / "signals.npy", X[:1500])
     np.save(tmp_path / "dictionary.npy", dictionary)
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}  # two processes on few cores
+    # Two CPU processes (gloo) even where a GPU is visible; one thread each.
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     finished = subprocess.run(
         [*command, "--nproc_per_node=2", "train.py"],
@@ -134,6 +140,7 @@ def test_the_user_guide_distributed_recipe_trains(tmp_path):
     assert finished.returncode == 0, finished.stderr[-3000:]
     with open(tmp_path / "encoder.pkl", "rb") as file:
         trained = pickle.load(file)
+    assert trained.signal_scale_ != 1.0
     # Its starting point: the recipe's one-epoch fit.
     start = LearnedLassoEncoder(
         dictionary=dictionary.astype(np.float32), alpha=0.1, max_iter=1, random_state=0
