@@ -43,7 +43,7 @@ def bar_panels(path, panels, *, width=8.0):
             axis.barh(positions, values, color="tab:blue", alpha=0.8)
             axis.margins(x=0.15)
         else:
-            # Values close together far from zero (accuracies of 98-99%): bars
+            # Values close together far from zero (accuracies, say): bars
             # from zero would all look equal, so dots on an axis that says
             # where it starts.
             axis.hlines(positions, zoom[0], values, color="tab:blue", alpha=0.4)
