@@ -1,11 +1,18 @@
 """Fused CPU kernels for rescaled LISTA's inference pass (optional: numba).
 
+The machinery is shared with the other networks' kernels
+(:mod:`sklearn_lsc._fused_lbcofb`): :func:`kernels_apply`, :func:`run`,
+:func:`workspace`.
+
 Between its two matrix products, a rescaled LISTA layer does about twenty
 elementwise passes over the codes (threshold, penalties, the plane's inner
 products, the candidate, the output, the next point ahead). Each is a pass
 over memory, so on the CPU they cost more than the products. These kernels
 do that work row by row in two passes per layer (one after each product),
 each row's data staying in cache, with the products left to torch's BLAS.
+With few atoms (NMF's models; :func:`_uses_gram`) the layers run in the
+code's space instead: images ``Z (D D^T)`` rather than ``Z D``, so that no
+pass runs over the features and a layer takes fewer operations.
 
 They run when numba is installed (the ``fast`` extra), the tensors are
 float32 or float64 on the CPU and the penalty is the Lasso's (signed or
@@ -71,17 +78,18 @@ def _available_kernels():
     return _kernels
 
 
-def applies(network, X):
-    """Whether :func:`rescaled_lista_forward` can run ``network`` on ``X``."""
+def kernels_apply(network, X):
+    """Whether the kernels may run a network of ``network``'s dtype and device on ``X``.
+
+    The network's own conditions (its penalty, its layers) are its module's.
+    """
     if os.environ.get(_ENVIRONMENT_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     if _forked_after_use:
         return False
     weights = network.W
     if (
-        type(network.penalty) is not L1Penalty  # the kernels' threshold and penalty
-        or network.n_layers < 2
-        or X.device.type != "cpu"
+        X.device.type != "cpu"
         or weights.device.type != "cpu"
         or X.dtype not in (torch.float32, torch.float64)
         or weights.dtype != X.dtype
@@ -91,6 +99,15 @@ def applies(network, X):
     ):
         return False
     return bool(_available_kernels())
+
+
+def applies(network, X):
+    """Whether :func:`rescaled_lista_forward` can run ``network`` on ``X``."""
+    return (
+        type(network.penalty) is L1Penalty  # the kernels' threshold and penalty
+        and network.n_layers >= 2
+        and kernels_apply(network, X)
+    )
 
 
 def _prepare(network):
@@ -119,8 +136,36 @@ def _prepare(network):
             dictionary=network.dictionary.detach(),
             first=network.W[0].detach(),
         )
+        if _uses_gram(*network.W.shape[1:], network.correction_basis.shape[2]):
+            dictionary = network.dictionary.detach()
+            prepared["gram"] = dictionary @ dictionary.T
+            prepared["correlation_weights"] = dictionary.T.contiguous()
+            # B = Y g + (X - Y D) W_t + (Y U_t) V_t s = [X | Y] [W_t ; M_t].
+            prepared["gram_weights"] = [
+                torch.cat(
+                    [
+                        network.W[layer],
+                        torch.diag(network.gain[layer - 1])
+                        - dictionary @ network.W[layer]
+                        + network.correction_basis[layer - 1] @ correction[layer - 1],
+                    ]
+                )
+                for layer in range(1, network.n_layers)
+            ]
     _prepared[network] = (key, prepared)
     return prepared
+
+
+def _uses_gram(n_features, n_components, rank):
+    """Whether the layers run in the code's space (:func:`_forward_gram`).
+
+    A layer there costs ``(n_features + 2 n_components) n_components``
+    multiply-adds per row and passes over the atoms only; in the signal's
+    space ``2 (n_features + rank) n_components`` and passes over the features
+    too: the code's space is cheaper for dictionaries of fewer atoms than
+    ``n_features / 2 + rank``.
+    """
+    return 2 * n_components < n_features + 2 * rank
 
 
 def dtype_of(torch_dtype):
@@ -130,8 +175,16 @@ def dtype_of(torch_dtype):
 def rescaled_lista_forward(network, X):
     """:meth:`RescaledLISTA._forward_in_place` with fused kernels, or None if they failed.
 
-    Call only where :func:`applies`. A failure to compile (an unsupported
-    platform) warns once and turns the kernels off for the session.
+    Call only where :func:`applies`.
+    """
+    return run(_forward, network, X)
+
+
+def run(forward, network, X):
+    """``forward(network, X)``, a pass with the kernels, or None if they failed.
+
+    A failure to compile (an unsupported platform) warns once and turns the
+    kernels off for the session: the networks run their torch passes.
     """
     global _kernels, _serialize_calls, _used
     import numba
@@ -142,63 +195,83 @@ def rescaled_lista_forward(network, X):
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     try:
         if not _serialize_calls:
-            return _forward(network, X)
+            return forward(network, X)
         with _call_lock:
-            code = _forward(network, X)
+            code = forward(network, X)
             _serialize_calls = numba.threading_layer() == "workqueue"
         return code
     except numba.core.errors.NumbaError as error:
         _kernels = False
         warn(
             f"numba could not compile sklearn-lsc's fused kernels ({error}); "
-            "rescaled LISTA runs its torch pass instead.",
+            "the networks run their torch passes instead.",
             UserWarning,
         )
         return None
 
 
-def _workspace(n_samples, n_features, n_components, rank, dtype):
-    """This thread's reused buffers for a batch of this shape (the last shape only).
+def workspace(allocate, n_samples, *shape):
+    """This thread's reused buffers, views of their first ``n_samples`` rows.
 
     Fresh large buffers at every call cost page faults on their first write,
-    more than the kernels that fill them.
+    more than the kernels that fill them. They are kept for the last layout
+    (``allocate`` and ``shape``) and grown, never shrunk, with the rows: a
+    transform's last, shorter batch reuses the full batches' buffers.
     """
-    key = (n_samples, n_features, n_components, rank, dtype)
-    if getattr(_buffers, "key", None) != key:
-        _buffers.key = key
+    key = (allocate, *shape)
+    if getattr(_buffers, "key", None) != key or _buffers.rows < n_samples:
+        _buffers.key, _buffers.rows = key, n_samples
         # Ordinary tensors, even when called under inference mode: a later
         # call outside it (a validation loss under no_grad) writes into them.
         with torch.inference_mode(False):
-            _buffers.tensors = _allocate(n_samples, n_features, n_components, rank, dtype)
-    return _buffers.tensors
+            _buffers.tensors = allocate(n_samples, *shape)
+    return {name: buffer[:n_samples] for name, buffer in _buffers.tensors.items()}
+
+
+def _per_row(n_samples, dtype):
+    """Each row's l1 norm and linearised penalty (in ``dtype``), and each code's
+    ``<x, Z D>`` and ``||Z D||^2`` from one layer to the next (float64)."""
+    return dict(
+        l1=np.empty(n_samples, dtype_of(dtype)), slope=np.empty(n_samples, dtype_of(dtype)),
+        fits=np.empty(n_samples), energies=np.empty(n_samples),
+    )  # fmt: skip
 
 
 def _allocate(n_samples, n_features, n_components, rank, dtype):
+    def empty(width):
+        return torch.empty(n_samples, width, dtype=dtype, device="cpu")
+
     return dict(
-        code=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
-        ahead=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
-        image=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
-        approximation=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
-        stacked=torch.empty(n_samples, n_features + rank, dtype=dtype, device="cpu"),
-        l1=np.empty(n_samples, dtype_of(dtype)),
-        slope=np.empty(n_samples, dtype_of(dtype)),
-        # Each code's <x, Z D> and ||Z D||^2, from one layer to the next.
-        fits=np.empty(n_samples),
-        energies=np.empty(n_samples),
-    )
+        code=empty(n_components), ahead=empty(n_components), image=empty(n_features),
+        approximation=empty(n_features), stacked=empty(n_features + rank),
+        **_per_row(n_samples, dtype),
+    )  # fmt: skip
+
+
+def _allocate_gram(n_samples, n_features, n_components, dtype):
+    def empty(width):
+        return torch.empty(n_samples, width, dtype=dtype, device="cpu")
+
+    return dict(
+        code=empty(n_components), image=empty(n_components), approximation=empty(n_components),
+        correlations=empty(n_components), stacked=empty(n_features + n_components),
+        **_per_row(n_samples, dtype),
+    )  # fmt: skip
 
 
 def _forward(network, X):
     kernels = _available_kernels()
     weights = _prepare(network)
     X = X.detach().contiguous()  # read through numpy: no autograd here
+    if "gram" in weights:
+        return _forward_gram(network, X, kernels, weights)
     n_samples, n_features = X.shape
     n_components, rank = weights["bases"].shape[1:]
     n_layers = network.n_layers
     tiny = float(torch.finfo(X.dtype).tiny)
     alpha = float(network.penalty.alpha)
     signals = X.numpy()
-    buffers = _workspace(n_samples, n_features, n_components, rank, X.dtype)
+    buffers = workspace(_allocate, n_samples, n_features, n_components, rank, X.dtype)
     l1, slope = buffers["l1"], buffers["slope"]
     # The code Z and the next layer's B (G after its threshold) swap roles
     # every layer: the one that ends holding the codes is a fresh tensor, the
@@ -234,6 +307,51 @@ def _forward(network, X):
             buffers["energies"], last, positive,
         )  # fmt: skip
         # The new code is in ``step``; ``code`` now holds the next layer's Y g.
+        code, step = step, code
+        approximation, image = image, approximation
+    return code
+
+
+def _forward_gram(network, X, kernels, weights):
+    """:func:`_forward` in the code's space (see :func:`_uses_gram`), same codes up to rounding."""
+    n_samples, n_features = X.shape
+    n_components = weights["gram"].shape[0]
+    n_layers = network.n_layers
+    tiny = float(torch.finfo(X.dtype).tiny)
+    alpha = float(network.penalty.alpha)
+    positive = bool(network.penalty.positive)
+    buffers = workspace(_allocate_gram, n_samples, n_features, n_components, X.dtype)
+    l1, slope, fits, energies = (buffers[name] for name in ("l1", "slope", "fits", "energies"))
+    # As in _forward, Z and the next layer's B swap roles every layer, the
+    # codes ending in a fresh tensor; the images are Z Gram and G Gram, and
+    # [X | Y] feeds the product.
+    fresh = torch.empty(n_samples, n_components, dtype=X.dtype, device="cpu")
+    code, step = (fresh, buffers["code"]) if n_layers % 2 else (buffers["code"], fresh)
+    image, approximation = buffers["image"], buffers["approximation"]
+    stacked, correlations = buffers["stacked"], buffers["correlations"]
+    stacked[:, :n_features].copy_(X)
+    ahead = stacked[:, n_features:].numpy()
+    torch.mm(X, weights["correlation_weights"], out=correlations)
+    torch.mm(X, weights["first"], out=code)
+    kernels.threshold(code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope, positive)
+    torch.mm(code, weights["gram"], out=approximation)
+    kernels.first_plane_gram(
+        correlations.numpy(), code.numpy(), approximation.numpy(), alpha, l1, tiny,
+        weights["weights_ahead"][0], ahead, fits, energies,
+    )  # fmt: skip
+    for layer in range(1, n_layers):
+        torch.mm(stacked, weights["gram_weights"][layer - 1], out=step)
+        kernels.threshold(
+            step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope, positive
+        )
+        torch.mm(step, weights["gram"], out=image)
+        last = layer == n_layers - 1
+        following = layer if not last else 0  # unused by the last layer
+        kernels.plane_gram(
+            correlations.numpy(), step.numpy(), image.numpy(), code.numpy(),
+            approximation.numpy(), alpha, l1, slope, network._CONDITION, tiny,
+            weights["weights_ahead"][following], ahead, fits, energies, last, positive,
+        )  # fmt: skip
         code, step = step, code
         approximation, image = image, approximation
     return code

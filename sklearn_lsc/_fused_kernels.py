@@ -1,6 +1,8 @@
-"""The numba kernels of :mod:`sklearn_lsc._fused` (imported only when numba is installed)."""
+"""The numba kernels of :mod:`sklearn_lsc._fused` and :mod:`sklearn_lsc._fused_lbcofb`
+(imported only when numba is installed)."""
 
 import numba
+import numpy as np
 
 # Not "fast" in full: no-NaN/no-inf assumptions would hide an overflow that
 # the transform must report; reassociation vectorizes the sums.
@@ -143,3 +145,179 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
             energy += new * new
             residual[i, j] = X[i, j] - (old + weight * (new - old))
         fits[i], energies[i] = fit, energy
+
+
+# The same layers in the code's space, for dictionaries with few atoms
+# (:func:`sklearn_lsc._fused._uses_gram`): images are ``Z Gram`` (``Gram = D
+# D^T``), so ``<x, Z D> = <c, Z>`` (``c = X D^T``), ``||Z D||^2 = <Z, Z Gram>``
+# and ``<G D, Z D> = <G Gram, Z>``; every pass is over the atoms, none over
+# the features, and the layer's matrix on the point ahead is folded into one
+# product (``B = [X | Y] [W_t ; M_t]``).
+
+
+@numba.njit(**_OPTIONS)
+def first_plane_gram(correlations, G, image, alpha, l1, tiny, weight, Y, fits, energies):
+    """:func:`first_plane` in the code's space: ``image`` holds ``G Gram``; ``Y``
+    receives the point ahead (``weight`` times the output)."""
+    n_samples, n_components = G.shape
+    for i in numba.prange(n_samples):
+        fit, energy = 0.0, 0.0
+        for j in range(n_components):
+            fit += correlations[i, j] * G[i, j]
+            energy += G[i, j] * image[i, j]
+        factor = max((fit - alpha * l1[i]) / max(energy, tiny), 0.0)
+        factor_cast = G.dtype.type(factor)
+        for j in range(n_components):
+            z = factor_cast * G[i, j]
+            G[i, j] = z
+            image[i, j] *= factor_cast
+            Y[i, j] = weight * z
+        fits[i], energies[i] = factor * fit, factor * factor * energy
+
+
+@numba.njit(**_OPTIONS)
+def plane_gram(correlations, G, image, code, approximation, alpha, l1, slope, condition, tiny,
+               weight, Y, fits, energies, last, positive):  # fmt: skip
+    """:func:`plane` in the code's space: ``image`` and ``approximation`` hold ``G
+    Gram`` and ``Z Gram``; the output goes to ``G`` and its image to ``image``,
+    the next layer's point ahead to ``Y``. ``code`` is only read."""
+    n_samples, n_components = G.shape
+    for i in numba.prange(n_samples):
+        fit, energy, cross = 0.0, 0.0, 0.0
+        for j in range(n_components):
+            g = G[i, j]
+            fit += correlations[i, j] * g
+            energy += g * image[i, j]
+            cross += image[i, j] * code[i, j]
+        fit_code, energy_code = fits[i], energies[i]
+        penalty = alpha * l1[i]
+        factor = max((fit - penalty) / max(energy, tiny), 0.0)
+        a_out, b_out = factor, 0.0
+        determinant = energy * energy_code - cross * cross
+        if determinant > condition * energy * energy_code:
+            linear = alpha * slope[i]
+            inverse = 1.0 / determinant
+            a = (energy_code * (fit - penalty) - cross * (fit_code - linear)) * inverse
+            b = (energy * (fit_code - linear) - cross * (fit - penalty)) * inverse
+            a_cast, b_cast = G.dtype.type(a), G.dtype.type(b)
+            magnitude = G.dtype.type(0)
+            lowest = G.dtype.type(0)
+            # Two loops: a min reduction would stop the first one vectorizing.
+            for j in range(n_components):
+                magnitude += abs(a_cast * G[i, j] + b_cast * code[i, j])
+            if positive:
+                for j in range(n_components):
+                    lowest = min(lowest, a_cast * G[i, j] + b_cast * code[i, j])
+            planar_penalty = alpha * magnitude
+            planar_fit = a * fit + b * fit_code
+            planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code
+            rescale = max((planar_fit - planar_penalty) / max(planar_energy, tiny), 0.0)
+            planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
+            scaled = factor * (0.5 * factor * energy - fit + penalty)
+            if planar < scaled and not (positive and lowest < 0):
+                a_out, b_out = rescale * a, rescale * b
+        a_cast, b_cast = G.dtype.type(a_out), G.dtype.type(b_out)
+        if last:
+            for j in range(n_components):
+                new = a_cast * G[i, j] + b_cast * code[i, j]
+                G[i, j] = max(new, G.dtype.type(0)) if positive else new
+            continue  # the last layer's image is not needed
+        fit, energy = 0.0, 0.0
+        for j in range(n_components):
+            old = code[i, j]
+            new = a_cast * G[i, j] + b_cast * old
+            if positive:  # checked above, but the products may round differently here
+                new = max(new, G.dtype.type(0))
+            G[i, j] = new
+            Y[i, j] = old + weight * (new - old)
+            new_image = a_cast * image[i, j] + b_cast * approximation[i, j]
+            image[i, j] = new_image
+            fit += correlations[i, j] * new
+            energy += new * new_image
+        fits[i], energies[i] = fit, energy
+
+
+@numba.njit(**_OPTIONS)
+def prox_and_select(B, code, thresholds, starts, ends, run_groups, depth_runs, groups_are_runs,
+                    group_thresholds, block_starts, block_ends, run_blocks, n_blocks, sums,
+                    positive, select):  # fmt: skip
+    """A structured network's layer between its products, row by row (:class:`LBCoFB`).
+
+    ``B`` <- its proximal point: the l1 shrink with per-atom ``thresholds``
+    (one-sided with ``positive``), then each depth's group shrinks, deepest
+    first. A depth is a list of runs of consecutive atoms: run ``r`` spans
+    atoms ``starts[r]`` to ``ends[r]`` and belongs to group
+    ``run_groups[r]`` (a group may span several runs; the last group,
+    "none", has threshold zero); depth ``d`` holds runs ``depth_runs[d]`` to
+    ``depth_runs[d + 1]``. With ``select``, the block of ``code`` that the
+    proximal point moves most takes its value; blocks are runs too
+    (``block_starts``, ``block_ends``, ``run_blocks``). Of tied blocks the
+    first met is taken, in block order (torch's ``max``) or, where blocks
+    are runs, in atom order: tied moves that are not zero have probability
+    zero, and where every move is zero the code does not change.
+    ``groups_are_runs``: no group has two runs in a depth (then each run's
+    norm is its group's). ``sums`` is scratch, a row per sample and a column
+    per group and per block (unused where groups and blocks are runs).
+    """
+    n_samples, n_components = B.shape
+    n_groups = group_thresholds.shape[0]
+    zero = B.dtype.type(0)
+    blocks_are_runs = block_starts.shape[0] == n_blocks
+    for i in numba.prange(n_samples):
+        for j in range(n_components):
+            value, t = B[i, j], thresholds[j]
+            if positive:
+                B[i, j] = max(value - t, zero)
+            else:
+                B[i, j] = value - min(max(value, -t), t)
+        for depth in range(depth_runs.shape[0] - 1):
+            first, last = depth_runs[depth], depth_runs[depth + 1]
+            if not groups_are_runs:
+                for g in range(n_groups):
+                    sums[i, g] = 0
+                for r in range(first, last):
+                    sums[i, run_groups[r]] += _squares(B, i, starts[r], ends[r])
+            for r in range(first, last):
+                group = run_groups[r]
+                total = _squares(B, i, starts[r], ends[r]) if groups_are_runs else sums[i, group]
+                norm = max(np.sqrt(total), B.dtype.type(1e-15))
+                factor = max(1 - group_thresholds[group] / norm, zero)
+                for j in range(starts[r], ends[r]):
+                    B[i, j] *= factor
+        if not select:
+            continue
+        best, best_move = 0, B.dtype.type(-1)
+        if blocks_are_runs:  # one run each, not necessarily in the blocks' order
+            for r in range(n_blocks):
+                move = _changes(B, code, i, block_starts[r], block_ends[r])
+                if move > best_move:
+                    best, best_move = run_blocks[r], move
+        else:
+            for block in range(n_blocks):
+                sums[i, block] = 0
+            for r in range(block_starts.shape[0]):
+                sums[i, run_blocks[r]] += _changes(B, code, i, block_starts[r], block_ends[r])
+            for block in range(n_blocks):
+                if sums[i, block] > best_move:
+                    best, best_move = block, sums[i, block]
+        for r in range(block_starts.shape[0]):
+            if run_blocks[r] == best:
+                for j in range(block_starts[r], block_ends[r]):
+                    code[i, j] = B[i, j]
+
+
+@numba.njit(inline="always", fastmath=_FASTMATH)
+def _squares(B, i, start, end):
+    total = B.dtype.type(0)
+    for j in range(start, end):
+        total += B[i, j] * B[i, j]
+    return total
+
+
+@numba.njit(inline="always", fastmath=_FASTMATH)
+def _changes(B, code, i, start, end):
+    total = B.dtype.type(0)
+    for j in range(start, end):
+        change = B[i, j] - code[i, j]
+        total += change * change
+    return total

@@ -87,27 +87,39 @@ class InferenceMixin:
         ``labels``: the rows' validated set labels (collaborative HiLasso), or None.
         """
         code = np.empty((X.shape[0], self.components_.shape[0]), dtype=X.dtype)
-        for rows, batch_code, _ in self._encoded_batches(X, labels=labels):
-            if batch_code.device.type != "cpu":
-                # Converted on the device (bfloat16 networks): a copy to
-                # the host of another dtype converts there, in a temporary.
+        scale = self.signal_scale_
+        for rows, batch_code, _ in self._encoded_batches(X, labels=labels, in_signal_units=False):
+            if batch_code.device.type != "cpu" or labels is not None:
+                # Converted and scaled on the device (bfloat16 networks): a
+                # copy to the host of another dtype converts there, in a temporary.
                 batch_code = batch_code.to(torch_dtype(X.dtype))
-            if labels is not None:  # rows of whole sets, scattered in X
-                code[rows] = batch_code.to(torch_dtype(X.dtype)).cpu().numpy()
+                if scale != 1.0:
+                    batch_code = batch_code * scale
+                if labels is not None:  # rows of whole sets, scattered in X
+                    code[rows] = batch_code.cpu().numpy()
+                else:
+                    # Straight into the output: no host tensor in between (a
+                    # copy through one costs several times more, most on a GPU).
+                    torch.from_numpy(code[rows]).copy_(batch_code)
                 continue
-            # Straight into the output: no host tensor in between (a copy
-            # through one costs several times more, most on a GPU).
-            torch.from_numpy(code[rows]).copy_(batch_code)
+            # Scaled straight into the output: a fresh tensor in between would
+            # be one more pass over memory, page-faulting.
+            out = torch.from_numpy(code[rows])
+            if scale != 1.0:
+                torch.mul(batch_code, scale, out=out)
+            else:
+                out.copy_(batch_code)
         return code
 
-    def _encoded_batches(self, X, *, with_objective=False, labels=None):
+    def _encoded_batches(self, X, *, with_objective=False, labels=None, in_signal_units=True):
         """Yield ``(rows, codes, objective)`` for bounded-memory batches of validated ``X``.
 
         ``rows`` is a slice of ``X``, or with set ``labels`` (validated, one
         per row) an index array of whole sets, coded jointly.
 
         ``codes`` is a tensor on the device, in the network's dtype and the
-        units of ``X``; ``objective`` (None without ``with_objective``) the
+        units of ``X`` (the network's, ``X / signal_scale_``, without
+        ``in_signal_units``); ``objective`` (None without ``with_objective``) the
         per-sample objective of the codes, a float64 array computed with
         torch next to the codes (not with numpy: on a few cores, numpy's BLAS
         threads and torch's threads alternating on small products slow each
@@ -129,6 +141,10 @@ class InferenceMixin:
         kind = device.type if device.type in _TRANSFORM_BATCH_ELEMENTS else "cuda"  # accelerators
         elements = _TRANSFORM_BATCH_ELEMENTS[kind]
         batch_size = max(1, elements // (self.components_.shape[0] + X.shape[1]))
+        # Batches of equal size (one shape for the kernels' reused buffers
+        # and a compiled network), none larger than the bound.
+        n_batches = max(1, -(-X.shape[0] // batch_size))
+        batch_size = max(1, -(-X.shape[0] // n_batches))
         if with_objective:
             # The objective in float64, on the device unless it has none (MPS).
             exact = exact_device(device)
@@ -176,7 +192,7 @@ class InferenceMixin:
                     values = to_numpy(values, np.float64) * (scale * scale)
                     if not np.all(np.isfinite(values)):
                         self._raise_non_finite(X, "objective")
-                if scale != 1.0:
+                if scale != 1.0 and in_signal_units:
                     batch_code = batch_code * scale
                 yield rows, batch_code, values
                 done += batch.shape[0]

@@ -44,16 +44,27 @@ def network_and_signals(
     return network, torch.tensor(X, dtype=dtype)
 
 
+# (n_features, n_components, whether the layers run in the code's space):
+# overcomplete dictionaries run in the signal's space, small ones in the code's.
+SHAPES = [(20, 48, False), (40, 12, True)]
+
+
 @pytest.mark.parametrize("positive", [False, True])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n_layers", [2, 3, 5])
-def test_fused_pass_equals_the_torch_pass(dtype, n_layers, positive):
+@pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
+def test_fused_pass_equals_the_torch_pass(
+    dtype, n_layers, positive, n_features, n_components, in_code_space
+):
     # Against the torch pass in float64 (the kernels sum the plane's inner
     # products in float64: in float32 they are closer to it than the float32
     # torch pass, which on an ill-conditioned row of this problem is further off).
-    network, X = network_and_signals(dtype, n_layers, positive=positive)
+    network, X = network_and_signals(
+        dtype, n_layers, positive=positive, n_features=n_features, n_components=n_components
+    )
     original = X.clone()
     assert fused.applies(network, X)
+    assert ("gram" in fused._prepare(network)) == in_code_space
     with torch.no_grad():
         exact = copy.deepcopy(network).double()._forward_in_place_torch(X.double())
         rounded = network._forward_in_place_torch(X)
@@ -100,12 +111,15 @@ def test_fused_pass_applies_only_where_it_is_defined():
     assert not fused.applies(grouped, X)
 
 
-def test_returned_codes_are_not_reused_buffers():
+@pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
+def test_returned_codes_are_not_reused_buffers(n_features, n_components, in_code_space):
     # The kernels reuse their buffers from call to call: a returned code must
     # not change when the network codes other signals, of the same or
     # another batch shape.
     for n_layers in (2, 3):
-        network, X = network_and_signals(torch.float32, n_layers)
+        network, X = network_and_signals(
+            torch.float32, n_layers, n_features=n_features, n_components=n_components
+        )
         with torch.no_grad():
             first = network(X)
             kept = first.clone()
@@ -114,8 +128,11 @@ def test_returned_codes_are_not_reused_buffers():
             torch.testing.assert_close(first, kept, rtol=0, atol=0)
 
 
-def test_a_parameter_change_is_followed():
-    network, X = network_and_signals(torch.float64, 3)
+@pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
+def test_a_parameter_change_is_followed(n_features, n_components, in_code_space):
+    network, X = network_and_signals(
+        torch.float64, 3, n_features=n_features, n_components=n_components
+    )
     with torch.no_grad():
         before = network(X)
         network.theta.mul_(1.5)  # in place: the kernels' prepared weights are stale
@@ -126,8 +143,11 @@ def test_a_parameter_change_is_followed():
     torch.testing.assert_close(after, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_a_dictionary_change_is_followed():
-    network, X = network_and_signals(torch.float64, 3)
+@pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
+def test_a_dictionary_change_is_followed(n_features, n_components, in_code_space):
+    network, X = network_and_signals(
+        torch.float64, 3, n_features=n_features, n_components=n_components
+    )
     with torch.no_grad():
         before = network(X)
         network.set_dictionary(network.dictionary * 1.1)
@@ -170,10 +190,14 @@ def test_concurrent_calls_from_threads_give_each_its_own_codes():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_encoder_codes_match_with_and_without_the_kernels(monkeypatch, dtype):
+@pytest.mark.parametrize("n_features, n_components", [(16, 40), (40, 12)])
+def test_encoder_codes_match_with_and_without_the_kernels(
+    monkeypatch, dtype, n_features, n_components
+):
     rng = np.random.default_rng(0)
-    D = rng.standard_normal((40, 16))
-    X = (rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)) @ D
+    D = rng.standard_normal((n_components, n_features))
+    shape = (200, n_components)
+    X = (rng.standard_normal(shape) * (rng.random(shape) < 0.1)) @ D
     X = X.astype(dtype)
     encoder = LearnedLassoEncoder(dictionary=D, alpha=0.5, max_iter=5, random_state=0).fit(X)
     assert encoder.architecture == "rescaled_lista"

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from .. import _fused_lbcofb as fused_lbcofb
 from .._penalties import grouped_penalty_like
 from .._prox import (
     group_norms,
@@ -40,8 +41,13 @@ class LBCoFB(GroupedNetwork, nn.Module):
     Untrained (``W_t = D^T / mu``) it equals ``n_layers`` block updates of
     BCoFB followed by the final prox.
 
-    Inference over a tree of groups whose roots are equal contiguous blocks
-    runs in reused buffers too (:meth:`_forward_in_place_whole_prox`).
+    Inference on the CPU (no autograd, rows coded alone) runs a fused numba
+    kernel where numba is installed (:mod:`sklearn_lsc._fused_lbcofb`: the
+    prox and the block selection row by row between the products, any
+    partition or tree); the torch passes below are the fallback and the
+    other devices' passes. Inference over a tree of groups whose roots are
+    equal contiguous blocks runs in reused buffers too
+    (:meth:`_forward_in_place_whole_prox`).
     Inference with contiguous groups (no autograd) runs in reused buffers and
     forms only the selected group's proximal point, same codes up to rounding:
     on the CPU eagerly (:meth:`_forward_in_place`; compiled for a CPU the
@@ -86,6 +92,10 @@ class LBCoFB(GroupedNetwork, nn.Module):
         if sets is not None:
             return self._forward_dense(X, self.penalty.with_sets(sets))
         if not torch.is_grad_enabled():
+            if X.device.type == "cpu" and fused_lbcofb.applies(self, X):
+                code = fused_lbcofb.lbcofb_forward(self, X)
+                if code is not None:
+                    return code
             compiling = torch.compiler.is_compiling()
             # Compiled for a CPU, the in-place passes (gathers and scatters in
             # reused buffers) run slower than the plain one, which the
