@@ -35,12 +35,16 @@ side by side with FISTA stopped after a few iterations:
   and against the package's batched FISTA with sets stopped at the fewest
   iterations that code as well.
 
-Everything runs in float64 (SPAMS' dtype). Run ``python -m benchmarks.family``
+Each encoder is timed in rounds interleaved with the solvers it is compared
+with (five rounds; a function of a few milliseconds runs several times per
+round), so that a ratio's two times meet the same spells of the machine's
+noise. Everything runs in float64 (SPAMS' dtype). Run ``python -m benchmarks.family``
 (``--quick``: the tree and collaborative problems, one architecture). Writes
 ``benchmarks/results/family.md`` and ``.json``.
 """
 
 import argparse
+import functools
 import time
 import warnings
 
@@ -52,7 +56,7 @@ from sklearn.decomposition import sparse_encode as sklearn_sparse_encode
 from benchmarks._machine import machine_info
 from benchmarks._report import add_output_argument, check_lines, finish
 from benchmarks._spams import tree_solver
-from benchmarks._timing import median_time
+from benchmarks._timing import interleaved_medians
 from sklearn_lsc import (
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
@@ -66,6 +70,8 @@ FISTA_ITERATIONS = (5, 20, 50)
 # SPAMS' fistaTree is stopped at the first of these that codes as well as the network.
 SPAMS_ITERATIONS = (5, 10, 20, 50, 100, 200, 500)
 N_TIMED = 10_000
+# Rounds of interleaved timing (each network beside the solvers it is compared with).
+TIMING_ROUNDS = 5
 # The issue's bars: a 3-layer tree network within 2% and 100x faster than
 # SPAMS' fistaTree; the nonnegative encoder within 1%, 50x faster than
 # scikit-learn's lasso_cd and 20x faster than MiniBatchNMF.transform.
@@ -86,14 +92,21 @@ def gap(reached, optimum):
     return (reached - optimum) / optimum
 
 
-def timed(function, X_test):
-    """Median seconds of ``function`` on 10,000 rows (``X_test`` repeated; three runs
-    after a warm-up), and its codes of ``X_test``."""
+def timed(functions, X_test):
+    """Median seconds of each of ``functions`` (name: function of rows) on 10,000 rows
+    (``X_test`` repeated), timed in interleaved rounds so that an encoder and the
+    solvers it is compared with meet the same spells of the machine's noise."""
     X_timed = np.resize(X_test, (N_TIMED, X_test.shape[1]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings: the gap says it
-        seconds, _ = median_time(lambda: function(X_timed), repeats=3)
-        return seconds, function(X_test)
+        runs = {name: functools.partial(function, X_timed) for name, function in functions.items()}
+        return interleaved_medians(runs, TIMING_ROUNDS, min_seconds=0.2)
+
+
+def quiet(function, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return function(X)
 
 
 def nmf_rows(model, alpha_H):
@@ -117,15 +130,18 @@ def nmf_rows(model, alpha_H):
     encoder = LearnedLassoEncoder(dictionary=atoms, alpha=alpha, positive=True, random_state=0)
     encoder.fit(X_train)
     fit_seconds = time.perf_counter() - start
-    encoder_seconds, code = timed(encoder.transform, X_test)
-    nmf_seconds, nmf_code = timed(lambda X: nmf.transform(X)[:, kept], X_test)
-    # scikit-learn's alpha of lasso_cd is per feature, as ours (its Lasso divides by n_features).
-    lasso_cd_seconds, lasso_cd_code = timed(
-        lambda X: sklearn_sparse_encode(
+    solvers = {
+        "encoder": encoder.transform,
+        "nmf": lambda X: nmf.transform(X)[:, kept],
+        # scikit-learn's alpha of lasso_cd is per feature, as ours (its Lasso
+        # divides by n_features).
+        "lasso_cd": lambda X: sklearn_sparse_encode(
             X, atoms, algorithm="lasso_cd", alpha=alpha, positive=True, n_jobs=None
         ),
-        X_test,
-    )
+    }
+    seconds = timed(solvers, X_test)
+    encoder_seconds, nmf_seconds, lasso_cd_seconds = (seconds[n] for n in solvers)
+    code, nmf_code, lasso_cd_code = (quiet(solve, X_test) for solve in solvers.values())
     row = {
         "problem": f"{model.__name__}, alpha_H={alpha_H}",
         "atoms": int(atoms.shape[0]),
@@ -185,20 +201,19 @@ def tree_rows(architectures):
         for n_iter in SPAMS_ITERATIONS
     }
     spams_gaps = {n_iter: gap_of(solve(X_test)) for n_iter, solve in spams.items() if solve}
-    spams_seconds = {}
 
-    def matched_spams(network_gap):
-        """SPAMS with the fewest iterations that code as well as the network, timed."""
+    def timed_against_spams(encoder, network_gap):
+        """The encoder's seconds, and SPAMS with the fewest iterations that code as well
+        as the network, timed with it."""
         if not spams_gaps:
-            return {}
+            return timed({"encoder": encoder.transform}, X_test)["encoder"], {}
         n_iter = min(
             (n for n, value in spams_gaps.items() if value <= network_gap),
             default=max(spams_gaps),
         )
-        if n_iter not in spams_seconds:
-            spams_seconds[n_iter], _ = timed(spams[n_iter], X_test)
+        seconds = timed({"encoder": encoder.transform, "spams": spams[n_iter]}, X_test)
         name = f"SPAMS fistaTree, {n_iter} iterations"
-        return {name: {"seconds": spams_seconds[n_iter], "gap": spams_gaps[n_iter]}}
+        return seconds["encoder"], {name: {"seconds": seconds["spams"], "gap": spams_gaps[n_iter]}}
 
     rows = []
     for architecture in architectures:
@@ -207,7 +222,8 @@ def tree_rows(architectures):
             dictionary=D, architecture=architecture, n_layers=3, random_state=0, **options
         ).fit(X_train)
         fit_seconds = time.perf_counter() - start
-        encoder_seconds, code = timed(encoder.transform, X_test)
+        code = encoder.transform(X_test)
+        encoder_seconds, baselines = timed_against_spams(encoder, gap_of(code))
         rows.append(
             {
                 "problem": "tree",
@@ -217,7 +233,7 @@ def tree_rows(architectures):
                 "fit_seconds": fit_seconds,
                 "epochs": encoder.n_iter_,
                 "encoder_seconds": encoder_seconds,
-                "baselines": matched_spams(gap_of(code)),
+                "baselines": baselines,
                 **fista,
             }
         )
@@ -262,17 +278,27 @@ def collaborative_rows(architectures):
             dictionary=D, architecture=architecture, n_layers=3, random_state=0, **options
         ).fit(X_train, sets=sets_train)
         fit_seconds = time.perf_counter() - start
-        encoder_seconds, code = timed(
-            lambda X_rows, encoder=encoder: encoder.transform(X_rows, sets=sets_of(len(X_rows))),
-            X_test,
-        )
+
+        def with_sets(X_rows, encoder=encoder):
+            return encoder.transform(X_rows, sets=sets_of(len(X_rows)))
+
+        code, alone_code = with_sets(X_test), encoder.transform(X_test)
         network_gap = gap_of(code)
-        alone_seconds, alone_code = timed(encoder.transform, X_test)
         n_iter = min(
             (n for n, value in fista_gaps.items() if value <= network_gap),
             default=max(fista_gaps),
         )
-        fista_seconds, _ = timed(lambda X_rows, n=n_iter: fista(X_rows, n), X_test)
+        seconds = timed(
+            {
+                "encoder": with_sets,
+                "alone": encoder.transform,
+                "fista": lambda X_rows, n=n_iter: fista(X_rows, n),
+            },
+            X_test,
+        )
+        encoder_seconds, alone_seconds, fista_seconds = (
+            seconds[n] for n in ("encoder", "alone", "fista")
+        )
         rows.append(
             {
                 "problem": f"collaborative (sets of {set_size})",

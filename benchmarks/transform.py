@@ -18,14 +18,13 @@ problems, three rounds). Writes ``benchmarks/results/transform.md`` and
 import argparse
 import importlib.util
 import os
-import statistics
 import sys
-import time
 
 import numpy as np
 
 from benchmarks._machine import machine_info
 from benchmarks._report import add_output_argument, check_lines, finish
+from benchmarks._timing import interleaved_medians
 from benchmarks.defaults import N_TIMED, PROBLEMS, TRANSFORM_RATIO_TARGET
 from sklearn_lsc import LearnedLassoEncoder
 
@@ -48,19 +47,6 @@ def kernels_off(function):
                 os.environ[SWITCH] = previous
 
     return run
-
-
-def interleaved_medians(functions, rounds):
-    """Median seconds of each of ``functions``, timed one after another in each round."""
-    for function in functions.values():
-        function()  # warm-up: compiles the kernels, pages the buffers in
-    times = {name: [] for name in functions}
-    for _ in range(rounds):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def measure(problem, seed, rounds):

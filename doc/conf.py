@@ -49,6 +49,16 @@ numpydoc_xref_aliases = {
     "tuple": ":class:`tuple`",
     "callable": ":func:`callable`",
     "None": ":data:`None`",
+    # numpydoc's own aliases of these words name pages the inventories lack.
+    "boolean": ":class:`bool`",
+    "string": ":class:`str`",
+    "True": ":data:`True`",
+    "False": ":data:`False`",
+    "generator": ":term:`generator`",
+    "array": "numpy.ndarray",
+    "np.ndarray": "numpy.ndarray",
+    "array_like": ":term:`array-like`",
+    "scalar": ":ref:`scalar <arrays.scalars>`",
 }
 
 sphinx_gallery_conf = {

@@ -26,6 +26,9 @@ EXTERNAL_NAMES = {
             ("tuple", "py:class", "library/stdtypes.html#$"),
             ("callable", "py:function", "library/functions.html#$"),
             ("None", "py:data", "library/constants.html#$"),
+            ("True", "py:data", "library/constants.html#$"),
+            ("False", "py:data", "library/constants.html#$"),
+            ("generator", "std:term", "glossary.html#term-generator"),
             # numpydoc's own aliases link "sequence" and "iterable" to these terms.
             ("sequence", "std:term", "glossary.html#term-sequence"),
             ("iterable", "std:term", "glossary.html#term-iterable"),
@@ -37,6 +40,7 @@ EXTERNAL_NAMES = {
             ("numpy.ndarray", "py:class", "reference/generated/numpy.ndarray.html#$"),
             ("numpy.dtype", "py:class", "reference/generated/numpy.dtype.html#$"),
             ("numpy.random.RandomState", "py:class", "reference/random/legacy.html#$"),
+            ("arrays.scalars", "std:label", "reference/arrays.scalars.html#arrays-scalars"),
         ],
     ),
     "scipy": (
