@@ -37,9 +37,8 @@ from sklearn.exceptions import ConvergenceWarning
 from benchmarks._machine import machine_info
 from benchmarks._report import add_output_argument, check_lines, finish
 from benchmarks._spams import lasso_solver
-from benchmarks._timing import median_time
+from benchmarks._timing import interleaved_medians, median_time
 from benchmarks.defaults import N_TIMED, PROBLEMS, matching_fista_iterations
-from benchmarks.transform import interleaved_medians
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
 
 PROBLEM = "gaussian-100x256"

@@ -44,6 +44,7 @@ _serialize_calls = True
 # appended, thresholds clamped at zero...), rebuilt when a parameter changes.
 _prepared = weakref.WeakKeyDictionary()
 _buffers = threading.local()
+_KEPT_LAYOUTS = 4  # buffer sets kept per thread (see workspace)
 # numba's parallel kernels run on an OpenMP runtime that a forked child
 # inherits in a state it cannot use: a child forked after they ran would hang
 # in them. Such a child takes the torch pass.
@@ -83,6 +84,8 @@ def kernels_apply(network, X):
 
     The network's own conditions (its penalty, its layers) are its module's.
     """
+    if torch.compiler.is_compiling():  # first: nothing below is traced
+        return False
     if os.environ.get(_ENVIRONMENT_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     if _forked_after_use:
@@ -95,7 +98,6 @@ def kernels_apply(network, X):
         or weights.dtype != X.dtype
         or X.dim() != 2
         or X.shape[0] == 0
-        or torch.compiler.is_compiling()
     ):
         return False
     return bool(_available_kernels())
@@ -112,7 +114,8 @@ def applies(network, X):
 
 def _prepare(network):
     """The network's inference weights in the kernels' form, kept until a parameter changes."""
-    tensors = [*network.parameters(), network.dictionary]
+    # Every parameter and buffer (the dictionary, the penalty's groups).
+    tensors = [*network.parameters(), *network.buffers()]
     key = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
     cached = _prepared.get(network)
     if cached is not None and cached[0] == key:
@@ -125,18 +128,19 @@ def _prepare(network):
         correction = network.correction * network._correction_scale
         prepared = dict(
             thresholds=network.theta.clamp_min(0.0).numpy(),
-            # [X - Y D | Y U_t] @ [W_t ; V_t / sqrt(K)]: the correction in the main product.
-            weights=[
-                torch.cat([network.W[layer], correction[layer - 1]])
-                for layer in range(1, network.n_layers)
-            ],
             bases=network.correction_basis.detach(),
             gains=network.gain.detach().numpy(),
             weights_ahead=(1.0 + network.momentum.detach()).numpy().astype(dtype_of(dtype)),
             dictionary=network.dictionary.detach(),
             first=network.W[0].detach(),
         )
-        if _uses_gram(*network.W.shape[1:], network.correction_basis.shape[2]):
+        if not _uses_gram(*network.W.shape[1:], network.correction_basis.shape[2]):
+            # [X - Y D | Y U_t] @ [W_t ; V_t / sqrt(K)]: the correction in the main product.
+            prepared["weights"] = [
+                torch.cat([network.W[layer], correction[layer - 1]])
+                for layer in range(1, network.n_layers)
+            ]
+        else:
             dictionary = network.dictionary.detach()
             prepared["gram"] = dictionary @ dictionary.T
             prepared["correlation_weights"] = dictionary.T.contiguous()
@@ -214,18 +218,25 @@ def workspace(allocate, n_samples, *shape):
     """This thread's reused buffers, views of their first ``n_samples`` rows.
 
     Fresh large buffers at every call cost page faults on their first write,
-    more than the kernels that fill them. They are kept for the last layout
-    (``allocate`` and ``shape``) and grown, never shrunk, with the rows: a
-    transform's last, shorter batch reuses the full batches' buffers.
+    more than the kernels that fill them. They are kept for the last few
+    layouts (``allocate`` and ``shape``: networks of several kinds or shapes
+    used in turn) and grown with the rows, so that a transform's last,
+    shorter batch reuses its full batches' buffers.
     """
+    slots = getattr(_buffers, "slots", None)
+    if slots is None:
+        slots = _buffers.slots = {}
     key = (allocate, *shape)
-    if getattr(_buffers, "key", None) != key or _buffers.rows < n_samples:
-        _buffers.key, _buffers.rows = key, n_samples
+    rows, tensors = slots.pop(key, (0, None))
+    if rows < n_samples:
         # Ordinary tensors, even when called under inference mode: a later
         # call outside it (a validation loss under no_grad) writes into them.
         with torch.inference_mode(False):
-            _buffers.tensors = allocate(n_samples, *shape)
-    return {name: buffer[:n_samples] for name, buffer in _buffers.tensors.items()}
+            rows, tensors = n_samples, allocate(n_samples, *shape)
+    slots[key] = rows, tensors  # the most recently used last
+    while len(slots) > _KEPT_LAYOUTS:
+        del slots[next(iter(slots))]
+    return {name: buffer[:n_samples] for name, buffer in tensors.items()}
 
 
 def _per_row(n_samples, dtype):

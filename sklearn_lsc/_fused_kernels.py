@@ -239,30 +239,30 @@ def plane_gram(correlations, G, image, code, approximation, alpha, l1, slope, co
 
 @numba.njit(**_OPTIONS)
 def prox_and_select(B, code, thresholds, starts, ends, run_groups, depth_runs, groups_are_runs,
-                    group_thresholds, block_starts, block_ends, run_blocks, n_blocks, sums,
-                    positive, select):  # fmt: skip
+                    group_thresholds, block_starts, block_ends, run_blocks, n_blocks,
+                    blocks_are_runs, sums, positive, select):  # fmt: skip
     """A structured network's layer between its products, row by row (:class:`LBCoFB`).
 
     ``B`` <- its proximal point: the l1 shrink with per-atom ``thresholds``
     (one-sided with ``positive``), then each depth's group shrinks, deepest
     first. A depth is a list of runs of consecutive atoms: run ``r`` spans
     atoms ``starts[r]`` to ``ends[r]`` and belongs to group
-    ``run_groups[r]`` (a group may span several runs; the last group,
-    "none", has threshold zero); depth ``d`` holds runs ``depth_runs[d]`` to
-    ``depth_runs[d + 1]``. With ``select``, the block of ``code`` that the
-    proximal point moves most takes its value; blocks are runs too
-    (``block_starts``, ``block_ends``, ``run_blocks``). Of tied blocks the
-    first met is taken, in block order (torch's ``max``) or, where blocks
-    are runs, in atom order: tied moves that are not zero have probability
-    zero, and where every move is zero the code does not change.
-    ``groups_are_runs``: no group has two runs in a depth (then each run's
-    norm is its group's). ``sums`` is scratch, a row per sample and a column
-    per group and per block (unused where groups and blocks are runs).
+    ``run_groups[r]`` (a group may span several runs; atoms in no group of
+    the depth are in none of its runs); depth ``d`` holds runs
+    ``depth_runs[d]`` to ``depth_runs[d + 1]``. With ``select``, the block
+    of ``code`` that the proximal point moves most takes its value; blocks
+    are runs too (``block_starts``, ``block_ends``, ``run_blocks``). Of tied
+    blocks the first met is taken, in block order (torch's ``max``) or,
+    where blocks are runs, in atom order: tied moves that are not zero have
+    probability zero, and where every move is zero the code does not change.
+    ``groups_are_runs`` (``blocks_are_runs``): each group of a depth (each
+    block) is one run, whose norm is then the group's. ``sums`` is scratch,
+    a row per sample and a column per group, reused for the blocks (unused
+    where groups and blocks are runs).
     """
     n_samples, n_components = B.shape
     n_groups = group_thresholds.shape[0]
-    zero = B.dtype.type(0)
-    blocks_are_runs = block_starts.shape[0] == n_blocks
+    zero, one = B.dtype.type(0), B.dtype.type(1)
     for i in numba.prange(n_samples):
         for j in range(n_components):
             value, t = B[i, j], thresholds[j]
@@ -281,12 +281,12 @@ def prox_and_select(B, code, thresholds, starts, ends, run_groups, depth_runs, g
                 group = run_groups[r]
                 total = _squares(B, i, starts[r], ends[r]) if groups_are_runs else sums[i, group]
                 norm = max(np.sqrt(total), B.dtype.type(1e-15))
-                factor = max(1 - group_thresholds[group] / norm, zero)
+                factor = max(one - group_thresholds[group] / norm, zero)
                 for j in range(starts[r], ends[r]):
                     B[i, j] *= factor
         if not select:
             continue
-        best, best_move = 0, B.dtype.type(-1)
+        best, best_move = np.uintp(0), B.dtype.type(-1)
         if blocks_are_runs:  # one run each, not necessarily in the blocks' order
             for r in range(n_blocks):
                 move = _changes(B, code, i, block_starts[r], block_ends[r])
@@ -299,7 +299,7 @@ def prox_and_select(B, code, thresholds, starts, ends, run_groups, depth_runs, g
                 sums[i, run_blocks[r]] += _changes(B, code, i, block_starts[r], block_ends[r])
             for block in range(n_blocks):
                 if sums[i, block] > best_move:
-                    best, best_move = block, sums[i, block]
+                    best, best_move = np.uintp(block), sums[i, block]
         for r in range(block_starts.shape[0]):
             if run_blocks[r] == best:
                 for j in range(block_starts[r], block_ends[r]):

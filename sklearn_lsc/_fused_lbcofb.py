@@ -41,7 +41,8 @@ def lbcofb_forward(network, X):
 
 
 def _prepare(network):
-    tensors = [*network.parameters(), network.dictionary]
+    # Every parameter and buffer (the dictionary, the penalty's groups).
+    tensors = [*network.parameters(), *network.buffers()]
     key = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
     cached = _prepared.get(network)
     if cached is not None and cached[0] == key:
@@ -53,35 +54,42 @@ def _prepare(network):
         else:  # a partition: one depth
             membership = penalty.group_index.unsqueeze(0)
         group_thresholds = network.s.detach()
-        starts, ends, run_groups, depth_runs = runs_of(membership.cpu().numpy())
+        # Atoms in no group of a depth (label n_groups) are left as they are.
+        starts, ends, run_groups, depth_runs = runs_of(
+            membership.cpu().numpy(), skip=group_thresholds.shape[1]
+        )
         block_starts, block_ends, run_blocks, _ = runs_of(penalty.block_index.cpu().numpy()[None])
+        n_blocks = int(penalty.n_blocks)
         prepared = dict(
             thresholds=network.t.detach().clamp_min(0.0).numpy(),
-            # The last group is "none" (atoms outside every group of a depth).
-            group_thresholds=torch.cat(
-                [group_thresholds, group_thresholds.new_zeros(group_thresholds.shape[0], 1)], 1
-            ).numpy(),
+            group_thresholds=group_thresholds.numpy(),
             layout=(starts, ends, run_groups, depth_runs, _one_run_each(run_groups, depth_runs)),
-            blocks=(block_starts, block_ends, run_blocks, int(penalty.n_blocks)),
-        )
+            blocks=(
+                block_starts, block_ends, run_blocks, n_blocks,
+                np.unique(run_blocks).shape[0] == run_blocks.shape[0] == n_blocks,
+            ),
+        )  # fmt: skip
     _prepared[network] = (key, prepared)
     return prepared
 
 
-def runs_of(labels):
+def runs_of(labels, skip=None):
     """Runs of equal labels along each row of ``labels`` (n_rows, n_atoms), all rows'
     runs in one list: ``(starts, ends, run_labels, row_runs)``. Run ``r`` spans
     atoms ``starts[r]`` to ``ends[r]`` with label ``run_labels[r]``; row ``d``
-    holds runs ``row_runs[d]`` to ``row_runs[d + 1]``. Unsigned (``uintp``):
-    numba then knows the indices are not negative, skips the wraparound
-    test of every access and vectorizes the loops over a run."""
+    holds runs ``row_runs[d]`` to ``row_runs[d + 1]``. Runs labelled ``skip``
+    are left out. Unsigned (``uintp``): numba then knows the indices are not
+    negative, skips the wraparound test of every access and vectorizes the
+    loops over a run."""
     starts, ends, run_labels, row_runs = [], [], [], [0]
     for row in labels:
         first = np.flatnonzero(np.diff(row, prepend=row[0] - 1))
-        starts.append(first)
-        ends.append(np.append(first[1:], row.shape[0]))
-        run_labels.append(row[first])
-        row_runs.append(row_runs[-1] + first.shape[0])
+        last = np.append(first[1:], row.shape[0])
+        kept = row[first] != skip
+        starts.append(first[kept])
+        ends.append(last[kept])
+        run_labels.append(row[first][kept])
+        row_runs.append(row_runs[-1] + int(kept.sum()))
     parts = [np.concatenate(part) for part in (starts, ends, run_labels)] + [row_runs]
     return tuple(np.asarray(part, dtype=np.uintp) for part in parts)
 
@@ -96,8 +104,8 @@ def _one_run_each(run_groups, depth_runs):
 
 def _allocate(n_samples, n_features, n_components, n_sums, dtype):
     return dict(
-        code=torch.empty(n_samples, n_components, dtype=dtype),
-        residual=torch.empty(n_samples, n_features, dtype=dtype),
+        code=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
+        residual=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
         sums=np.empty((n_samples, n_sums), _fused.dtype_of(dtype)),
     )
 
@@ -108,7 +116,7 @@ def _forward(network, X):
     X = X.detach().contiguous()
     n_samples, n_features = X.shape
     n_components = network.dictionary.shape[0]
-    n_sums = max(weights["group_thresholds"].shape[1], weights["blocks"][-1])
+    n_sums = max(weights["group_thresholds"].shape[1], weights["blocks"][3])
     buffers = _fused.workspace(_allocate, n_samples, n_features, n_components, n_sums, X.dtype)
     code, residual = buffers["code"], buffers["residual"]
     code.zero_()

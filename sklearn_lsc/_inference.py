@@ -90,8 +90,9 @@ class InferenceMixin:
         scale = self.signal_scale_
         for rows, batch_code, _ in self._encoded_batches(X, labels=labels, in_signal_units=False):
             if batch_code.device.type != "cpu" or labels is not None:
-                # Converted and scaled on the device (bfloat16 networks): a
-                # copy to the host of another dtype converts there, in a temporary.
+                # Converted and scaled where the codes are (on an accelerator:
+                # a copy to the host of another dtype converts there, in a
+                # temporary), then copied out.
                 batch_code = batch_code.to(torch_dtype(X.dtype))
                 if scale != 1.0:
                     batch_code = batch_code * scale
@@ -141,10 +142,11 @@ class InferenceMixin:
         kind = device.type if device.type in _TRANSFORM_BATCH_ELEMENTS else "cuda"  # accelerators
         elements = _TRANSFORM_BATCH_ELEMENTS[kind]
         batch_size = max(1, elements // (self.components_.shape[0] + X.shape[1]))
-        # Batches of equal size (one shape for the kernels' reused buffers
-        # and a compiled network), none larger than the bound.
+        # As few batches as the bound allows, their sizes within a row of each
+        # other: no short last batch (a pass's fixed costs for few rows).
         n_batches = max(1, -(-X.shape[0] // batch_size))
-        batch_size = max(1, -(-X.shape[0] // n_batches))
+        bounds = [X.shape[0] * index // n_batches for index in range(n_batches + 1)]
+        batch_size = max(1, bounds[1])
         if with_objective:
             # The objective in float64, on the device unless it has none (MPS).
             exact = exact_device(device)
@@ -153,9 +155,7 @@ class InferenceMixin:
             per_sample = self._objective(exact, torch.float64)
         scale = self.signal_scale_  # the network codes X / scale (exact: a power of two)
         if labels is None:
-            batches = [
-                slice(start, start + batch_size) for start in range(0, X.shape[0], batch_size)
-            ]
+            batches = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
         else:
             batches = set_batches(labels, batch_size)
         done = 0

@@ -748,8 +748,8 @@ def test_verbose_reports_the_progress_of_long_transforms(monkeypatch, capsys):
     monkeypatch.setattr(sklearn_lsc._inference, "_TRANSFORM_BATCH_ELEMENTS", {"cpu": 40 * 16})
     encoder.transform(X)
     lines = capsys.readouterr().out.splitlines()
-    # Batches of at most 40 rows, of equal sizes: three of 34, 34 and 32.
-    assert lines == [f"[LearnedLassoEncoder] coded {n}/100 rows" for n in (34, 68, 100)]
+    # Batches of at most 40 rows, their sizes within a row: 33, 33 and 34.
+    assert lines == [f"[LearnedLassoEncoder] coded {n}/100 rows" for n in (33, 66, 100)]
 
 
 def test_a_training_blow_up_restores_the_best_epoch_with_a_warning(monkeypatch):

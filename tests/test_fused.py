@@ -46,7 +46,7 @@ def network_and_signals(
 
 # (n_features, n_components, whether the layers run in the code's space):
 # overcomplete dictionaries run in the signal's space, small ones in the code's.
-SHAPES = [(20, 48, False), (40, 12, True)]
+SHAPES = [(20, 48, False), (40, 12, True), (64, 32, True)]
 
 
 @pytest.mark.parametrize("positive", [False, True])
@@ -124,8 +124,9 @@ def test_returned_codes_are_not_reused_buffers(n_features, n_components, in_code
             first = network(X)
             kept = first.clone()
             network(X.flip(0))
-            network(X[:7])
+            shorter = network(X[:7])  # views of the longer batch's buffers
             torch.testing.assert_close(first, kept, rtol=0, atol=0)
+            torch.testing.assert_close(shorter, kept[:7], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
@@ -157,10 +158,15 @@ def test_a_dictionary_change_is_followed(n_features, n_components, in_code_space
     torch.testing.assert_close(after, expected, rtol=1e-12, atol=1e-12)
 
 
-def test_buffers_made_under_inference_mode_serve_later_calls_outside_it():
+@pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
+def test_buffers_made_under_inference_mode_serve_later_calls_outside_it(
+    n_features, n_components, in_code_space
+):
     # transform runs under inference mode, fit's validation loss under
     # no_grad: the reused buffers must be ordinary tensors.
-    network, X = network_and_signals(torch.float32, 3, n_samples=123)  # new buffers
+    network, X = network_and_signals(
+        torch.float32, 3, n_samples=123, n_features=n_features, n_components=n_components
+    )  # new buffers
     with torch.inference_mode():
         first = network(X.flip(0))
     with torch.no_grad():
@@ -168,8 +174,13 @@ def test_buffers_made_under_inference_mode_serve_later_calls_outside_it():
     torch.testing.assert_close(first, second, rtol=0, atol=0)
 
 
-def test_concurrent_calls_from_threads_give_each_its_own_codes():
-    network, X = network_and_signals(torch.float32, 4, n_samples=400)
+@pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
+def test_concurrent_calls_from_threads_give_each_its_own_codes(
+    n_features, n_components, in_code_space
+):
+    network, X = network_and_signals(
+        torch.float32, 4, n_samples=400, n_features=n_features, n_components=n_components
+    )
     batches = [X[start::4].contiguous() for start in range(4)]
     with torch.no_grad():
         expected = [network(batch) for batch in batches]

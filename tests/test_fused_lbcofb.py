@@ -22,12 +22,30 @@ SCATTERED = [np.arange(g, N_COMPONENTS, 3) for g in range(3)]
 TREE = [np.arange(8), np.array([0, 1, 2]), np.array([1, 2]), np.array([3, 4, 5]),
         np.array([6, 7]), np.array([9, 10])]  # fmt: skip
 LAYERED = [np.arange(6), np.arange(6, 12), *(np.arange(3 * k, 3 * k + 3) for k in range(4))]
-LAYOUTS = {"contiguous": CONTIGUOUS, "scattered": SCATTERED, "tree": TREE, "layered": LAYERED}
+# A tree whose groups are scattered: roots {0,2,4,6,8,10} (holding {0,2} and
+# {4,6}) and {1,3,5}; atoms 7, 9 and 11 in none.
+SCATTERED_TREE = [np.arange(0, 12, 2), np.array([0, 2]), np.array([4, 6]), np.array([1, 3, 5])]
+LAYOUTS = {
+    "contiguous": CONTIGUOUS,
+    "scattered": SCATTERED,
+    "tree": TREE,
+    "layered": LAYERED,
+    "scattered tree": SCATTERED_TREE,
+}
+# Whether each layout's groups, and its blocks, are single runs of atoms (the
+# kernel's shortcuts; the others sum over runs).
+RUNS = {
+    "contiguous": (True, True),
+    "scattered": (False, False),
+    "tree": (True, True),
+    "layered": (True, True),
+    "scattered tree": (False, False),
+}
 
 
 def penalty_of(groups, positive, dtype):
     penalties = torch.linspace(0.1, 0.4, len(groups), dtype=dtype)
-    if groups is TREE or groups is LAYERED:
+    if any(groups is tree for tree in (TREE, LAYERED, SCATTERED_TREE)):
         tree = check_group_tree(groups, N_COMPONENTS)
         membership = torch.as_tensor(tree_membership(tree, N_COMPONENTS))
         return TreePenalty(0.1, membership, penalties, positive=positive)
@@ -63,6 +81,8 @@ def test_the_kernel_gives_the_dense_forward_codes(layout, dtype, n_layers, posit
     network, X = network_and_signals(LAYOUTS[layout], dtype, n_layers, positive)
     original = X.clone()
     assert fused.applies(network, X)
+    prepared = fused._prepare(network)
+    assert (prepared["layout"][-1], prepared["blocks"][-1]) == RUNS[layout]
     with torch.no_grad():
         code = fused.lbcofb_forward(network, X)
         exact = copy.deepcopy(network).double()._forward_dense(X.double())
@@ -96,8 +116,9 @@ def test_codes_are_not_reused_buffers_and_parameter_changes_are_followed():
         first = network(X)
         kept = first.clone()
         network(X.flip(0))
-        network(X[:5])
+        shorter = network(X[:5])  # views of the longer batch's buffers
         assert torch.equal(first, kept)
+        torch.testing.assert_close(shorter, kept[:5], rtol=1e-12, atol=1e-12)
         network.s.mul_(2.0)  # in place: the prepared thresholds are stale
         network.W.mul_(0.9)
         after = network(X)
@@ -112,3 +133,40 @@ def test_runs_describe_every_layout():
     assert starts.tolist() == [0, 2, 4, 5, 0, 4] and ends.tolist() == [2, 4, 5, 6, 4, 6]
     assert run_labels.tolist() == [0, 1, 3, 0, 2, 3] and row_runs.tolist() == [0, 4, 6]
     assert all(part.dtype == np.uintp for part in (starts, ends, run_labels, row_runs))
+
+
+def test_a_kernel_that_fails_to_compile_warns_and_leaves_the_torch_pass(monkeypatch):
+    import numba
+
+    from sklearn_lsc import _fused, _fused_kernels
+
+    network, X = network_and_signals(TREE, torch.float64, 3)
+
+    def fails(*args):
+        raise numba.core.errors.TypingError("no such platform")
+
+    monkeypatch.setattr(_fused, "_kernels", _fused._available_kernels())  # restored after
+    monkeypatch.setattr(_fused_kernels, "prox_and_select", fails)
+    with torch.no_grad(), pytest.warns(UserWarning, match="could not compile"):
+        code = network(X)
+    torch.testing.assert_close(code, network._forward_dense(X), rtol=0, atol=0)
+    assert not fused.applies(network, X)  # off for the session
+
+
+@pytest.mark.parametrize("groups", [TREE, CONTIGUOUS], ids=["tree", "partition"])
+def test_encoder_codes_match_with_and_without_the_kernel(monkeypatch, groups):
+    from sklearn_lsc import LearnedHiLassoEncoder, _inference
+
+    rng = np.random.default_rng(3)
+    D = rng.standard_normal((N_COMPONENTS, 8))
+    X = rng.standard_normal((150, 8))
+    encoder = LearnedHiLassoEncoder(
+        dictionary=D, groups=groups, alpha=0.05, group_alpha=0.1, architecture="bcofb",
+        n_layers=3, max_iter=3, random_state=0,
+    ).fit(X)  # fmt: skip
+    monkeypatch.setattr(_inference, "_TRANSFORM_BATCH_ELEMENTS", {"cpu": 40 * 20})  # 4 batches
+    with_kernel = encoder.transform(X)
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+    without = encoder.transform(X)
+    np.testing.assert_allclose(with_kernel, without, rtol=1e-10, atol=1e-10)
+    assert np.count_nonzero(with_kernel) > 0

@@ -50,10 +50,10 @@ class LBCoFB(GroupedNetwork, nn.Module):
     (:meth:`_forward_in_place_whole_prox`).
     Inference with contiguous groups (no autograd) runs in reused buffers and
     forms only the selected group's proximal point, same codes up to rounding:
-    on the CPU eagerly (:meth:`_forward_in_place`; compiled for a CPU the
-    plain forward is faster), on GPUs eagerly with atoms along rows
+    on the CPU without numba eagerly (:meth:`_forward_in_place`; compiled for
+    a CPU the plain forward is faster), on GPUs eagerly with atoms along rows
     (:meth:`_forward_in_place_by_atom`) and compiled row-major, the fastest
-    pass of each case (``benchmarks/throughput.py``).
+    torch pass of each case (``benchmarks/throughput.py``).
 
     Built as every network is (see :mod:`sklearn_lsc._networks`), with a
     penalty that has groups. With ``sets`` (collaborative HiLasso) the rows
@@ -92,7 +92,7 @@ class LBCoFB(GroupedNetwork, nn.Module):
         if sets is not None:
             return self._forward_dense(X, self.penalty.with_sets(sets))
         if not torch.is_grad_enabled():
-            if X.device.type == "cpu" and fused_lbcofb.applies(self, X):
+            if fused_lbcofb.applies(self, X):
                 code = fused_lbcofb.lbcofb_forward(self, X)
                 if code is not None:
                     return code
