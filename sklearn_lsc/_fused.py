@@ -112,11 +112,16 @@ def applies(network, X):
     )
 
 
+def state_key(network):
+    """What a network's prepared weights were made from: each parameter and buffer
+    (the dictionary, the penalty's groups), its storage and version."""
+    tensors = [*network.parameters(), *network.buffers()]
+    return tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
+
+
 def _prepare(network):
     """The network's inference weights in the kernels' form, kept until a parameter changes."""
-    # Every parameter and buffer (the dictionary, the penalty's groups).
-    tensors = [*network.parameters(), *network.buffers()]
-    key = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
+    key = state_key(network)
     cached = _prepared.get(network)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -248,24 +253,31 @@ def _per_row(n_samples, dtype):
     )  # fmt: skip
 
 
-def _allocate(n_samples, n_features, n_components, rank, dtype):
-    def empty(width):
-        return torch.empty(n_samples, width, dtype=dtype, device="cpu")
+def empty_rows(n_samples, dtype, **widths):
+    """A CPU tensor ``(n_samples, width)`` of ``dtype`` for each named width."""
+    return {
+        name: torch.empty(n_samples, width, dtype=dtype, device="cpu")
+        for name, width in widths.items()
+    }
 
+
+def _allocate(n_samples, n_features, n_components, rank, dtype):
     return dict(
-        code=empty(n_components), ahead=empty(n_components), image=empty(n_features),
-        approximation=empty(n_features), stacked=empty(n_features + rank),
+        **empty_rows(
+            n_samples, dtype, code=n_components, ahead=n_components, image=n_features,
+            approximation=n_features, stacked=n_features + rank,
+        ),
         **_per_row(n_samples, dtype),
     )  # fmt: skip
 
 
 def _allocate_gram(n_samples, n_features, n_components, dtype):
-    def empty(width):
-        return torch.empty(n_samples, width, dtype=dtype, device="cpu")
-
     return dict(
-        code=empty(n_components), image=empty(n_components), approximation=empty(n_components),
-        correlations=empty(n_components), stacked=empty(n_features + n_components),
+        **empty_rows(
+            n_samples, dtype, code=n_components, image=n_components,
+            approximation=n_components, correlations=n_components,
+            stacked=n_features + n_components,
+        ),
         **_per_row(n_samples, dtype),
     )  # fmt: skip
 

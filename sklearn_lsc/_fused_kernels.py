@@ -91,34 +91,10 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
             fit += X[i, j] * g_d
             energy += g_d * g_d
             cross += g_d * approximation[i, j]
-        fit_code, energy_code = fits[i], energies[i]
-        penalty = alpha * l1[i]
-        factor = max((fit - penalty) / max(energy, tiny), 0.0)
-        a_out, b_out = factor, 0.0
-        determinant = energy * energy_code - cross * cross
-        if determinant > condition * energy * energy_code:
-            linear = alpha * slope[i]
-            inverse = 1.0 / determinant
-            a = (energy_code * (fit - penalty) - cross * (fit_code - linear)) * inverse
-            b = (energy * (fit_code - linear) - cross * (fit - penalty)) * inverse
-            a_cast, b_cast = G.dtype.type(a), G.dtype.type(b)
-            magnitude = G.dtype.type(0)
-            lowest = G.dtype.type(0)
-            # Two loops: a min reduction would stop the first one vectorizing.
-            for j in range(n_components):
-                magnitude += abs(a_cast * G[i, j] + b_cast * code[i, j])
-            if positive:
-                for j in range(n_components):
-                    lowest = min(lowest, a_cast * G[i, j] + b_cast * code[i, j])
-            planar_penalty = alpha * magnitude
-            planar_fit = a * fit + b * fit_code
-            planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code
-            rescale = max((planar_fit - planar_penalty) / max(planar_energy, tiny), 0.0)
-            planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
-            scaled = factor * (0.5 * factor * energy - fit + penalty)
-            if planar < scaled and not (positive and lowest < 0):
-                a_out, b_out = rescale * a, rescale * b
-        a_cast, b_cast = G.dtype.type(a_out), G.dtype.type(b_out)
+        a_cast, b_cast = _plane_point(
+            G, code, i, fit, energy, cross, fits[i], energies[i], alpha, l1[i], slope[i],
+            condition, tiny, positive,
+        )  # fmt: skip
         if last:
             for j in range(n_components):
                 new = a_cast * G[i, j] + b_cast * code[i, j]
@@ -145,6 +121,48 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
             energy += new * new
             residual[i, j] = X[i, j] - (old + weight * (new - old))
         fits[i], energies[i] = fit, energy
+
+
+@numba.njit(inline="always", fastmath=_FASTMATH)
+def _plane_point(G, code, i, fit, energy, cross, fit_code, energy_code, alpha, l1, slope,
+                 condition, tiny, positive):  # fmt: skip
+    """Row ``i``'s ``(a, b)``, in ``G``'s dtype: the layer's output is ``a G + b Z``.
+
+    :meth:`RescaledLISTA._coefficients` from the row's inner products (``fit``,
+    ``energy``: ``<x, G D>``, ``||G D||^2``; ``cross``: ``<G D, Z D>``; the
+    same of ``Z``), ``l1 = ||G||_1`` and ``slope`` the linearised ``<s, Z>``:
+    the best multiple of ``G``, or the rescaled minimiser of the linearised
+    model on the plane of ``G`` and ``Z`` (``code``) when its exact objective
+    is lower. ``positive``: a point with a negative entry is not taken.
+    """
+    n_components = G.shape[1]
+    penalty = alpha * l1
+    factor = max((fit - penalty) / max(energy, tiny), 0.0)
+    a_out, b_out = factor, 0.0
+    determinant = energy * energy_code - cross * cross
+    if determinant > condition * energy * energy_code:
+        linear = alpha * slope
+        inverse = 1.0 / determinant
+        a = (energy_code * (fit - penalty) - cross * (fit_code - linear)) * inverse
+        b = (energy * (fit_code - linear) - cross * (fit - penalty)) * inverse
+        a_cast, b_cast = G.dtype.type(a), G.dtype.type(b)
+        magnitude = G.dtype.type(0)
+        lowest = G.dtype.type(0)
+        # Two loops: a min reduction would stop the first one vectorizing.
+        for j in range(n_components):
+            magnitude += abs(a_cast * G[i, j] + b_cast * code[i, j])
+        if positive:
+            for j in range(n_components):
+                lowest = min(lowest, a_cast * G[i, j] + b_cast * code[i, j])
+        planar_penalty = alpha * magnitude
+        planar_fit = a * fit + b * fit_code
+        planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code
+        rescale = max((planar_fit - planar_penalty) / max(planar_energy, tiny), 0.0)
+        planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
+        scaled = factor * (0.5 * factor * energy - fit + penalty)
+        if planar < scaled and not (positive and lowest < 0):
+            a_out, b_out = rescale * a, rescale * b
+    return G.dtype.type(a_out), G.dtype.type(b_out)
 
 
 # The same layers in the code's space, for dictionaries with few atoms
@@ -189,34 +207,10 @@ def plane_gram(correlations, G, image, code, approximation, alpha, l1, slope, co
             fit += correlations[i, j] * g
             energy += g * image[i, j]
             cross += image[i, j] * code[i, j]
-        fit_code, energy_code = fits[i], energies[i]
-        penalty = alpha * l1[i]
-        factor = max((fit - penalty) / max(energy, tiny), 0.0)
-        a_out, b_out = factor, 0.0
-        determinant = energy * energy_code - cross * cross
-        if determinant > condition * energy * energy_code:
-            linear = alpha * slope[i]
-            inverse = 1.0 / determinant
-            a = (energy_code * (fit - penalty) - cross * (fit_code - linear)) * inverse
-            b = (energy * (fit_code - linear) - cross * (fit - penalty)) * inverse
-            a_cast, b_cast = G.dtype.type(a), G.dtype.type(b)
-            magnitude = G.dtype.type(0)
-            lowest = G.dtype.type(0)
-            # Two loops: a min reduction would stop the first one vectorizing.
-            for j in range(n_components):
-                magnitude += abs(a_cast * G[i, j] + b_cast * code[i, j])
-            if positive:
-                for j in range(n_components):
-                    lowest = min(lowest, a_cast * G[i, j] + b_cast * code[i, j])
-            planar_penalty = alpha * magnitude
-            planar_fit = a * fit + b * fit_code
-            planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code
-            rescale = max((planar_fit - planar_penalty) / max(planar_energy, tiny), 0.0)
-            planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
-            scaled = factor * (0.5 * factor * energy - fit + penalty)
-            if planar < scaled and not (positive and lowest < 0):
-                a_out, b_out = rescale * a, rescale * b
-        a_cast, b_cast = G.dtype.type(a_out), G.dtype.type(b_out)
+        a_cast, b_cast = _plane_point(
+            G, code, i, fit, energy, cross, fits[i], energies[i], alpha, l1[i], slope[i],
+            condition, tiny, positive,
+        )  # fmt: skip
         if last:
             for j in range(n_components):
                 new = a_cast * G[i, j] + b_cast * code[i, j]

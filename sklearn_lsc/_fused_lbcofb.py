@@ -41,9 +41,7 @@ def lbcofb_forward(network, X):
 
 
 def _prepare(network):
-    # Every parameter and buffer (the dictionary, the penalty's groups).
-    tensors = [*network.parameters(), *network.buffers()]
-    key = tuple((id(tensor), tensor.data_ptr(), tensor._version) for tensor in tensors)
+    key = _fused.state_key(network)
     cached = _prepared.get(network)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -104,8 +102,7 @@ def _one_run_each(run_groups, depth_runs):
 
 def _allocate(n_samples, n_features, n_components, n_sums, dtype):
     return dict(
-        code=torch.empty(n_samples, n_components, dtype=dtype, device="cpu"),
-        residual=torch.empty(n_samples, n_features, dtype=dtype, device="cpu"),
+        **_fused.empty_rows(n_samples, dtype, code=n_components, residual=n_features),
         sums=np.empty((n_samples, n_sums), _fused.dtype_of(dtype)),
     )
 
