@@ -9,7 +9,9 @@ elementwise passes over the codes (threshold, penalties, the plane's inner
 products, the candidate, the output, the next point ahead). Each is a pass
 over memory, so on the CPU they cost more than the products. These kernels
 do that work row by row in two passes per layer (one after each product),
-each row's data staying in cache, with the products left to torch's BLAS.
+each row's data staying in cache. The products with the codes skip their
+zeros where they are sparse enough (:func:`code_product`); the others are
+torch's BLAS.
 With few atoms (NMF's models; :func:`_uses_gram`) the layers run in the
 code's space instead: images ``Z (D D^T)`` rather than ``Z D``, so that no
 pass runs over the features and a layer takes fewer operations.
@@ -45,6 +47,10 @@ _serialize_calls = True
 _prepared = weakref.WeakKeyDictionary()
 _buffers = threading.local()
 _KEPT_LAYOUTS = 4  # buffer sets kept per thread (see workspace)
+# Below this fraction of nonzero codes a product with the codes skips their
+# zeros (see code_product); the crossover the speed suite measures ("Dense or
+# sparse layer products?") lies higher on the CPUs measured.
+SPARSE_DENSITY = 0.25
 # numba's parallel kernels run on an OpenMP runtime that a forked child
 # inherits in a state it cannot use: a child forked after they ran would hang
 # in them. Such a child takes the torch pass.
@@ -219,6 +225,26 @@ def run(forward, network, X):
         return None
 
 
+def code_product(kernels, code, matrix, out, counts, start=None):
+    """``out <- code @ matrix``, or ``start - code @ matrix`` with ``start``.
+
+    Thresholded codes are mostly zeros: where they are sparse enough
+    (``counts``, each row's nonzero entries, below :data:`SPARSE_DENSITY` of
+    the codes) the kernel reads only the rows of ``matrix`` that nonzero
+    codes select, else the product is BLAS's. The same values up to rounding.
+    """
+    if counts.sum() < SPARSE_DENSITY * code.numel():
+        kernels.sparse_product(
+            code.numpy(), matrix.numpy(), (out if start is None else start).numpy(), out.numpy(),
+            start is not None,
+        )  # fmt: skip
+    elif start is None:
+        torch.mm(code, matrix, out=out)
+    else:
+        torch.addmm(start, code, matrix, alpha=-1.0, out=out)
+    return out
+
+
 def workspace(allocate, n_samples, *shape):
     """This thread's reused buffers, views of their first ``n_samples`` rows.
 
@@ -245,11 +271,13 @@ def workspace(allocate, n_samples, *shape):
 
 
 def _per_row(n_samples, dtype):
-    """Each row's l1 norm and linearised penalty (in ``dtype``), and each code's
-    ``<x, Z D>`` and ``||Z D||^2`` from one layer to the next (float64)."""
+    """Each row's l1 norm and linearised penalty (in ``dtype``), each code's
+    ``<x, Z D>`` and ``||Z D||^2`` from one layer to the next (float64), and
+    each row's number of nonzero codes."""
     return dict(
         l1=np.empty(n_samples, dtype_of(dtype)), slope=np.empty(n_samples, dtype_of(dtype)),
         fits=np.empty(n_samples), energies=np.empty(n_samples),
+        counts=np.empty(n_samples, np.intp),
     )  # fmt: skip
 
 
@@ -305,10 +333,13 @@ def _forward(network, X):
     ahead, image, stacked = buffers["ahead"], buffers["image"], buffers["stacked"]
     approximation = buffers["approximation"]
     residual = stacked[:, :n_features].numpy()
+    counts = buffers["counts"]
     torch.mm(X, weights["first"], out=code)
     positive = bool(network.penalty.positive)
-    kernels.threshold(code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope, positive)
-    torch.mm(code, weights["dictionary"], out=approximation)
+    kernels.threshold(
+        code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope, positive, counts
+    )
+    code_product(kernels, code, weights["dictionary"], approximation, counts)
     kernels.first_plane(
         signals, code.numpy(), approximation.numpy(), alpha, l1, tiny,
         weights["weights_ahead"][0], weights["gains"][0], ahead.numpy(), step.numpy(), residual,
@@ -318,9 +349,9 @@ def _forward(network, X):
         torch.mm(ahead, weights["bases"][layer - 1], out=stacked[:, n_features:])
         step.addmm_(stacked, weights["weights"][layer - 1])
         kernels.threshold(
-            step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope, positive
+            step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope, positive, counts
         )
-        torch.mm(step, weights["dictionary"], out=image)
+        code_product(kernels, step, weights["dictionary"], image, counts)
         last = layer == n_layers - 1
         following = layer if not last else 0  # unused by the last layer
         kernels.plane(
@@ -344,7 +375,9 @@ def _forward_gram(network, X, kernels, weights):
     alpha = float(network.penalty.alpha)
     positive = bool(network.penalty.positive)
     buffers = workspace(_allocate_gram, n_samples, n_features, n_components, X.dtype)
-    l1, slope, fits, energies = (buffers[name] for name in ("l1", "slope", "fits", "energies"))
+    l1, slope, fits, energies, counts = (
+        buffers[name] for name in ("l1", "slope", "fits", "energies", "counts")
+    )
     # As in _forward, Z and the next layer's B swap roles every layer, the
     # codes ending in a fresh tensor; the images are Z Gram and G Gram, and
     # [X | Y] feeds the product.
@@ -356,8 +389,10 @@ def _forward_gram(network, X, kernels, weights):
     ahead = stacked[:, n_features:].numpy()
     torch.mm(X, weights["correlation_weights"], out=correlations)
     torch.mm(X, weights["first"], out=code)
-    kernels.threshold(code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope, positive)
-    torch.mm(code, weights["gram"], out=approximation)
+    kernels.threshold(
+        code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope, positive, counts
+    )
+    code_product(kernels, code, weights["gram"], approximation, counts)
     kernels.first_plane_gram(
         correlations.numpy(), code.numpy(), approximation.numpy(), alpha, l1, tiny,
         weights["weights_ahead"][0], ahead, fits, energies,
@@ -365,9 +400,9 @@ def _forward_gram(network, X, kernels, weights):
     for layer in range(1, n_layers):
         torch.mm(stacked, weights["gram_weights"][layer - 1], out=step)
         kernels.threshold(
-            step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope, positive
+            step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope, positive, counts
         )
-        torch.mm(step, weights["gram"], out=image)
+        code_product(kernels, step, weights["gram"], image, counts)
         last = layer == n_layers - 1
         following = layer if not last else 0  # unused by the last layer
         kernels.plane_gram(

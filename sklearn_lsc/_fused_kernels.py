@@ -10,9 +10,23 @@ _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 _OPTIONS = dict(parallel=True, cache=True, fastmath=_FASTMATH)
 
 
+# Rows of a parallel task in the sparse product: each task allocates one
+# list of active atoms, reused for its rows.
+_ROWS_PER_TASK = 64
+
+
+@numba.njit(inline="always", fastmath=_FASTMATH)
+def _shrunk(value, t, positive, zero):
+    """The l1 shrink of ``value`` by ``t >= 0``, one-sided with ``positive``."""
+    if positive:
+        return max(value - t, zero)
+    return value - min(max(value, -t), t)
+
+
 @numba.njit(**_OPTIONS)
-def threshold(B, thresholds, code, l1, slope, positive):
-    """``B <- soft(B, t)`` in place; each row's l1 norm into ``l1``, ``<s, code>`` into ``slope``.
+def threshold(B, thresholds, code, l1, slope, positive, counts):
+    """``B <- soft(B, t)`` in place; each row's l1 norm into ``l1``, ``<s, code>`` into ``slope``,
+    its number of nonzero entries into ``counts``.
 
     ``positive``: the one-sided shrink ``max(B - t, 0)`` (nonnegative codes).
 
@@ -24,18 +38,78 @@ def threshold(B, thresholds, code, l1, slope, positive):
     for i in numba.prange(n_samples):
         total = l1.dtype.type(0)
         along = l1.dtype.type(0)
+        count = 0
         for j in range(n_components):
-            value, t = B[i, j], thresholds[j]
-            if positive:
-                shrunk = max(value - t, B.dtype.type(0))
-            else:
-                shrunk = value - min(max(value, -t), t)
+            shrunk = _shrunk(B[i, j], thresholds[j], positive, B.dtype.type(0))
             B[i, j] = shrunk
             total += abs(shrunk)
+            count += shrunk != 0
             z = code[i, j]
             along += abs(z) if shrunk * z >= 0 else -abs(z)
         l1[i] = total
         slope[i] = along
+        counts[i] = count
+
+
+@numba.njit(**_OPTIONS)
+def shrink(B, thresholds, positive, counts):
+    """``B <- soft(B, t)`` in place (one-sided with ``positive``); each row's
+    number of nonzero entries into ``counts``."""
+    n_samples, n_components = B.shape
+    for i in numba.prange(n_samples):
+        count = 0
+        for j in range(n_components):
+            shrunk = _shrunk(B[i, j], thresholds[j], positive, B.dtype.type(0))
+            B[i, j] = shrunk
+            count += shrunk != 0
+        counts[i] = count
+
+
+@numba.njit(**_OPTIONS)
+def sparse_product(code, matrix, start, out, subtract):
+    """``out <- start - code @ matrix`` (``subtract``) or ``out <- code @ matrix``,
+    reading only the rows of ``matrix`` where a row of ``code`` is nonzero.
+
+    Each row first lists its nonzero entries without a branch (every index
+    is written, the count moves on at a nonzero), then adds their rows of
+    ``matrix`` four at a time (one load and store of ``out`` for four rows).
+    With ``subtract`` false, ``start`` is not read.
+    """
+    n_samples, n_components = code.shape
+    width = matrix.shape[1]
+    sign = code.dtype.type(-1) if subtract else code.dtype.type(1)
+    for task in numba.prange((n_samples + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
+        active = np.empty(n_components, np.uintp)
+        first = task * _ROWS_PER_TASK
+        for i in range(first, min(n_samples, first + _ROWS_PER_TASK)):
+            count = 0
+            for j in range(n_components):
+                active[count] = j
+                count += code[i, j] != 0
+            if subtract:
+                for f in range(width):
+                    out[i, f] = start[i, f]
+            else:
+                for f in range(width):
+                    out[i, f] = 0
+            a = 0
+            while a + 4 <= count:
+                j0, j1, j2, j3 = active[a], active[a + 1], active[a + 2], active[a + 3]
+                v0, v1 = sign * code[i, j0], sign * code[i, j1]
+                v2, v3 = sign * code[i, j2], sign * code[i, j3]
+                for f in range(width):
+                    out[i, f] += (
+                        v0 * matrix[j0, f]
+                        + v1 * matrix[j1, f]
+                        + (v2 * matrix[j2, f] + v3 * matrix[j3, f])
+                    )
+                a += 4
+            while a < count:
+                j = active[a]
+                v = sign * code[i, j]
+                for f in range(width):
+                    out[i, f] += v * matrix[j, f]
+                a += 1
 
 
 @numba.njit(**_OPTIONS)
@@ -234,7 +308,7 @@ def plane_gram(correlations, G, image, code, approximation, alpha, l1, slope, co
 @numba.njit(**_OPTIONS)
 def prox_and_select(B, code, thresholds, starts, ends, run_groups, depth_runs, groups_are_runs,
                     group_thresholds, block_starts, block_ends, run_blocks, n_blocks,
-                    blocks_are_runs, sums, positive, select):  # fmt: skip
+                    blocks_are_runs, sums, positive, select, counts):  # fmt: skip
     """A structured network's layer between its products, row by row (:class:`LBCoFB`).
 
     ``B`` <- its proximal point: the l1 shrink with per-atom ``thresholds``
@@ -252,18 +326,15 @@ def prox_and_select(B, code, thresholds, starts, ends, run_groups, depth_runs, g
     ``groups_are_runs`` (``blocks_are_runs``): each group of a depth (each
     block) is one run, whose norm is then the group's. ``sums`` is scratch,
     a row per sample and a column per group, reused for the blocks (unused
-    where groups and blocks are runs).
+    where groups and blocks are runs). With ``select``, each row's number of
+    nonzero entries of the new ``code`` goes to ``counts``.
     """
     n_samples, n_components = B.shape
     n_groups = group_thresholds.shape[0]
     zero, one = B.dtype.type(0), B.dtype.type(1)
     for i in numba.prange(n_samples):
         for j in range(n_components):
-            value, t = B[i, j], thresholds[j]
-            if positive:
-                B[i, j] = max(value - t, zero)
-            else:
-                B[i, j] = value - min(max(value, -t), t)
+            B[i, j] = _shrunk(B[i, j], thresholds[j], positive, zero)
         for depth in range(depth_runs.shape[0] - 1):
             first, last = depth_runs[depth], depth_runs[depth + 1]
             if not groups_are_runs:
@@ -298,6 +369,10 @@ def prox_and_select(B, code, thresholds, starts, ends, run_groups, depth_runs, g
             if run_blocks[r] == best:
                 for j in range(block_starts[r], block_ends[r]):
                     code[i, j] = B[i, j]
+        count = 0
+        for j in range(n_components):
+            count += code[i, j] != 0
+        counts[i] = count
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH)

@@ -5,7 +5,8 @@ Between its two products a LBCoFB layer forms the proximal point of ``B``
 how far it moves each block of the code and copies the block that moves
 most. In torch that is a dozen passes over the codes and as many over the
 groups' norms; the kernel does it row by row in one pass, each row's data in
-cache, and the products stay with torch's BLAS. Every tree of groups and
+cache; the product with the codes skips their zeros where they are sparse
+(:func:`sklearn_lsc._fused.code_product`), the other is BLAS's. Every tree of groups and
 every partition, signed or nonnegative codes: the same codes as the torch
 passes up to rounding (a near tie between two blocks' moves may be broken
 the other way). Without numba, with ``SKLEARN_LSC_NUMBA=0`` or where
@@ -104,6 +105,7 @@ def _allocate(n_samples, n_features, n_components, n_sums, dtype):
     return dict(
         **_fused.empty_rows(n_samples, dtype, code=n_components, residual=n_features),
         sums=np.empty((n_samples, n_sums), _fused.dtype_of(dtype)),
+        counts=np.empty(n_samples, np.intp),
     )
 
 
@@ -126,8 +128,11 @@ def _forward(network, X):
         kernels.prox_and_select(
             B.numpy(), code.numpy(), thresholds[layer], *weights["layout"],
             group_thresholds[layer], *weights["blocks"], buffers["sums"], positive, select,
+            buffers["counts"],
         )  # fmt: skip
         if select:
-            torch.addmm(X, code, network.dictionary, alpha=-1.0, out=residual)
+            _fused.code_product(
+                kernels, code, network.dictionary.detach(), residual, buffers["counts"], start=X
+            )
             torch.addmm(code, residual, network.W[layer + 1].detach(), out=B)
     return B

@@ -54,7 +54,7 @@ SHAPES = [(20, 48, False), (40, 12, True), (64, 32, True)]
 @pytest.mark.parametrize("n_layers", [2, 3, 5])
 @pytest.mark.parametrize("n_features, n_components, in_code_space", SHAPES)
 def test_fused_pass_equals_the_torch_pass(
-    dtype, n_layers, positive, n_features, n_components, in_code_space
+    dtype, n_layers, positive, n_features, n_components, in_code_space, code_products
 ):
     # Against the torch pass in float64 (the kernels sum the plane's inner
     # products in float64: in float32 they are closer to it than the float32

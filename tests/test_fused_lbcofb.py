@@ -77,7 +77,9 @@ def network_and_signals(groups, dtype, n_layers, positive=False, seed=0, n_sampl
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("n_layers", [1, 3, 5])
 @pytest.mark.parametrize("positive", [False, True])
-def test_the_kernel_gives_the_dense_forward_codes(layout, dtype, n_layers, positive):
+def test_the_kernel_gives_the_dense_forward_codes(
+    layout, dtype, n_layers, positive, code_products
+):
     network, X = network_and_signals(LAYOUTS[layout], dtype, n_layers, positive)
     original = X.clone()
     assert fused.applies(network, X)

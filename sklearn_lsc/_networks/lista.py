@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from .. import _fused_lista as fused_lista
 from .._penalties import penalty_like
 from ..solvers import (
     ista_operators,
@@ -27,7 +28,10 @@ class LISTA(nn.Module):
     ``n_layers`` iterations of ISTA started from zero.
 
     Built as every network is (see :mod:`sklearn_lsc._networks`); its
-    layers threshold with the penalty's l1 part.
+    layers threshold with the penalty's l1 part. Inference on the CPU runs
+    through numba kernels where numba is installed and the penalty is the
+    Lasso's (:mod:`sklearn_lsc._fused_lista`: the residual's product skips
+    zero codes); the torch pass is the fallback and the reference.
     """
 
     def __init__(self, dictionary, penalty, n_layers):
@@ -63,6 +67,14 @@ class LISTA(nn.Module):
         return code
 
     def _forward_in_place(self, X):
+        """The forward pass for inference: fused CPU kernels where they apply, else torch's."""
+        if fused_lista.applies(self, X):
+            code = fused_lista.lista_forward(self, X)
+            if code is not None:
+                return code
+        return self._forward_in_place_torch(X)
+
+    def _forward_in_place_torch(self, X):
         """The forward pass for inference, in three buffers every layer reuses.
 
         Same arithmetic as the autograd forward; fresh large temporaries at
