@@ -35,7 +35,7 @@ def machine_info():
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    try:  # the fused CPU kernels of rescaled LISTA run only with numba
+    try:  # the networks' fused CPU kernels run only with numba
         import numba
 
         numba_version = numba.__version__

@@ -25,7 +25,10 @@ every ratio compares two things timed in this run on the same signals:
 
 Targets (issue 6): LISTA at least 50x faster than ``lasso_cd`` and 5x than
 ``spams.lasso``; LBCoFB at least 100x faster than ``spams.fistaFlat``; the
-forward pass at 50% or more of the matrix-product FLOP rate.
+forward pass at 50% or more of the matrix-product FLOP rate (counting the
+dense products' operations). Issue 27: the default architecture (rescaled
+LISTA) at a gap of at most 1% at least 5x faster than ``spams.lasso`` and
+100x than ``lasso_cd`` (not with ``--quick``).
 
 Run ``python -m benchmarks.speed`` (``--quick``: 10,000 signals only,
 ``--device cuda`` on a GPU, ``--compile``: also ``transform_compile=True``,
@@ -107,6 +110,10 @@ def sparse_product_rows(device, repeats):
     from sklearn_lsc import _fused
 
     kernels = _fused._available_kernels() if device.type == "cpu" else None
+    if kernels:  # as many threads as torch's product (what the networks' calls set)
+        import numba
+
+        numba.set_num_threads(min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
     generator = torch.Generator().manual_seed(0)
     n, n_atoms = 10_000, N_GROUPS * GROUP_SIZE
     D = torch.randn(n_atoms, N_FEATURES, generator=generator).to(device)
@@ -117,16 +124,18 @@ def sparse_product_rows(device, repeats):
             mask = torch.rand(n, n_atoms, generator=generator) < density
             code = (torch.randn(n, n_atoms, generator=generator) * mask).to(device)
             csr = code.to_sparse_csr()
-            dense_s, _ = median_time(lambda code=code: code @ D, repeats=repeats)
+            out = torch.empty(n, N_FEATURES, device=device)
+            dense_s, _ = median_time(
+                lambda code=code, out=out: torch.mm(code, D, out=out), repeats=repeats
+            )
             sparse_s, _ = median_time(lambda csr=csr: torch.sparse.mm(csr, D), repeats=repeats)
             convert_s, _ = median_time(lambda code=code: code.to_sparse_csr(), repeats=repeats)
             row = {"density": density, "dense_ms": 1e3 * dense_s, "sparse_ms": 1e3 * sparse_s,
                    "sparse_with_conversion_ms": 1e3 * (sparse_s + convert_s)}  # fmt: skip
             if kernels:
-                out = torch.empty(n, N_FEATURES)
                 kernel_s, _ = median_time(
                     lambda code=code, out=out: kernels.sparse_product(
-                        code.numpy(), D.numpy(), out.numpy(), out.numpy(), False
+                        code.numpy(), D.numpy(), out.numpy(), out.numpy(), False, n_atoms
                     ),
                     repeats=repeats,
                 )
@@ -387,7 +396,8 @@ def main(argv=None):
             )
         lines += [
             "",
-            f"- LISTA forward: {network_rate / 1e9:.1f} GFLOP/s, "
+            f"- LISTA forward (the dense products' operations over its time; its kernels "
+            f"skip zero codes): {network_rate / 1e9:.1f} GFLOP/s, "
             f"{network_rate / rate:.0%} of the float32 matrix-product rate; in bfloat16 "
             f"{rounded_rate / 1e9:.1f} GFLOP/s, {rounded_rate / rate_bfloat16:.0%} of bfloat16's",
         ]
@@ -429,13 +439,14 @@ def main(argv=None):
         # Issue 27: the default architecture (rescaled LISTA, gap within 1%)
         # against the per-signal solvers timed on the same 10,000 signals.
         solvers = {row["method"]: row["s"] for row in results["sizes"][10_000]["lasso"]}
-        default = rows[-1]
+        default = next(row for row in rows if row["network"] == "rescaled LISTA")
         for method, target in (("SPAMS lasso (LARS)", 5), ("scikit-learn lasso_cd", 100)):
             if method in solvers:
                 ratio = solvers[method] / default["s"]
                 checks.append(
-                    (f"rescaled LISTA (gap {default['gap']:.2%}) >= {target}x faster than "
-                     f"{method}", f"{ratio:.1f}x", ratio >= target and default["gap"] <= 0.01)
+                    (f"rescaled LISTA (gap <= 1%) >= {target}x faster than {method}",
+                     f"{ratio:.1f}x (gap {default['gap']:.2%})",
+                     ratio >= target and default["gap"] <= 0.01)
                 )  # fmt: skip
     if args.compile:
         compiled = {"LISTA": lista, "LBCoFB": lbcofb}

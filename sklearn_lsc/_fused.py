@@ -1,8 +1,8 @@
 """Fused CPU kernels for rescaled LISTA's inference pass (optional: numba).
 
 The machinery is shared with the other networks' kernels
-(:mod:`sklearn_lsc._fused_lbcofb`): :func:`kernels_apply`, :func:`run`,
-:func:`workspace`.
+(:mod:`sklearn_lsc._fused_lista`, :mod:`sklearn_lsc._fused_lbcofb`):
+:func:`kernels_apply`, :func:`run`, :func:`workspace`, :func:`code_product`.
 
 Between its two matrix products, a rescaled LISTA layer does about twenty
 elementwise passes over the codes (threshold, penalties, the plane's inner
@@ -47,9 +47,8 @@ _serialize_calls = True
 _prepared = weakref.WeakKeyDictionary()
 _buffers = threading.local()
 _KEPT_LAYOUTS = 4  # buffer sets kept per thread (see workspace)
-# Below this fraction of nonzero codes a product with the codes skips their
-# zeros (see code_product); the crossover the speed suite measures ("Dense or
-# sparse layer products?") lies higher on the CPUs measured.
+# A row with at most this fraction of nonzero codes skips their zeros in a
+# product with the codes (see code_product); denser rows take BLAS's.
 SPARSE_DENSITY = 0.25
 # numba's parallel kernels run on an OpenMP runtime that a forked child
 # inherits in a state it cannot use: a child forked after they ran would hang
@@ -228,20 +227,34 @@ def run(forward, network, X):
 def code_product(kernels, code, matrix, out, counts, start=None):
     """``out <- code @ matrix``, or ``start - code @ matrix`` with ``start``.
 
-    Thresholded codes are mostly zeros: where they are sparse enough
-    (``counts``, each row's nonzero entries, below :data:`SPARSE_DENSITY` of
-    the codes) the kernel reads only the rows of ``matrix`` that nonzero
-    codes select, else the product is BLAS's. The same values up to rounding.
+    Thresholded codes are mostly zeros. A row with at most
+    :data:`SPARSE_DENSITY` of its codes nonzero (``counts``: each row's
+    nonzero codes, which the threshold counted) reads only the rows of
+    ``matrix`` that they select; the denser rows take BLAS's product. The
+    choice is each row's own (not the batch's: a row's way does not depend
+    on the rows coded with it); the two ways agree up to rounding.
     """
-    if counts.sum() < SPARSE_DENSITY * code.numel():
-        kernels.sparse_product(
-            code.numpy(), matrix.numpy(), (out if start is None else start).numpy(), out.numpy(),
-            start is not None,
-        )  # fmt: skip
-    elif start is None:
-        torch.mm(code, matrix, out=out)
-    else:
-        torch.addmm(start, code, matrix, alpha=-1.0, out=out)
+    n_samples, n_components = code.shape
+    if matrix.shape[0] != n_components or out.shape != (n_samples, matrix.shape[1]):
+        raise ValueError(f"shapes {code.shape} @ {matrix.shape} -> {out.shape} do not match")
+    limit = int(SPARSE_DENSITY * n_components)
+    dense = np.flatnonzero(counts > limit)
+    if dense.shape[0] == n_samples:
+        if start is None:
+            return torch.mm(code, matrix, out=out)
+        return torch.addmm(start, code, matrix, alpha=-1.0, out=out)
+    kernels.sparse_product(
+        code.numpy(), matrix.numpy(), (out if start is None else start).numpy(), out.numpy(),
+        start is not None, limit,
+    )  # fmt: skip
+    if dense.shape[0]:
+        rows = torch.from_numpy(dense)
+        selected = code.index_select(0, rows)
+        if start is None:
+            product = selected @ matrix
+        else:
+            product = torch.addmm(start.index_select(0, rows), selected, matrix, alpha=-1.0)
+        out.index_copy_(0, rows, product)
     return out
 
 

@@ -1,5 +1,5 @@
-"""The numba kernels of :mod:`sklearn_lsc._fused` and :mod:`sklearn_lsc._fused_lbcofb`
-(imported only when numba is installed)."""
+"""The numba kernels of :mod:`sklearn_lsc._fused`, :mod:`sklearn_lsc._fused_lista` and
+:mod:`sklearn_lsc._fused_lbcofb` (imported only when numba is installed)."""
 
 import numba
 import numpy as np
@@ -11,8 +11,9 @@ _OPTIONS = dict(parallel=True, cache=True, fastmath=_FASTMATH)
 
 
 # Rows of a parallel task in the sparse product: each task allocates one
-# list of active atoms, reused for its rows.
-_ROWS_PER_TASK = 64
+# list of active atoms, reused for its rows; small, so that a short batch
+# still makes tasks for every thread.
+_ROWS_PER_TASK = 16
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH)
@@ -66,14 +67,17 @@ def shrink(B, thresholds, positive, counts):
 
 
 @numba.njit(**_OPTIONS)
-def sparse_product(code, matrix, start, out, subtract):
-    """``out <- start - code @ matrix`` (``subtract``) or ``out <- code @ matrix``,
-    reading only the rows of ``matrix`` where a row of ``code`` is nonzero.
+def sparse_product(code, matrix, start, out, subtract, limit):
+    """``out <- start - code @ matrix`` (``subtract``) or ``out <- code @ matrix``
+    for each row of ``code`` with at most ``limit`` nonzero entries, reading
+    only the rows of ``matrix`` that they select; rows with more are left.
 
     Each row first lists its nonzero entries without a branch (every index
     is written, the count moves on at a nonzero), then adds their rows of
     ``matrix`` four at a time (one load and store of ``out`` for four rows).
-    With ``subtract`` false, ``start`` is not read.
+    With ``subtract`` false, ``start`` is not read. Zero codes are skipped,
+    not multiplied: a non-finite entry of ``matrix`` that a row does not
+    select does not reach it (BLAS would make it a NaN).
     """
     n_samples, n_components = code.shape
     width = matrix.shape[1]
@@ -86,6 +90,8 @@ def sparse_product(code, matrix, start, out, subtract):
             for j in range(n_components):
                 active[count] = j
                 count += code[i, j] != 0
+            if count > limit:
+                continue
             if subtract:
                 for f in range(width):
                     out[i, f] = start[i, f]

@@ -28,21 +28,26 @@ def sparse_codes(rng, dtype, n_samples=130, n_components=37):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("subtract", [False, True])
-def test_sparse_product_equals_the_dense_product(dtype, subtract):
+@pytest.mark.parametrize("limit", [37, 10])
+def test_sparse_product_equals_the_dense_product(dtype, subtract, limit):
     kernels = _fused._available_kernels()
     rng = np.random.default_rng(0)
-    codes = sparse_codes(rng, dtype)  # 130 rows: three tasks, the last one short
+    codes = sparse_codes(rng, dtype)  # 130 rows: tasks of 16, the last one short
     matrix = rng.standard_normal((codes.shape[1], 11)).astype(dtype)
     start = rng.standard_normal((codes.shape[0], 11)).astype(dtype)
     original = (codes.copy(), matrix.copy(), start.copy())
-    out = np.full_like(start, np.nan)  # every entry must be written
-    kernels.sparse_product(codes, matrix, start, out, subtract)
+    out = np.full_like(start, np.nan)  # every row at most ``limit`` must be written
+    kernels.sparse_product(codes, matrix, start, out, subtract, limit)
     exact = codes.astype(np.float64) @ matrix.astype(np.float64)
     if subtract:
         exact = start.astype(np.float64) - exact
+    taken = (codes != 0).sum(axis=1) <= limit
+    assert np.isnan(out[~taken]).all()  # denser rows are left to BLAS
     tolerance = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(out, exact, rtol=tolerance, atol=tolerance * np.abs(exact).max())
-    assert out.dtype == dtype
+    np.testing.assert_allclose(
+        out[taken], exact[taken], rtol=tolerance, atol=tolerance * np.abs(exact).max()
+    )
+    assert out.dtype == dtype and taken.sum() == (130 if limit == 37 else 44)
     for before, after in zip(original, (codes, matrix, start), strict=True):
         np.testing.assert_array_equal(before, after)  # inputs untouched
 
@@ -52,7 +57,7 @@ def test_sparse_product_propagates_nan_codes():
     codes = np.zeros((3, 8))
     codes[1, 5] = np.nan
     out = np.empty((3, 4))
-    kernels.sparse_product(codes, np.ones((8, 4)), out, out, False)
+    kernels.sparse_product(codes, np.ones((8, 4)), out, out, False, 8)
     assert np.isnan(out[1]).all() and not np.isnan(out[[0, 2]]).any()
 
 
@@ -76,26 +81,44 @@ def test_thresholds_count_the_nonzero_codes(positive):
     np.testing.assert_allclose(l1, np.abs(expected).sum(axis=1), rtol=1e-13)
 
 
-def test_the_density_decides_the_product(monkeypatch):
+@pytest.mark.parametrize("subtract", [False, True])
+def test_each_row_takes_the_product_its_count_asks_for(monkeypatch, subtract):
     kernels = _fused._available_kernels()
-    calls = []
-    monkeypatch.setattr(_fused, "SPARSE_DENSITY", 0.25)
+    monkeypatch.setattr(_fused, "SPARSE_DENSITY", 0.25)  # 5 of 20 codes
+    taken = []
 
-    class Recording:  # the kernels, recording which product ran
-        def sparse_product(self, *args):
-            calls.append("sparse")
-            kernels.sparse_product(*args)
+    class Recording:  # the kernels, recording the rows the sparse product wrote
+        def sparse_product(self, code, matrix, start, out, subtract, limit):
+            before = out.copy()
+            kernels.sparse_product(code, matrix, start, out, subtract, limit)
+            taken.append(np.flatnonzero((out != before).any(axis=1)))
 
     rng = np.random.default_rng(2)
     matrix = torch.tensor(rng.standard_normal((20, 6)))
-    for density, expected in ((0.1, ["sparse"]), (0.5, [])):
+    start = torch.tensor(rng.standard_normal((40, 6)))
+    for density in (0.1, 0.3, 0.9):
         code = torch.tensor(rng.standard_normal((40, 20)) * (rng.random((40, 20)) < density))
         counts = (code != 0).sum(dim=1).numpy()
-        calls.clear()
-        out = torch.empty(40, 6, dtype=torch.float64)
-        _fused.code_product(Recording(), code, matrix, out, counts)
-        assert calls == expected
-        torch.testing.assert_close(out, code @ matrix, rtol=1e-12, atol=1e-12)
+        taken.clear()
+        out = torch.full((40, 6), 1e300, dtype=torch.float64)
+        _fused.code_product(
+            Recording(), code, matrix, out, counts, start=start if subtract else None
+        )
+        sparse_rows = np.flatnonzero(counts <= 5)
+        if density == 0.3:  # a batch of both kinds of rows
+            assert 0 < sparse_rows.shape[0] < 40
+        if sparse_rows.shape[0] == 0:
+            assert taken == []  # every row dense: BLAS alone, the kernel not called
+        else:
+            np.testing.assert_array_equal(taken[0], sparse_rows)
+        expected = start - code @ matrix if subtract else code @ matrix
+        torch.testing.assert_close(out, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_a_product_of_mismatched_shapes_is_refused():
+    counts = np.zeros(4, np.intp)
+    with pytest.raises(ValueError, match="do not match"):
+        _fused.code_product(None, torch.zeros(4, 5), torch.zeros(6, 3), torch.zeros(4, 3), counts)
 
 
 def network_and_signals(dtype, n_layers, positive=False, seed=0, n_samples=150):
@@ -140,9 +163,13 @@ def test_fused_pass_equals_the_torch_pass(dtype, n_layers, positive, code_produc
 
 def test_network_takes_the_fused_pass_only_where_it_applies(monkeypatch):
     network, X = network_and_signals(torch.float32, 3)
+    calls = []
+    original = fused.lista_forward
+    monkeypatch.setattr(fused, "lista_forward", lambda *args: calls.append(1) or original(*args))
     with torch.no_grad():
-        assert torch.equal(network(X), fused.lista_forward(network, X))
+        assert torch.equal(network(X), original(network, X))
         torch_code = network._forward_in_place_torch(X)
+    assert calls == [1]
     assert not fused.applies(network, X.double())
     assert not fused.applies(network, X.to(torch.bfloat16))
     grouped = LISTA(
@@ -153,9 +180,64 @@ def test_network_takes_the_fused_pass_only_where_it_applies(monkeypatch):
     assert not fused.applies(network, X)
     with torch.no_grad():
         assert torch.equal(network(X), torch_code)
+    assert calls == [1]
 
 
-def test_returned_codes_are_not_reused_buffers_and_changes_are_followed():
+def test_a_kernel_that_fails_to_compile_warns_and_leaves_the_torch_pass(monkeypatch):
+    import numba
+
+    from sklearn_lsc import _fused_kernels
+
+    network, X = network_and_signals(torch.float64, 3)
+
+    def fails(*args):
+        raise numba.core.errors.TypingError("no such platform")
+
+    monkeypatch.setattr(_fused, "_kernels", _fused._available_kernels())  # restored after
+    monkeypatch.setattr(_fused_kernels, "shrink", fails)
+    with torch.no_grad(), pytest.warns(UserWarning, match="could not compile"):
+        code = network(X)
+    with torch.no_grad():
+        torch.testing.assert_close(code, network._forward_in_place_torch(X), rtol=0, atol=0)
+    assert not fused.applies(network, X)  # off for the session
+
+
+def rescaled_and_lbcofb(alpha):
+    """A rescaled LISTA and an LBCoFB on a dictionary of 48 atoms, with signals."""
+    from sklearn_lsc._networks import LBCoFB, RescaledLISTA
+
+    network, X = network_and_signals(torch.float64, 3)
+    groups = HiLassoPenalty(alpha, torch.arange(48) // 8, torch.full((6,), 0.05, dtype=X.dtype))
+    return [
+        RescaledLISTA(network.dictionary, L1Penalty(alpha), 3),
+        LBCoFB(network.dictionary, groups, 3),
+    ], X
+
+
+@pytest.mark.parametrize("kind", ["lista", "rescaled", "lbcofb"])
+def test_the_thresholds_counts_send_sparse_rows_to_the_sparse_product(monkeypatch, kind):
+    # At the default density: every product with the codes gets each row's
+    # true count (from the threshold), and some rows are sparse enough.
+    seen = []
+    original = _fused.code_product
+
+    def checking(kernels, code, matrix, out, counts, start=None):
+        np.testing.assert_array_equal(counts, (code != 0).sum(dim=1).numpy())
+        seen.append(int((counts <= int(_fused.SPARSE_DENSITY * code.shape[1])).sum()))
+        return original(kernels, code, matrix, out, counts, start)
+
+    monkeypatch.setattr(_fused, "code_product", checking)
+    alpha = 0.3  # most of the 48 codes zero
+    if kind == "lista":
+        network, X = network_and_signals(torch.float64, 3)
+    else:
+        networks, X = rescaled_and_lbcofb(alpha)
+        network = networks[kind == "lbcofb"]
+    with torch.no_grad():
+        code = network(X)
+        assert code.dtype == X.dtype
+    assert len(seen) >= 2 and all(count > 0 for count in seen)
+
     for n_layers in (2, 3):
         network, X = network_and_signals(torch.float64, n_layers)
         with torch.no_grad():
