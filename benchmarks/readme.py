@@ -80,9 +80,9 @@ def transform_figure(results):
     torch_pass = [run["ratio_torch"] for run in result["runs"]]
     return (
         "The default ``transform`` (a 5-layer rescaled LISTA) takes "
-        f"{min(fused):.2f} to {max(fused):.2f} times a 5-layer LISTA's time with "
+        f"{min(fused):.2f} to {max(fused):.2f} times a 5-layer LISTA's time, both with "
         'numba\'s fused kernels (``pip install ".[fast]"``), '
-        f"{min(torch_pass):.2f} to {max(torch_pass):.2f} times without them "
+        f"{min(torch_pass):.2f} to {max(torch_pass):.2f} times both without them "
         f"({source('transform', result['machine'])})."
     )
 
