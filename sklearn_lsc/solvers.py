@@ -15,7 +15,7 @@ from ._docstrings import fill_doc
 from ._groups import check_group_tree, check_group_weights
 from ._objectives import objective_numpy
 from ._penalties import L1Penalty, as_penalty, group_penalty
-from ._prox import group_norms, keep_group
+from ._prox import group_norms, group_sums, keep_group
 from ._scale import atom_scale, signal_scale
 from ._sets import check_sets, compact_labels, set_batches
 from ._sklearn_compat import Interval, StrOptions, validate_params
@@ -204,7 +204,10 @@ def bcofb(X, dictionary, penalty, *, max_iter, tol, init=None):
             B.addmm_(change, S)
             code += change
         pending = penalty.prox(B, step) - code
-        pending = group_norms(pending, group_index, n_groups, group_size).amax(dim=1)
+        # Unclamped norms (group_norms floors them for its gradient): a row
+        # whose code is zero and stays zero has converged.
+        pending = group_sums(pending * pending, group_index, n_groups, group_size).amax(dim=1)
+        pending = pending.sqrt()
         scale = torch.linalg.vector_norm(code, dim=1).clamp_min(_TINY)
         if float((pending / scale).max()) < tol:
             break

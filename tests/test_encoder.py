@@ -90,7 +90,7 @@ def test_regression_objective_regresses_exact_codes(digits_problem):
     exact = sparse_encode(X_test, D, alpha=0.1)
     params = dict(alpha=0.1, dictionary=D, objective="regression", random_state=0)
     untrained = LearnedLassoEncoder(**params, learning_rate=1e-12, max_iter=1).fit(X_train)
-    trained = LearnedLassoEncoder(**params, max_iter=20).fit(X_train)
+    trained = LearnedLassoEncoder(**params, max_iter=8).fit(X_train)
 
     def error(encoder):
         return np.sum((encoder.transform(X_test) - exact) ** 2)

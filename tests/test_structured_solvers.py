@@ -1,11 +1,13 @@
 """HiLasso (sparse-group Lasso) exact solvers and group validation."""
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from _reference import cod_reference, soft
+from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lsc import hilasso_objective, lasso_objective, sparse_encode
 from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
@@ -110,6 +112,30 @@ def test_without_group_term_it_is_the_lasso(algorithm):
     hilasso = hilasso_objective(X, code, D, alpha=0.3, groups=groups, group_alpha=0.0)
     assert hilasso == pytest.approx(lasso_objective(X, code, D, 0.3), rel=1e-12)
     assert abs(hilasso - optimum) / optimum < 1e-6
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_bcofb_stops_once_converged_when_a_row_codes_zero(positive):
+    # A row whose optimal code is zero has converged at once; the others
+    # decide when the batch stops (it used to run to max_iter and warn).
+    X, D = problem(3, n_samples=12, n_components=12, unit_atoms=True)
+    X[0] = 0.0
+    X[1] = 0.01 * D[0]  # a correlation under alpha: a zero code too
+    groups, weights = GROUPS[:1] + [np.arange(6, 12)], np.array([1.0, 2.0])
+    params = dict(alpha=0.1, groups=groups, group_alpha=0.3, group_weights=weights)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        code = sparse_encode(
+            X, D, algorithm="bcofb", positive=positive, max_iter=2000, tol=1e-10, **params
+        )
+    assert not code[:2].any() and code[2:].any()
+    optimum = sparse_encode(
+        X, D, algorithm="fista", positive=positive, max_iter=20000, tol=1e-14, **params
+    )
+    params.pop("group_weights")
+    ours = hilasso_objective(X, code, D, group_weights=weights, **params)
+    best = hilasso_objective(X, optimum, D, group_weights=weights, **params)
+    assert abs(ours - best) / best < 1e-8
 
 
 @pytest.mark.parametrize("n_iter", [1, 3])
