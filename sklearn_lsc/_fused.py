@@ -11,7 +11,10 @@ over memory, so on the CPU they cost more than the products. These kernels
 do that work row by row in two passes per layer (one after each product),
 each row's data staying in cache. The products with the codes skip their
 zeros where they are sparse enough (:func:`code_product`); the others are
-torch's BLAS.
+torch's BLAS. The correction's ``Y U_t`` is not a product with the dense
+point ahead: each layer's ``G`` is multiplied by every later layer's ``U``
+in the same sparse pass as ``G D``, and those products are carried from
+layer to layer as the images are (``Y`` is a combination of the outputs).
 With few atoms (NMF's models; :func:`_uses_gram`) the layers run in the
 code's space instead: images ``Z (D D^T)`` rather than ``Z D``, so that no
 pass runs over the features and a layer takes fewer operations.
@@ -138,7 +141,7 @@ def _prepare(network):
         correction = network.correction * network._correction_scale
         prepared = dict(
             thresholds=network.theta.clamp_min(0.0).numpy(),
-            bases=network.correction_basis.detach(),
+            rank=network.correction_basis.shape[2],
             gains=network.gain.detach().numpy(),
             weights_ahead=(1.0 + network.momentum.detach()).numpy().astype(dtype_of(dtype)),
             dictionary=network.dictionary.detach(),
@@ -149,6 +152,11 @@ def _prepare(network):
             prepared["weights"] = [
                 torch.cat([network.W[layer], correction[layer - 1]])
                 for layer in range(1, network.n_layers)
+            ]
+            # Layer s's G U' (every later layer's U side by side; see plane).
+            bases = network.correction_basis.detach()
+            prepared["later_bases"] = [
+                torch.cat(list(bases[layer:]), dim=1) for layer in range(network.n_layers - 1)
             ]
         else:
             dictionary = network.dictionary.detach()
@@ -224,7 +232,7 @@ def run(forward, network, X):
         return None
 
 
-def code_product(kernels, code, matrix, out, counts, start=None):
+def code_product(kernels, code, matrix, out, counts, start=None, also=None):
     """``out <- code @ matrix``, or ``start - code @ matrix`` with ``start``.
 
     Thresholded codes are mostly zeros. A row with at most
@@ -233,20 +241,35 @@ def code_product(kernels, code, matrix, out, counts, start=None):
     ``matrix`` that they select; the denser rows take BLAS's product. The
     choice is each row's own (not the batch's: a row's way does not depend
     on the rows coded with it); the two ways agree up to rounding.
+    ``also``, a pair ``(extra, extra_out)`` (without ``start``), adds the
+    product ``extra_out <- code @ extra``, each sparse row's nonzero codes
+    listed once for both.
     """
     n_samples, n_components = code.shape
-    if matrix.shape[0] != n_components or out.shape != (n_samples, matrix.shape[1]):
-        raise ValueError(f"shapes {code.shape} @ {matrix.shape} -> {out.shape} do not match")
+    for factor, product in [(matrix, out), *([also] if also is not None else [])]:
+        if factor.shape[0] != n_components or product.shape != (n_samples, factor.shape[1]):
+            raise ValueError(
+                f"shapes {code.shape} @ {factor.shape} -> {product.shape} do not match"
+            )
+    if also is not None and start is not None:
+        raise ValueError("a second product is made only without start")
     limit = int(SPARSE_DENSITY * n_components)
     dense = np.flatnonzero(counts > limit)
     if dense.shape[0] == n_samples:
+        if also is not None:
+            torch.mm(code, also[0], out=also[1])
         if start is None:
             return torch.mm(code, matrix, out=out)
         return torch.addmm(start, code, matrix, alpha=-1.0, out=out)
-    kernels.sparse_product(
-        code.numpy(), matrix.numpy(), (out if start is None else start).numpy(), out.numpy(),
-        start is not None, limit,
-    )  # fmt: skip
+    if also is not None:
+        kernels.sparse_products(
+            code.numpy(), matrix.numpy(), out.numpy(), also[0].numpy(), also[1].numpy(), limit
+        )
+    else:
+        kernels.sparse_product(
+            code.numpy(), matrix.numpy(), (out if start is None else start).numpy(),
+            out.numpy(), start is not None, limit,
+        )  # fmt: skip
     if dense.shape[0]:
         rows = torch.from_numpy(dense)
         selected = code.index_select(0, rows)
@@ -255,6 +278,8 @@ def code_product(kernels, code, matrix, out, counts, start=None):
         else:
             product = torch.addmm(start.index_select(0, rows), selected, matrix, alpha=-1.0)
         out.index_copy_(0, rows, product)
+        if also is not None:
+            also[1].index_copy_(0, rows, selected @ also[0])
     return out
 
 
@@ -302,14 +327,20 @@ def empty_rows(n_samples, dtype, **widths):
     }
 
 
-def _allocate(n_samples, n_features, n_components, rank, dtype):
+def _allocate(n_samples, n_features, n_components, rank, n_later, dtype):
     return dict(
         **empty_rows(
-            n_samples, dtype, code=n_components, ahead=n_components, image=n_features,
-            approximation=n_features, stacked=n_features + rank,
+            n_samples, dtype, code=n_components, image=n_features, approximation=n_features,
+            stacked=n_features + rank, projected=n_later, carried=n_later,
         ),
         **_per_row(n_samples, dtype),
     )  # fmt: skip
+
+
+def _leading(buffer, n_samples, width):
+    """The first ``n_samples * width`` entries of contiguous ``buffer``, shaped
+    (n_samples, width): a contiguous buffer for each layer's width."""
+    return buffer.view(-1)[: n_samples * width].view(n_samples, width)
 
 
 def _allocate_gram(n_samples, n_features, n_components, dtype):
@@ -330,48 +361,56 @@ def _forward(network, X):
     if "gram" in weights:
         return _forward_gram(network, X, kernels, weights)
     n_samples, n_features = X.shape
-    n_components, rank = weights["bases"].shape[1:]
+    n_components, rank = network.W.shape[2], weights["rank"]
     n_layers = network.n_layers
     tiny = float(torch.finfo(X.dtype).tiny)
     alpha = float(network.penalty.alpha)
     signals = X.numpy()
-    buffers = workspace(_allocate, n_samples, n_features, n_components, rank, X.dtype)
+    n_later = weights["later_bases"][0].shape[1]
+    buffers = workspace(_allocate, n_samples, n_features, n_components, rank, n_later, X.dtype)
     l1, slope = buffers["l1"], buffers["slope"]
     # The code Z and the next layer's B (G after its threshold) swap roles
     # every layer: the one that ends holding the codes is a fresh tensor, the
-    # caller's to keep. Also the point ahead Y, the images Z D and G D, and
-    # [X - Y D | Y U] for the product.
+    # caller's to keep. Also the images Z D and G D, [X - Y D | Y U] for the
+    # product, the codes' products with the later layers' U (see plane).
     fresh = torch.empty(n_samples, n_components, dtype=X.dtype, device="cpu")
     code, step = (fresh, buffers["code"]) if n_layers % 2 else (buffers["code"], fresh)
-    ahead, image, stacked = buffers["ahead"], buffers["image"], buffers["stacked"]
-    approximation = buffers["approximation"]
-    residual = stacked[:, :n_features].numpy()
+    image, stacked = buffers["image"], buffers["stacked"]
+    approximation, carried = buffers["approximation"], buffers["carried"].numpy()
     counts = buffers["counts"]
     torch.mm(X, weights["first"], out=code)
     positive = bool(network.penalty.positive)
     kernels.threshold(
         code.numpy(), weights["thresholds"][0], code.numpy(), l1, slope, positive, counts
     )
-    code_product(kernels, code, weights["dictionary"], approximation, counts)
+    projected = buffers["projected"]
+    also = weights["later_bases"][0], projected
+    code_product(kernels, code, weights["dictionary"], approximation, counts, also=also)
     kernels.first_plane(
         signals, code.numpy(), approximation.numpy(), alpha, l1, tiny,
-        weights["weights_ahead"][0], weights["gains"][0], ahead.numpy(), step.numpy(), residual,
-        buffers["fits"], buffers["energies"],
+        weights["weights_ahead"][0], weights["gains"][0], step.numpy(), stacked.numpy(),
+        projected.numpy(), carried, rank, buffers["fits"], buffers["energies"],
     )  # fmt: skip
     for layer in range(1, n_layers):
-        torch.mm(ahead, weights["bases"][layer - 1], out=stacked[:, n_features:])
         step.addmm_(stacked, weights["weights"][layer - 1])
         kernels.threshold(
             step.numpy(), weights["thresholds"][layer], code.numpy(), l1, slope, positive, counts
         )
-        code_product(kernels, step, weights["dictionary"], image, counts)
         last = layer == n_layers - 1
+        if last:
+            projected = _leading(buffers["projected"], n_samples, 0)
+            code_product(kernels, step, weights["dictionary"], image, counts)
+        else:
+            later = weights["later_bases"][layer]
+            projected = _leading(buffers["projected"], n_samples, later.shape[1])
+            also = later, projected
+            code_product(kernels, step, weights["dictionary"], image, counts, also=also)
         following = layer if not last else 0  # unused by the last layer
         kernels.plane(
             signals, step.numpy(), image.numpy(), code.numpy(), approximation.numpy(), alpha, l1,
             slope, network._CONDITION, tiny, weights["weights_ahead"][following],
-            weights["gains"][following], ahead.numpy(), residual, buffers["fits"],
-            buffers["energies"], last, positive,
+            weights["gains"][following], stacked.numpy(), projected.numpy(), carried, rank,
+            buffers["fits"], buffers["energies"], last, positive,
         )  # fmt: skip
         # The new code is in ``step``; ``code`` now holds the next layer's Y g.
         code, step = step, code

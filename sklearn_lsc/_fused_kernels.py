@@ -72,101 +72,153 @@ def sparse_product(code, matrix, start, out, subtract, limit):
     for each row of ``code`` with at most ``limit`` nonzero entries, reading
     only the rows of ``matrix`` that they select; rows with more are left.
 
-    Each row first lists its nonzero entries without a branch (every index
-    is written, the count moves on at a nonzero), then adds their rows of
-    ``matrix`` four at a time (one load and store of ``out`` for four rows).
-    With ``subtract`` false, ``start`` is not read. Zero codes are skipped,
-    not multiplied: a non-finite entry of ``matrix`` that a row does not
-    select does not reach it (BLAS would make it a NaN).
+    Each row first lists its nonzero entries (:func:`_list_nonzero`), then
+    adds their rows of ``matrix`` (:func:`_add_rows`). With ``subtract``
+    false, ``start`` is not read. Zero codes are skipped, not multiplied: a
+    non-finite entry of ``matrix`` that a row does not select does not reach
+    it (BLAS would make it a NaN).
     """
     n_samples, n_components = code.shape
-    width = matrix.shape[1]
     sign = code.dtype.type(-1) if subtract else code.dtype.type(1)
     for task in numba.prange((n_samples + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
         active = np.empty(n_components, np.uintp)
         first = task * _ROWS_PER_TASK
         for i in range(first, min(n_samples, first + _ROWS_PER_TASK)):
-            count = 0
-            for j in range(n_components):
-                active[count] = j
-                count += code[i, j] != 0
+            count = _list_nonzero(code, i, active)
             if count > limit:
                 continue
             if subtract:
-                for f in range(width):
+                for f in range(out.shape[1]):
                     out[i, f] = start[i, f]
             else:
-                for f in range(width):
+                for f in range(out.shape[1]):
                     out[i, f] = 0
-            a = 0
-            while a + 4 <= count:
-                j0, j1, j2, j3 = active[a], active[a + 1], active[a + 2], active[a + 3]
-                v0, v1 = sign * code[i, j0], sign * code[i, j1]
-                v2, v3 = sign * code[i, j2], sign * code[i, j3]
-                for f in range(width):
-                    out[i, f] += (
-                        v0 * matrix[j0, f]
-                        + v1 * matrix[j1, f]
-                        + (v2 * matrix[j2, f] + v3 * matrix[j3, f])
-                    )
-                a += 4
-            while a < count:
-                j = active[a]
-                v = sign * code[i, j]
-                for f in range(width):
-                    out[i, f] += v * matrix[j, f]
-                a += 1
+            _add_rows(code, i, active, count, sign, matrix, out)
 
 
 @numba.njit(**_OPTIONS)
-def first_plane(X, G, image, alpha, l1, tiny, weight, gain, Y, B, residual, fits, energies):
+def sparse_products(code, matrix, out, extra, extra_out, limit):
+    """``out <- code @ matrix`` and ``extra_out <- code @ extra``, as
+    :func:`sparse_product` does one product: rows of ``code`` with at most
+    ``limit`` nonzero entries, listed once for both."""
+    n_samples, n_components = code.shape
+    one = code.dtype.type(1)
+    for task in numba.prange((n_samples + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
+        active = np.empty(n_components, np.uintp)
+        first = task * _ROWS_PER_TASK
+        for i in range(first, min(n_samples, first + _ROWS_PER_TASK)):
+            count = _list_nonzero(code, i, active)
+            if count > limit:
+                continue
+            for f in range(out.shape[1]):
+                out[i, f] = 0
+            for f in range(extra_out.shape[1]):
+                extra_out[i, f] = 0
+            _add_rows(code, i, active, count, one, matrix, out)
+            _add_rows(code, i, active, count, one, extra, extra_out)
+
+
+@numba.njit(inline="always")
+def _list_nonzero(code, i, active):
+    """Row ``i``'s nonzero entries' indices into ``active``; returns their number.
+
+    Without a branch: every index is written, the count moves on at a nonzero.
+    """
+    count = 0
+    for j in range(code.shape[1]):
+        active[count] = j
+        count += code[i, j] != 0
+    return count
+
+
+@numba.njit(inline="always", fastmath=_FASTMATH)
+def _add_rows(code, i, active, count, sign, matrix, out):
+    """``out[i] += sign * code[i, j] * matrix[j]`` for the ``count`` listed ``j``,
+    four at a time (one load and store of ``out`` for four rows)."""
+    a = 0
+    while a + 4 <= count:
+        j0, j1, j2, j3 = active[a], active[a + 1], active[a + 2], active[a + 3]
+        v0, v1 = sign * code[i, j0], sign * code[i, j1]
+        v2, v3 = sign * code[i, j2], sign * code[i, j3]
+        for f in range(matrix.shape[1]):
+            out[i, f] += (
+                v0 * matrix[j0, f] + v1 * matrix[j1, f] + (v2 * matrix[j2, f] + v3 * matrix[j3, f])
+            )
+        a += 4
+    while a < count:
+        j = active[a]
+        v = sign * code[i, j]
+        for f in range(matrix.shape[1]):
+            out[i, f] += v * matrix[j, f]
+        a += 1
+
+
+@numba.njit(**_OPTIONS)
+def first_plane(X, G, image, alpha, l1, tiny, weight, gain, B, stacked, projected, carried, rank,
+                fits, energies):  # fmt: skip
     """The first layer: ``G`` to its best multiple (``image = G D`` too), then the point ahead.
 
-    ``weight`` is the second layer's ``1 + momentum`` (``Y = weight G``).
+    ``weight`` is the second layer's ``1 + momentum``: the point ahead is
+    ``Y = weight Z``, and ``Y g`` goes to ``B``. ``stacked`` receives the
+    second layer's ``[X - Y D | Y U]`` (``U`` of ``rank`` columns);
+    ``projected`` holds ``G U'``, ``U'`` every later layer's ``U`` side by
+    side, and ``carried`` receives the output's ``Z U'`` (see :func:`plane`).
     The output's ``<x, Z D>`` and ``||Z D||^2`` go to ``fits`` and
     ``energies`` (float64), for the next layer.
     """
     n_samples, n_components = G.shape
+    n_features = X.shape[1]
     for i in numba.prange(n_samples):
         fit, energy = 0.0, 0.0
-        for j in range(X.shape[1]):
+        for j in range(n_features):
             fit += X[i, j] * image[i, j]
             energy += image[i, j] * image[i, j]
         factor = G.dtype.type(max((fit - alpha * l1[i]) / max(energy, tiny), 0.0))
-        # Y = lerp(0, G, weight): "previous" is zero before the first layer.
+        # Y = lerp(0, Z, weight): "previous" is zero before the first layer.
         for j in range(n_components):
             z = factor * G[i, j]
             G[i, j] = z
-            y = weight * z
-            Y[i, j] = y
-            B[i, j] = y * gain[j]
+            B[i, j] = weight * z * gain[j]
         fit, energy = 0.0, 0.0
-        for j in range(X.shape[1]):
+        for j in range(n_features):
             z_d = factor * image[i, j]
             image[i, j] = z_d
             fit += X[i, j] * z_d
             energy += z_d * z_d
-            residual[i, j] = X[i, j] - weight * z_d
+            stacked[i, j] = X[i, j] - weight * z_d
         fits[i], energies[i] = fit, energy
+        for c in range(projected.shape[1]):
+            carried[i, c] = factor * projected[i, c]
+        for c in range(rank):
+            stacked[i, n_features + c] = weight * carried[i, c]
 
 
 @numba.njit(**_OPTIONS)
-def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, weight, gain, Y,
-          residual, fits, energies, last, positive):  # fmt: skip
+def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, weight, gain,
+          stacked, projected, carried, rank, fits, energies, last, positive):  # fmt: skip
     """A later layer's output, ``a G + b Z``, into ``G`` (and ``image``); then the point ahead.
 
     :meth:`RescaledLISTA._coefficients` per row: the best multiple of
     ``G``, or the rescaled minimiser of the linearised model on the plane
     of ``G`` and ``Z`` (``code``) when its exact objective is lower.
     ``fits`` and ``energies`` hold ``<x, Z D>`` and ``||Z D||^2`` and
-    receive the output's. Unless ``last``, the next layer's ``Y g``
-    overwrites ``code``. ``positive``: a point of the plane with a negative
-    entry is not taken (nonnegative codes).
+    receive the output's. ``positive``: a point of the plane with a
+    negative entry is not taken (nonnegative codes).
+
+    Unless ``last``, the next layer's ``Y g`` overwrites ``code`` and its
+    ``[X - Y D | Y U]`` goes to ``stacked``. ``Y U`` is not a product with
+    ``Y``: the codes' products with every later layer's ``U`` are carried
+    from layer to layer as their images are. ``projected`` holds ``G U'``
+    (``U'`` every later layer's ``U`` side by side, the next layer's first);
+    ``carried``'s last as many columns hold ``Z U'`` and receive the
+    output's, of which the next layer's ``rank`` columns give ``Y U``.
     """
     n_samples, n_components = G.shape
+    n_features = X.shape[1]
+    offset = carried.shape[1] - projected.shape[1]
     for i in numba.prange(n_samples):
         fit, energy, cross = 0.0, 0.0, 0.0
-        for j in range(X.shape[1]):
+        for j in range(n_features):
             g_d = image[i, j]
             fit += X[i, j] * g_d
             energy += g_d * g_d
@@ -181,26 +233,31 @@ def plane(X, G, image, code, approximation, alpha, l1, slope, condition, tiny, w
                 G[i, j] = max(new, G.dtype.type(0)) if positive else new
             continue  # the last layer's image is not needed
         # The output, and from it and Z the next layer's Y = lerp(Z, output,
-        # weight), Y g (into ``code``: each entry read before it is written)
-        # and X - Y D; the output's fit and energy.
+        # weight): Y g (into ``code``: each entry read before it is written),
+        # X - Y D and Y U; the output's fit and energy.
         for j in range(n_components):
             old = code[i, j]
             new = a_cast * G[i, j] + b_cast * old
             if positive:  # checked above, but the products may round differently here
-                new = max(new, G.dtype.type(0))
+                new = max(new, G.dtype.type(0))  # (a rounding: the carried Z U' ignore it)
             G[i, j] = new
-            y = old + weight * (new - old)
-            Y[i, j] = y
-            code[i, j] = y * gain[j]
+            code[i, j] = (old + weight * (new - old)) * gain[j]
         fit, energy = 0.0, 0.0
-        for j in range(X.shape[1]):
+        for j in range(n_features):
             old = approximation[i, j]
             new = a_cast * image[i, j] + b_cast * old
             image[i, j] = new
             fit += X[i, j] * new
             energy += new * new
-            residual[i, j] = X[i, j] - (old + weight * (new - old))
+            stacked[i, j] = X[i, j] - (old + weight * (new - old))
         fits[i], energies[i] = fit, energy
+        for c in range(rank):
+            old = carried[i, offset + c]
+            new = a_cast * projected[i, c] + b_cast * old
+            carried[i, offset + c] = new
+            stacked[i, n_features + c] = old + weight * (new - old)
+        for c in range(rank, projected.shape[1]):
+            carried[i, offset + c] = a_cast * projected[i, c] + b_cast * carried[i, offset + c]
 
 
 @numba.njit(inline="always", fastmath=_FASTMATH)

@@ -52,6 +52,49 @@ def test_sparse_product_equals_the_dense_product(dtype, subtract, limit):
         np.testing.assert_array_equal(before, after)  # inputs untouched
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("limit", [37, 10])
+def test_sparse_products_equal_both_dense_products(dtype, limit):
+    kernels = _fused._available_kernels()
+    rng = np.random.default_rng(1)
+    codes = sparse_codes(rng, dtype)
+    matrix = rng.standard_normal((codes.shape[1], 11)).astype(dtype)
+    extra = rng.standard_normal((codes.shape[1], 6)).astype(dtype)
+    original = (codes.copy(), matrix.copy(), extra.copy())
+    out = np.full((codes.shape[0], 11), np.nan, dtype)
+    extra_out = np.full((codes.shape[0], 6), np.nan, dtype)
+    kernels.sparse_products(codes, matrix, out, extra, extra_out, limit)
+    taken = (codes != 0).sum(axis=1) <= limit
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for result, factor in ((out, matrix), (extra_out, extra)):
+        exact = codes.astype(np.float64) @ factor.astype(np.float64)
+        assert np.isnan(result[~taken]).all()  # denser rows are left to BLAS
+        np.testing.assert_allclose(
+            result[taken], exact[taken], rtol=tolerance, atol=tolerance * np.abs(exact).max()
+        )
+    for before, after in zip(original, (codes, matrix, extra), strict=True):
+        np.testing.assert_array_equal(before, after)
+
+
+def test_code_product_makes_the_second_product_for_every_row():
+    # A batch of sparse and dense rows: each way writes both products.
+    kernels = _fused._available_kernels()
+    rng = np.random.default_rng(3)
+    code = torch.tensor(sparse_codes(rng, np.float64))
+    counts = (code != 0).sum(dim=1).numpy()
+    assert (counts <= int(_fused.SPARSE_DENSITY * 37)).any() and (counts > 20).any()
+    matrix, extra = (torch.tensor(rng.standard_normal((37, width))) for width in (9, 5))
+    out, extra_out = torch.full((130, 9), torch.nan), torch.full((130, 5), torch.nan)
+    out, extra_out = out.double(), extra_out.double()
+    _fused.code_product(kernels, code, matrix, out, counts, also=(extra, extra_out))
+    torch.testing.assert_close(out, code @ matrix, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(extra_out, code @ extra, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="do not match"):
+        _fused.code_product(kernels, code, matrix, out, counts, also=(extra, out))
+    with pytest.raises(ValueError, match="without start"):
+        _fused.code_product(kernels, code, matrix, out, counts, start=out, also=(extra, extra_out))
+
+
 def test_sparse_product_propagates_nan_codes():
     kernels = _fused._available_kernels()
     codes = np.zeros((3, 8))
@@ -221,10 +264,10 @@ def test_the_thresholds_counts_send_sparse_rows_to_the_sparse_product(monkeypatc
     seen = []
     original = _fused.code_product
 
-    def checking(kernels, code, matrix, out, counts, start=None):
+    def checking(kernels, code, matrix, out, counts, start=None, also=None):
         np.testing.assert_array_equal(counts, (code != 0).sum(dim=1).numpy())
         seen.append(int((counts <= int(_fused.SPARSE_DENSITY * code.shape[1])).sum()))
-        return original(kernels, code, matrix, out, counts, start)
+        return original(kernels, code, matrix, out, counts, start, also)
 
     monkeypatch.setattr(_fused, "code_product", checking)
     alpha = 0.3  # most of the 48 codes zero
