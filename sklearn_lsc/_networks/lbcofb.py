@@ -115,7 +115,8 @@ class LBCoFB(GroupedNetwork, nn.Module):
         penalty = self.penalty if penalty is None else penalty
         n_groups, group_index = penalty.n_blocks, self.block_index
         group_size = penalty.block_size
-        B = X @ self.W[0]
+        W = self.W.unbind()  # (one backward for all layers: see LISTA.forward)
+        B = X @ W[0]
         code = torch.zeros_like(B)
         for layer in range(self.n_layers):
             change = penalty.shrink(B, self.t[layer], self.s[layer]) - code
@@ -125,7 +126,7 @@ class LBCoFB(GroupedNetwork, nn.Module):
             selected = moves.argmax(1, True)
             code = code + keep_group(change, group_index, selected, group_size)
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
-            B = torch.addmm(code, residual, self.W[layer + 1])
+            B = torch.addmm(code, residual, W[layer + 1])
         return penalty.shrink(B, self.t[-1], self.s[-1])
 
     def _forward_in_place(self, X):

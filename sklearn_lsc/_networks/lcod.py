@@ -50,12 +50,13 @@ class LCoD(nn.Module):
             return self._forward_in_place(X)
         B = X @ self.W
         code = torch.zeros_like(B)
+        S = self.S.unbind()  # (one backward for all layers: see LISTA.forward)
         for layer in range(self.n_layers):
             code_bar = self.penalty.shrink(B, self.theta[layer])
             selected = (code_bar - code).abs().argmax(dim=1, keepdim=True)
             new_value = code_bar.gather(1, selected)
             change = new_value - code.gather(1, selected)
-            B = B + change * self.S[layer].index_select(0, selected.squeeze(1))
+            B = B + change * S[layer].index_select(0, selected.squeeze(1))
             code = code.scatter(1, selected, new_value)
         return self.penalty.shrink(B, self.theta[self.n_layers])
 

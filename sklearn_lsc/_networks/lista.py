@@ -60,10 +60,13 @@ class LISTA(nn.Module):
         if not torch.is_grad_enabled():
             return self._forward_in_place(X)
         shrink = self.penalty.shrink
-        code = shrink(X @ self.W[0], self.theta[0])
+        # Views of one unbind: its backward stacks the layers' gradients once,
+        # where indexing each layer would fill a zero gradient of all of W.
+        W, theta = self.W.unbind(), self.theta.unbind()
+        code = shrink(X @ W[0], theta[0])
         for layer in range(1, self.n_layers):
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
-            code = shrink(torch.addmm(code, residual, self.W[layer]), self.theta[layer])
+            code = shrink(torch.addmm(code, residual, W[layer]), theta[layer])
         return code
 
     def _forward_in_place(self, X):

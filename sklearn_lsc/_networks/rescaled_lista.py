@@ -128,21 +128,23 @@ class RescaledLISTA(LISTA):
     def forward(self, X):
         if not torch.is_grad_enabled():
             return self._forward_in_place(X)
-        code = self.penalty.shrink(X @ self.W[0], self.theta[0])
+        # Each layer's parameters from one unbind (see LISTA.forward).
+        W, theta = self.W.unbind(), self.theta.unbind()
+        momentums, gains = self.momentum.unbind(), self.gain.unbind()
+        bases, corrections = self.correction_basis.unbind(), self.correction.unbind()
+        code = self.penalty.shrink(X @ W[0], theta[0])
         approximation = code @ self.dictionary
         factor, _ = self._coefficients(X, code, approximation)
         code, approximation = code * factor, approximation * factor
         previous, previous_approximation = torch.zeros_like(code), torch.zeros_like(X)
         for layer in range(1, self.n_layers):
-            momentum = self.momentum[layer - 1]
+            momentum = momentums[layer - 1]
             ahead = code + momentum * (code - previous)
             residual = X - approximation - momentum * (approximation - previous_approximation)
-            B = torch.addmm(ahead * self.gain[layer - 1], residual, self.W[layer])
-            projection = ahead @ self.correction_basis[layer - 1]
-            B = torch.addmm(
-                B, projection, self.correction[layer - 1], alpha=self._correction_scale
-            )
-            step = self.penalty.shrink(B, self.theta[layer])
+            B = torch.addmm(ahead * gains[layer - 1], residual, W[layer])
+            projection = ahead @ bases[layer - 1]
+            B = torch.addmm(B, projection, corrections[layer - 1], alpha=self._correction_scale)
+            step = self.penalty.shrink(B, theta[layer])
             image = step @ self.dictionary
             a, b = self._coefficients(X, step, image, code, approximation)
             previous, previous_approximation = code, approximation

@@ -52,8 +52,9 @@ class StructuredISTA(GroupedNetwork, nn.Module):
     def forward(self, X, sets=None):
         """Codes of ``X``; rows of one of ``sets`` (compact labels) shrink their groups as one."""
         shrink = self.penalty.with_sets(sets).shrink
-        code = shrink(X @ self.W[0], self.t[0], self.s[0])
+        W = self.W.unbind()  # (one backward for all layers: see LISTA.forward)
+        code = shrink(X @ W[0], self.t[0], self.s[0])
         for layer in range(1, self.n_layers):
             residual = torch.addmm(X, code, self.dictionary, alpha=-1.0)
-            code = shrink(torch.addmm(code, residual, self.W[layer]), self.t[layer], self.s[layer])
+            code = shrink(torch.addmm(code, residual, W[layer]), self.t[layer], self.s[layer])
         return code
