@@ -6,7 +6,9 @@ import torch
 from torch import nn
 
 from .. import _fused as fused
+from .._penalties import L1Penalty
 from ._common import fista_momentum, records_constructor_arguments
+from ._plane import PlaneCoefficients
 from .lista import LISTA
 
 
@@ -206,7 +208,20 @@ class RescaledLISTA(LISTA):
         ``approximation`` are ``Z`` and ``Z D`` (None in the first layer:
         ``b`` is None and ``a`` the best factor). ``scratch``, a buffer
         shaped like ``step``, saves the temporaries of inference.
+
+        In training with the Lasso's penalty, :class:`PlaneCoefficients`
+        (the same values, its backward written out) replaces the reference,
+        :meth:`_coefficients_autograd`.
         """
+        if code is not None and scratch is None and type(self.penalty) is L1Penalty:
+            return PlaneCoefficients.apply(
+                X, step, image, code, approximation,
+                self.penalty.alpha, self.penalty.positive, self._CONDITION,
+            )  # fmt: skip
+        return self._coefficients_autograd(X, step, image, code, approximation, scratch)
+
+    def _coefficients_autograd(self, X, step, image, code=None, approximation=None, scratch=None):
+        """:meth:`_coefficients` in torch operations, any penalty (the reference)."""
         fit = torch.linalg.vecdot(X, image).unsqueeze(1)
         energy = torch.linalg.vector_norm(image, dim=1, keepdim=True).square()
         penalty = self._penalty(step, scratch)
