@@ -1,10 +1,12 @@
 """Rescaled LISTA's plane coefficients with a hand-written backward against autograd's."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
-from sklearn_lsc._networks import RescaledLISTA
+from sklearn_lsc._networks import RescaledLISTA, _plane
 from sklearn_lsc._networks._plane import PlaneCoefficients
 from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
 
@@ -47,8 +49,16 @@ def coefficients_and_gradients(coefficients, X, D, G, Z, weights):
     return (a.detach(), b.detach()), torch.autograd.grad(loss, tensors)
 
 
+@pytest.fixture(params=["numpy", "torch"])
+def algebra(request, monkeypatch):
+    """The per-signal algebra in numpy (the CPU's) or in torch (other devices')."""
+    if request.param == "torch":
+        monkeypatch.setattr(_plane, "_algebra", lambda tensor: _plane._TorchAlgebra)
+    return request.param
+
+
 @pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
-def test_plane_coefficients_and_gradients_match_autograd(positive):
+def test_plane_coefficients_and_gradients_match_autograd(positive, algebra):
     X, D, G, Z = plane_problem(positive)
     network = RescaledLISTA(D, L1Penalty(ALPHA, positive=positive), 2).double()
     generator = torch.Generator().manual_seed(1)
@@ -77,7 +87,7 @@ def test_plane_coefficients_and_gradients_match_autograd(positive):
 
 
 @pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
-def test_plane_coefficients_gradients_match_finite_differences(positive):
+def test_plane_coefficients_gradients_match_finite_differences(positive, algebra):
     # Dense G and Z: no coefficient sits on a kink of |.|, so the function is
     # smooth around the point.
     generator = torch.Generator().manual_seed(2)
@@ -100,7 +110,7 @@ def test_plane_coefficients_gradients_match_finite_differences(positive):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("positive", [False, True], ids=["signed", "nonnegative"])
-def test_rescaled_lista_training_gradients_are_autograds(monkeypatch, positive, dtype):
+def test_rescaled_lista_training_gradients_are_autograds(monkeypatch, positive, dtype, algebra):
     # A training step's gradients in every parameter, through five layers.
     X, D, _, _ = plane_problem(positive, seed=3)
     network = RescaledLISTA(D, L1Penalty(ALPHA, positive=positive), 5).to(dtype)
@@ -140,4 +150,19 @@ def test_grouped_penalties_keep_the_autograd_coefficients(monkeypatch):
 
     monkeypatch.setattr(PlaneCoefficients, "apply", refuse)
     a, b = network._coefficients(X, G, G @ D, Z, Z @ D)
+    assert a.shape == b.shape == (X.shape[0], 1)
+
+
+def test_plane_coefficients_overflow_without_warnings(algebra):
+    # float32 products that overflow give infinities as torch's operations
+    # would, and no warning from the algebra (the trainer then refuses the
+    # non-finite loss).
+    X, D, G, Z = (t.float() for t in plane_problem(False))
+    X, G, Z = X * 1e20, G * 1e20, Z * 1e20
+    network = RescaledLISTA(D, ALPHA, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a, b = network._coefficients(X, G, G @ D, Z, Z @ D)
+        reference_a, _ = network._coefficients_autograd(X, G, G @ D, Z, Z @ D)
+    assert not torch.isfinite(reference_a).all()  # the case this test is for
     assert a.shape == b.shape == (X.shape[0], 1)

@@ -11,11 +11,59 @@ in fewer operations (the gradient along ``(a, b)`` is zero, see
 gradients up to rounding.
 """
 
+import contextlib
+
+import numpy as np
 import torch
 
 
 def _column(values):
     return values.unsqueeze(1)
+
+
+class _TorchAlgebra:
+    """The per-signal algebra's array functions on tensors (any device)."""
+
+    where = staticmethod(torch.where)
+    clamp_min = staticmethod(torch.clamp_min)
+    quiet = contextlib.nullcontext
+
+    @staticmethod
+    def host(column):
+        return column
+
+    @staticmethod
+    def device(values, like):
+        return values
+
+
+class _NumpyAlgebra:
+    """The same on numpy views of CPU tensors: on arrays of a few hundred
+    numbers a numpy operation costs a fraction of a torch dispatch."""
+
+    where = staticmethod(np.where)
+
+    @staticmethod
+    def quiet():
+        # Overflow to inf as torch's would, without a warning (the trainer
+        # refuses a non-finite loss).
+        return np.errstate(all="ignore")
+
+    @staticmethod
+    def clamp_min(values, bound):
+        return np.maximum(values, values.dtype.type(bound))
+
+    @staticmethod
+    def host(column):
+        return column.numpy()
+
+    @staticmethod
+    def device(values, like):
+        return torch.from_numpy(values).to(like.dtype)
+
+
+def _algebra(tensor):
+    return _NumpyAlgebra if tensor.device.type == "cpu" else _TorchAlgebra
 
 
 def _products(X, step, image, code, approximation, alpha):
@@ -46,118 +94,141 @@ class PlaneCoefficients(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, X, step, image, code, approximation, alpha, positive, condition):
-        products, signs = _products(X, step, image, code, approximation, alpha)
-        fit, energy, penalty, slope, fit_code, energy_code, cross = products
-        tiny = torch.finfo(X.dtype).tiny
-        # The best multiple of G, and the minimiser of the linearised model.
-        gain = fit - penalty
-        clamped_energy = energy.clamp_min(tiny)
-        unclamped_factor = gain / clamped_energy
-        factor = unclamped_factor.clamp_min(0.0)
-        gain_code = fit_code - slope
-        unguarded = energy * energy_code - cross.square()
-        solvable = unguarded > condition * energy * energy_code
-        determinant = torch.where(solvable, unguarded, 1.0)
-        a_solved = (energy_code * gain - cross * gain_code) / determinant
-        b_solved = (energy * gain_code - cross * gain) / determinant
-        a = torch.where(solvable, a_solved, factor)
-        b = torch.where(solvable, b_solved, 0.0)
-        candidate = torch.addcmul(step * a, code, b)
-        planar_penalty = alpha * _column(candidate.abs().sum(dim=1))
-        # The plane's point rescaled to its own best multiple.
-        planar_fit = a * fit + b * fit_code
-        planar_energy = a.square() * energy + 2 * a * b * cross + b.square() * energy_code
-        clamped_planar_energy = planar_energy.clamp_min(tiny)
-        unclamped_rescale = (planar_fit - planar_penalty) / clamped_planar_energy
-        rescale = unclamped_rescale.clamp_min(0.0)
-        planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
-        scaled = factor * (0.5 * factor * energy - fit + penalty)
-        better = solvable & (planar < scaled)
-        if positive:
-            better &= candidate.amin(dim=1, keepdim=True) >= 0
-        ctx.save_for_backward(X, step, image, code, approximation, signs, candidate)
-        ctx.alpha = alpha
-        # The per-signal values the backward reads (no autograd: plain tensors).
-        ctx.kept = dict(
-            fit=fit, energy=energy, fit_code=fit_code, energy_code=energy_code, cross=cross,
-            gain=gain, gain_code=gain_code, clamped_energy=clamped_energy,
-            unclamped_factor=unclamped_factor, determinant=determinant,
-            a=a, b=b, planar_energy=planar_energy,
-            clamped_planar_energy=clamped_planar_energy, unclamped_rescale=unclamped_rescale,
-            rescale=rescale, better=better, tiny=tiny,
-        )  # fmt: skip
-        return torch.where(better, rescale * a, factor), torch.where(better, rescale * b, 0.0)
+        xp = ctx.algebra = _algebra(X)
+        with xp.quiet():
+            return _forward(
+                ctx, xp, X, step, image, code, approximation, alpha, positive, condition
+            )
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_first, grad_second):
-        # Reverse mode through the forward's lines, last first; a clamp passes
-        # the gradient where its input is at least its bound, as torch's does.
-        X, step, image, code, approximation, signs, candidate = ctx.saved_tensors
-        alpha, k = ctx.alpha, ctx.kept
-        a, b, rescale, better = k["a"], k["b"], k["rescale"], k["better"]
-        fit, energy, fit_code = k["fit"], k["energy"], k["fit_code"]
-        energy_code, cross, tiny = k["energy_code"], k["cross"], k["tiny"]
-        # first = where(better, rescale a, factor), second = where(better, rescale b, 0).
-        grad_rescaled_a = torch.where(better, grad_first, 0.0)
-        grad_rescaled_b = torch.where(better, grad_second, 0.0)
-        grad_factor = torch.where(better, 0.0, grad_first)
-        grad_rescale = grad_rescaled_a * a + grad_rescaled_b * b
-        grad_a = grad_rescaled_a * rescale
-        grad_b = grad_rescaled_b * rescale
-        # rescale = max(0, (planar_fit - planar_penalty) / max(planar_energy, tiny)).
-        grad_ratio = torch.where(k["unclamped_rescale"] >= 0, grad_rescale, 0.0)
-        grad_planar_fit = grad_ratio / k["clamped_planar_energy"]
-        grad_planar_energy = torch.where(
-            k["planar_energy"] >= tiny, -grad_planar_fit * k["unclamped_rescale"], 0.0
-        )
-        # planar_energy = a^2 energy + 2 a b cross + b^2 energy_code.
-        grad_a = grad_a + grad_planar_energy * (2 * a * energy + 2 * b * cross)
-        grad_b = grad_b + grad_planar_energy * (2 * a * cross + 2 * b * energy_code)
-        grad_energy = grad_planar_energy * a.square()
-        grad_cross = grad_planar_energy * 2 * a * b
-        grad_energy_code = grad_planar_energy * b.square()
-        # planar_fit = a fit + b fit_code; planar_penalty = alpha ||a G + b Z||_1.
-        candidate_signs = candidate.sign()
-        along_step = _column(torch.linalg.vecdot(candidate_signs, step))
-        along_code = _column(torch.linalg.vecdot(candidate_signs, code))
-        grad_a = grad_a + grad_planar_fit * (fit - alpha * along_step)
-        grad_b = grad_b + grad_planar_fit * (fit_code - alpha * along_code)
-        grad_fit = grad_planar_fit * a
-        grad_fit_code = grad_planar_fit * b
-        # a = where(solvable, a_solved, factor), b = where(solvable, b_solved, 0):
-        # a and b have gradients only where ``better``, so where ``solvable``.
-        # The outputs do not change when a and b are scaled together (rescale
-        # scales back), so the gradient along (a, b), the determinant's, is zero.
-        determinant, gain, gain_code = k["determinant"], k["gain"], k["gain_code"]
-        scaled_a, scaled_b = grad_a / determinant, grad_b / determinant
-        # a_solved = (energy_code gain - cross gain_code) / determinant, and
-        # b_solved = (energy gain_code - cross gain) / determinant.
-        grad_gain = scaled_a * energy_code - scaled_b * cross
-        grad_gain_code = scaled_b * energy - scaled_a * cross
-        grad_energy = grad_energy + scaled_b * gain_code
-        grad_energy_code = grad_energy_code + scaled_a * gain
-        grad_cross = grad_cross - scaled_a * gain_code - scaled_b * gain
-        # gain_code = fit_code - slope.
-        grad_fit_code = grad_fit_code + grad_gain_code
-        # factor = max(0, gain / max(energy, tiny)); gain = fit - penalty.
-        grad_ratio = torch.where(k["unclamped_factor"] >= 0, grad_factor, 0.0)
-        grad_gain = grad_gain + grad_ratio / k["clamped_energy"]
-        grad_energy = grad_energy + torch.where(
-            energy >= tiny, -grad_ratio * k["unclamped_factor"] / k["clamped_energy"], 0.0
-        )
-        grad_fit = grad_fit + grad_gain
-        # The inner products' gradients in the tensors: penalty's is -grad_gain,
-        # slope's -grad_gain_code, and the candidate's penalty's grad_planar_fit
-        # with its sign flipped (planar_fit - planar_penalty).
-        grad_image = torch.addcmul(X * grad_fit, image, 2 * grad_energy)
-        grad_image.addcmul_(approximation, grad_cross)
-        grad_approximation = torch.addcmul(X * grad_fit_code, approximation, 2 * grad_energy_code)
-        grad_approximation.addcmul_(image, grad_cross)
-        along = -alpha * grad_planar_fit
-        grad_step = step.sign().mul_(-alpha * grad_gain).addcmul_(candidate_signs, along * a)
-        grad_code = signs.mul(-alpha * grad_gain_code).addcmul_(candidate_signs, along * b)
-        grad_X = None
-        if ctx.needs_input_grad[0]:
-            grad_X = torch.addcmul(image * grad_fit, approximation, grad_fit_code)
-        return grad_X, grad_step, grad_image, grad_code, grad_approximation, None, None, None
+        xp = ctx.algebra
+        with xp.quiet():
+            return _backward(ctx, xp, grad_first, grad_second)
+
+
+def _forward(ctx, xp, X, step, image, code, approximation, alpha, positive, condition):
+    products, signs = _products(X, step, image, code, approximation, alpha)
+    fit, energy, penalty, slope, fit_code, energy_code, cross = map(xp.host, products)
+    tiny = torch.finfo(X.dtype).tiny
+    # The best multiple of G, and the minimiser of the linearised model.
+    gain = fit - penalty
+    clamped_energy = xp.clamp_min(energy, tiny)
+    unclamped_factor = gain / clamped_energy
+    factor = xp.clamp_min(unclamped_factor, 0.0)
+    gain_code = fit_code - slope
+    unguarded = energy * energy_code - cross * cross
+    solvable = unguarded > condition * energy * energy_code
+    determinant = xp.where(solvable, unguarded, 1.0)
+    a_solved = (energy_code * gain - cross * gain_code) / determinant
+    b_solved = (energy * gain_code - cross * gain) / determinant
+    a = xp.where(solvable, a_solved, factor)
+    b = xp.where(solvable, b_solved, 0.0)
+    candidate = torch.addcmul(step * xp.device(a, X), code, xp.device(b, X))
+    planar_penalty = alpha * xp.host(_column(candidate.abs().sum(dim=1)))
+    # The plane's point rescaled to its own best multiple.
+    planar_fit = a * fit + b * fit_code
+    planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code
+    clamped_planar_energy = xp.clamp_min(planar_energy, tiny)
+    unclamped_rescale = (planar_fit - planar_penalty) / clamped_planar_energy
+    rescale = xp.clamp_min(unclamped_rescale, 0.0)
+    planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
+    scaled = factor * (0.5 * factor * energy - fit + penalty)
+    better = solvable & (planar < scaled)
+    if positive:
+        better &= xp.host(candidate.amin(dim=1, keepdim=True) >= 0)
+    ctx.save_for_backward(X, step, image, code, approximation, signs, candidate)
+    ctx.alpha = alpha
+    # The per-signal values the backward reads.
+    ctx.kept = dict(
+        fit=fit, energy=energy, fit_code=fit_code, energy_code=energy_code, cross=cross,
+        gain=gain, gain_code=gain_code, clamped_energy=clamped_energy,
+        unclamped_factor=unclamped_factor, determinant=determinant,
+        a=a, b=b, planar_energy=planar_energy,
+        clamped_planar_energy=clamped_planar_energy, unclamped_rescale=unclamped_rescale,
+        rescale=rescale, better=better, tiny=tiny,
+    )  # fmt: skip
+    first = xp.where(better, rescale * a, factor)
+    second = xp.where(better, rescale * b, 0.0)
+    return xp.device(first, X), xp.device(second, X)
+
+
+def _backward(ctx, xp, grad_first, grad_second):
+    # Reverse mode through the forward's lines, last first; a clamp passes
+    # the gradient where its input is at least its bound, as torch's does.
+    X, step, image, code, approximation, signs, candidate = ctx.saved_tensors
+    grad_first, grad_second = xp.host(grad_first), xp.host(grad_second)
+    alpha, k = ctx.alpha, ctx.kept
+    a, b, rescale, better = k["a"], k["b"], k["rescale"], k["better"]
+    fit, energy, fit_code = k["fit"], k["energy"], k["fit_code"]
+    energy_code, cross, tiny = k["energy_code"], k["cross"], k["tiny"]
+    # first = where(better, rescale a, factor), second = where(better, rescale b, 0).
+    grad_rescaled_a = xp.where(better, grad_first, 0.0)
+    grad_rescaled_b = xp.where(better, grad_second, 0.0)
+    grad_factor = xp.where(better, 0.0, grad_first)
+    grad_rescale = grad_rescaled_a * a + grad_rescaled_b * b
+    grad_a = grad_rescaled_a * rescale
+    grad_b = grad_rescaled_b * rescale
+    # rescale = max(0, (planar_fit - planar_penalty) / max(planar_energy, tiny)).
+    grad_ratio = xp.where(k["unclamped_rescale"] >= 0, grad_rescale, 0.0)
+    grad_planar_fit = grad_ratio / k["clamped_planar_energy"]
+    grad_planar_energy = xp.where(
+        k["planar_energy"] >= tiny, -grad_planar_fit * k["unclamped_rescale"], 0.0
+    )
+    # planar_energy = a^2 energy + 2 a b cross + b^2 energy_code.
+    grad_a = grad_a + grad_planar_energy * (2 * a * energy + 2 * b * cross)
+    grad_b = grad_b + grad_planar_energy * (2 * a * cross + 2 * b * energy_code)
+    grad_energy = grad_planar_energy * a * a
+    grad_cross = grad_planar_energy * 2 * a * b
+    grad_energy_code = grad_planar_energy * b * b
+    # planar_fit = a fit + b fit_code; planar_penalty = alpha ||a G + b Z||_1.
+    candidate_signs = candidate.sign()
+    along_step = xp.host(_column(torch.linalg.vecdot(candidate_signs, step)))
+    along_code = xp.host(_column(torch.linalg.vecdot(candidate_signs, code)))
+    grad_a = grad_a + grad_planar_fit * (fit - alpha * along_step)
+    grad_b = grad_b + grad_planar_fit * (fit_code - alpha * along_code)
+    grad_fit = grad_planar_fit * a
+    grad_fit_code = grad_planar_fit * b
+    # a = where(solvable, a_solved, factor), b = where(solvable, b_solved, 0):
+    # a and b have gradients only where ``better``, so where ``solvable``.
+    # The outputs do not change when a and b are scaled together (rescale
+    # scales back), so the gradient along (a, b), the determinant's, is zero.
+    determinant, gain, gain_code = k["determinant"], k["gain"], k["gain_code"]
+    scaled_a, scaled_b = grad_a / determinant, grad_b / determinant
+    # a_solved = (energy_code gain - cross gain_code) / determinant, and
+    # b_solved = (energy gain_code - cross gain) / determinant.
+    grad_gain = scaled_a * energy_code - scaled_b * cross
+    grad_gain_code = scaled_b * energy - scaled_a * cross
+    grad_energy = grad_energy + scaled_b * gain_code
+    grad_energy_code = grad_energy_code + scaled_a * gain
+    grad_cross = grad_cross - scaled_a * gain_code - scaled_b * gain
+    # gain_code = fit_code - slope.
+    grad_fit_code = grad_fit_code + grad_gain_code
+    # factor = max(0, gain / max(energy, tiny)); gain = fit - penalty.
+    grad_ratio = xp.where(k["unclamped_factor"] >= 0, grad_factor, 0.0)
+    grad_gain = grad_gain + grad_ratio / k["clamped_energy"]
+    grad_energy = grad_energy + xp.where(
+        energy >= tiny, -grad_ratio * k["unclamped_factor"] / k["clamped_energy"], 0.0
+    )
+    grad_fit = grad_fit + grad_gain
+    # The inner products' gradients in the tensors: penalty's is -grad_gain,
+    # slope's -grad_gain_code, and the candidate's penalty's grad_planar_fit
+    # with its sign flipped (planar_fit - planar_penalty).
+    along = -alpha * grad_planar_fit
+    columns = (
+        grad_fit, 2 * grad_energy, grad_cross, grad_fit_code, 2 * grad_energy_code,
+        -alpha * grad_gain, along * a, -alpha * grad_gain_code, along * b,
+    )  # fmt: skip
+    g_fit, g_energy, g_cross, g_fit_code, g_energy_code, g_step, g_a, g_code, g_b = (
+        xp.device(column, X) for column in columns
+    )
+    grad_image = torch.addcmul(X * g_fit, image, g_energy).addcmul_(approximation, g_cross)
+    grad_approximation = torch.addcmul(X * g_fit_code, approximation, g_energy_code)
+    grad_approximation.addcmul_(image, g_cross)
+    grad_step = step.sign().mul_(g_step).addcmul_(candidate_signs, g_a)
+    grad_code = signs.mul(g_code).addcmul_(candidate_signs, g_b)
+    grad_X = None
+    if ctx.needs_input_grad[0]:
+        grad_X = torch.addcmul(image * g_fit, approximation, g_fit_code)
+    return grad_X, grad_step, grad_image, grad_code, grad_approximation, None, None, None
