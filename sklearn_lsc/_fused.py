@@ -94,7 +94,7 @@ def kernels_apply(network, X):
     """
     if torch.compiler.is_compiling():  # first: nothing below is traced
         return False
-    if os.environ.get(_ENVIRONMENT_SWITCH, "1").strip().lower() in ("0", "false", "no", "off"):
+    if switched_off():
         return False
     if _forked_after_use:
         return False
@@ -109,6 +109,11 @@ def kernels_apply(network, X):
     ):
         return False
     return bool(_available_kernels())
+
+
+def switched_off():
+    """Whether the environment turns the numba kernels off (``SKLEARN_LSC_NUMBA=0``)."""
+    return os.environ.get(_ENVIRONMENT_SWITCH, "1").strip().lower() in ("0", "false", "no", "off")
 
 
 def applies(network, X):

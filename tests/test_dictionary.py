@@ -1,8 +1,10 @@
 """The online dictionary step (Mairal et al. 2009) and dictionary initialization."""
 
 import numpy as np
+import pytest
 import torch
 
+from sklearn_lsc import _dictionary
 from sklearn_lsc._dictionary import (
     OnlineDictionaryUpdate,
     init_dictionary_from_samples,
@@ -99,3 +101,56 @@ def test_negligible_dictionary_entries_are_zeroed_and_codes_unchanged():
     components = encoder.fit(X).components_
     assert np.all(components[:, :3] == 0)
     assert not np.any((components != 0) & (np.abs(components) < np.finfo(np.float32).tiny))
+
+
+def statistics(seed, n_atoms=40, n_features=9):
+    """Mairal's A and B^T from sparse codes, an atom no code used, unit atoms."""
+    rng = np.random.default_rng(seed)
+    code = rng.standard_normal((200, n_atoms)) * (rng.random((200, n_atoms)) < 0.2)
+    code[:, 5] = 0.0  # A_55 = 0: atom 5 is left as it is
+    X = rng.standard_normal((200, n_features))
+    D = rng.standard_normal((n_atoms, n_features))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    return D, code.T @ code / 200, (X.T @ code).T / 200
+
+
+@pytest.mark.parametrize("positive", [False, True])
+def test_compiled_atom_updates_match_numpys(monkeypatch, positive):
+    pytest.importorskip("numba")
+    D, A, B_T = statistics(3)
+    skip = np.zeros(D.shape[0], dtype=bool)
+    skip[[0, 17]] = True
+    assert _dictionary._compiled_update() is not None
+    # An F-ordered dictionary: updated in place all the same.
+    compiled = np.asfortranarray(D)
+    returned = update_atoms(compiled, A, B_T, positive=positive, skip=skip)
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+    assert _dictionary._compiled_update() is None
+    reference = update_atoms(D.copy(), A, B_T, positive=positive, skip=skip)
+    assert returned is compiled
+    np.testing.assert_allclose(compiled, reference, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(compiled[[0, 5, 17]], D[[0, 5, 17]])  # skipped, unused
+    assert not np.allclose(compiled, D)
+
+
+def test_atom_updates_refuse_statistics_of_another_shape():
+    D, A, B_T = statistics(4)
+    with pytest.raises(ValueError, match="do not match"):
+        update_atoms(D, A[:-1, :-1], B_T)
+    with pytest.raises(ValueError, match="do not match"):
+        update_atoms(D, A, B_T[:, :-1])
+
+
+def test_a_kernel_that_fails_to_compile_falls_back_to_numpy(monkeypatch):
+    errors = pytest.importorskip("numba.core.errors")
+    D, A, B_T = statistics(5)
+
+    def failing(*arguments):
+        raise errors.NumbaError("no compiler for this platform")
+
+    monkeypatch.setattr(_dictionary, "_kernel", failing)
+    with pytest.warns(UserWarning, match="could not compile"):
+        updated = update_atoms(D.copy(), A, B_T)
+    assert _dictionary._kernel is False  # numpy from now on
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+    np.testing.assert_allclose(updated, update_atoms(D.copy(), A, B_T), rtol=1e-12)
