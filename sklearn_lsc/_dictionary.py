@@ -106,9 +106,9 @@ class OnlineDictionaryUpdate:
         self.B.mul_(beta).addmm_(X.T, code, alpha=1.0 / batch_size)
         self.n_steps += 1
         # The atom updates are sequential (each reads the atoms updated before
-        # it): a loop of small products, run in numpy on the host, where one
-        # small operation costs a fraction of a torch dispatch; the statistics
-        # accumulate on the device.
+        # it): a loop of small products, run on the host (compiled where numba
+        # is installed, else in numpy, where one small operation costs a
+        # fraction of a torch dispatch); the statistics accumulate on the device.
         atoms = dictionary.cpu().numpy().astype(np.float64)
         A = self.A.cpu().numpy().astype(np.float64)
         redrawn = np.zeros(atoms.shape[0], dtype=bool)
