@@ -201,10 +201,10 @@ def test_concurrent_calls_from_threads_give_each_its_own_codes(
 
 
 # The float32 torch pass sums the plane's inner products in float32: on a row
-# whose G D and Z D are nearly parallel it keeps only a few digits (its codes
-# 4e-4 from the same network's float64 pass on one row of the (16, 40) fit,
-# where the kernels', which sum in float64, are 3e-6 away). A known defect of
-# the torch pass, to be fixed there: this test then passes again.
+# whose G D and Z D are nearly parallel it keeps only a few digits, and on one
+# row of the (16, 40) fit its codes are far further from the same network's
+# float64 pass than the kernels' (which sum in float64). A known defect of the
+# torch pass, to be fixed there: this test then passes again.
 _FLOAT32_TORCH_PASS = pytest.mark.xfail(
     reason="the float32 torch pass loses digits on ill-conditioned rows", strict=False
 )
