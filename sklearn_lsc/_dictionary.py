@@ -131,7 +131,7 @@ def update_atoms(dictionary, A, B_T, positive=False, skip=None):
     first (the projection onto the nonnegative part of the unit ball).
 
     With numba installed (the ``fast`` extra) the loop runs compiled
-    (:mod:`sklearn_lsc._dictionary_kernels`): the same atoms up to rounding,
+    (in :mod:`sklearn_lsc._fused_kernels`): the same atoms up to rounding,
     without a numpy call per atom. ``SKLEARN_LSC_NUMBA=0`` turns it off.
     """
     n_atoms = dictionary.shape[0]
@@ -139,14 +139,14 @@ def update_atoms(dictionary, A, B_T, positive=False, skip=None):
         raise ValueError(
             f"A {A.shape} and B_T {B_T.shape} do not match the atoms {dictionary.shape}"
         )
-    kernel = _compiled_update()
-    if kernel is not None:
-        from numba.core.errors import NumbaError  # numba is installed: the kernel imported
+    kernels = _fused.compiled_kernels()
+    if kernels is not None:
+        from numba.core.errors import NumbaError  # numba is installed: the kernels imported
 
-        mask = np.zeros(n_atoms, dtype=bool) if skip is None else np.asarray(skip)
+        mask = np.zeros(n_atoms, dtype=bool) if skip is None else skip
         atoms = np.ascontiguousarray(dictionary, dtype=np.float64)
         try:
-            updated = kernel(
+            updated = kernels.update_atoms(
                 atoms,
                 np.ascontiguousarray(A, dtype=np.float64),
                 np.ascontiguousarray(B_T, dtype=np.float64),
@@ -154,7 +154,7 @@ def update_atoms(dictionary, A, B_T, positive=False, skip=None):
                 np.ascontiguousarray(mask, dtype=bool),
             )
         except NumbaError as error:
-            _disable_compiled_update(error)
+            _fused.disable(error)
         else:
             if updated is not dictionary:
                 dictionary[...] = updated
@@ -167,35 +167,6 @@ def update_atoms(dictionary, A, B_T, positive=False, skip=None):
             atom = np.maximum(atom, 0.0)
         dictionary[k] = atom / max(1.0, float(np.sqrt(atom @ atom)))
     return dictionary
-
-
-# The compiled atom update: None until first asked for, False when numba is
-# missing or failed to compile it.
-_kernel = None
-
-
-def _compiled_update():
-    """The numba kernel of :func:`update_atoms`, or None (no numba, or turned off)."""
-    global _kernel
-    if _fused.switched_off():
-        return None
-    if _kernel is None:
-        try:
-            from ._dictionary_kernels import update_atoms as kernel
-        except ImportError:
-            kernel = False
-        _kernel = kernel
-    return _kernel or None
-
-
-def _disable_compiled_update(error):
-    global _kernel
-    _kernel = False
-    warn(
-        f"numba could not compile sklearn-lsc's dictionary update ({error}); "
-        "the atoms are updated in numpy instead.",
-        UserWarning,
-    )
 
 
 # An atom is unused when its A_kk is under this fraction of the largest A_jj.

@@ -228,13 +228,24 @@ def run(forward, network, X):
             _serialize_calls = numba.threading_layer() == "workqueue"
         return code
     except numba.core.errors.NumbaError as error:
-        _kernels = False
-        warn(
-            f"numba could not compile sklearn-lsc's fused kernels ({error}); "
-            "the networks run their torch passes instead.",
-            UserWarning,
-        )
+        disable(error)
         return None
+
+
+def compiled_kernels():
+    """The kernels module, or None: numba missing or failed, or turned off."""
+    return None if switched_off() else (_available_kernels() or None)
+
+
+def disable(error):
+    """Turn the kernels off for the session after ``error`` (numba's, compiling them)."""
+    global _kernels
+    _kernels = False
+    warn(
+        f"numba could not compile sklearn-lsc's fused kernels ({error}); "
+        "the torch and numpy passes run instead.",
+        UserWarning,
+    )
 
 
 def code_product(kernels, code, matrix, out, counts, start=None, also=None):

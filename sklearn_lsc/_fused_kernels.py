@@ -1,5 +1,6 @@
-"""The numba kernels of :mod:`sklearn_lsc._fused`, :mod:`sklearn_lsc._fused_lista` and
-:mod:`sklearn_lsc._fused_lbcofb` (imported only when numba is installed)."""
+"""The numba kernels of :mod:`sklearn_lsc._fused`, :mod:`sklearn_lsc._fused_lista`,
+:mod:`sklearn_lsc._fused_lbcofb` and the dictionary step (imported only when numba is
+installed)."""
 
 import numba
 import numpy as np
@@ -453,3 +454,37 @@ def _changes(B, code, i, start, end):
         change = B[i, j] - code[i, j]
         total += change * change
     return total
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def update_atoms(dictionary, A, B_T, positive, skip):
+    """:func:`sklearn_lsc._dictionary.update_atoms` in place, ``skip`` a boolean mask
+    (the dictionary step's kernel; one thread).
+
+    The updates are sequential (each atom reads the atoms updated before
+    it): one loop, no call per atom. Arrays C-contiguous, float64.
+    """
+    n_atoms, n_features = dictionary.shape
+    atom = np.empty(n_features)
+    for k in range(n_atoms):
+        a_kk = A[k, k]
+        if a_kk <= 1e-12 or skip[k]:
+            continue
+        # u_k = d_k + (b_k - A_k D) / A_kk
+        for f in range(n_features):
+            atom[f] = B_T[k, f]
+        for j in range(n_atoms):
+            weight = A[k, j]
+            for f in range(n_features):
+                atom[f] -= weight * dictionary[j, f]
+        squared = 0.0
+        for f in range(n_features):
+            value = dictionary[k, f] + atom[f] / a_kk
+            if positive:
+                value = max(value, 0.0)
+            atom[f] = value
+            squared += value * value
+        scale = max(1.0, np.sqrt(squared))
+        for f in range(n_features):
+            dictionary[k, f] = atom[f] / scale
+    return dictionary

@@ -1,10 +1,12 @@
 """The online dictionary step (Mairal et al. 2009) and dictionary initialization."""
 
+import types
+
 import numpy as np
 import pytest
 import torch
 
-from sklearn_lsc import _dictionary
+from sklearn_lsc import _fused
 from sklearn_lsc._dictionary import (
     OnlineDictionaryUpdate,
     init_dictionary_from_samples,
@@ -120,12 +122,12 @@ def test_compiled_atom_updates_match_numpys(monkeypatch, positive):
     D, A, B_T = statistics(3)
     skip = np.zeros(D.shape[0], dtype=bool)
     skip[[0, 17]] = True
-    assert _dictionary._compiled_update() is not None
+    assert _fused.compiled_kernels() is not None
     # An F-ordered dictionary: updated in place all the same.
     compiled = np.asfortranarray(D)
     returned = update_atoms(compiled, A, B_T, positive=positive, skip=skip)
     monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
-    assert _dictionary._compiled_update() is None
+    assert _fused.compiled_kernels() is None
     reference = update_atoms(D.copy(), A, B_T, positive=positive, skip=skip)
     assert returned is compiled
     np.testing.assert_allclose(compiled, reference, rtol=1e-12, atol=1e-14)
@@ -148,9 +150,9 @@ def test_a_kernel_that_fails_to_compile_falls_back_to_numpy(monkeypatch):
     def failing(*arguments):
         raise errors.NumbaError("no compiler for this platform")
 
-    monkeypatch.setattr(_dictionary, "_kernel", failing)
+    monkeypatch.setattr(_fused, "_kernels", types.SimpleNamespace(update_atoms=failing))
     with pytest.warns(UserWarning, match="could not compile"):
         updated = update_atoms(D.copy(), A, B_T)
-    assert _dictionary._kernel is False  # numpy from now on
+    assert _fused.compiled_kernels() is None  # numpy from now on
     monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
     np.testing.assert_allclose(updated, update_atoms(D.copy(), A, B_T), rtol=1e-12)
