@@ -200,19 +200,7 @@ def test_concurrent_calls_from_threads_give_each_its_own_codes(
         assert torch.equal(result, reference)
 
 
-# The float32 torch pass sums the plane's inner products in float32: on a row
-# whose G D and Z D are nearly parallel it keeps only a few digits, and on one
-# row of the (16, 40) fit its codes are far further from the same network's
-# float64 pass than the kernels' (which sum in float64). A known defect of the
-# torch pass, to be fixed there: this test then passes again.
-_FLOAT32_TORCH_PASS = pytest.mark.xfail(
-    reason="the float32 torch pass loses digits on ill-conditioned rows", strict=False
-)
-
-
-@pytest.mark.parametrize(
-    "dtype", [pytest.param(np.float32, marks=_FLOAT32_TORCH_PASS), np.float64]
-)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_features, n_components", [(16, 40), (40, 12)])
 def test_encoder_codes_match_with_and_without_the_kernels(
     monkeypatch, dtype, n_features, n_components

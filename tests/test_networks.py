@@ -25,6 +25,7 @@ from sklearn_lsc._networks import (
     analytic_weight,
     correction_basis,
 )
+from sklearn_lsc._networks.rescaled_lista import _combine as combine
 from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
 
 
@@ -322,6 +323,60 @@ def test_rescaled_lista_layer_is_never_worse_than_the_best_multiple(grouped):
     chosen, multiple = objective(a * step + b * z), objective(factor.numpy() * step)
     assert np.all(chosen <= multiple + 1e-12)
     assert np.any(chosen < multiple - 1e-6)
+
+
+def nearly_parallel_plane(tilts, dtype):
+    """Signals, ``D``, ``G`` and ``Z``, float64 arrays holding ``dtype``'s values,
+    with ``Z`` a multiple of ``G`` tilted by 10^tilts: ``G D`` and ``Z D`` nearly
+    parallel, the plane's 2 x 2 system ill-conditioned."""
+    rng = np.random.default_rng(3)
+    n_samples, n_features, n_components = 200, 16, 40
+    D = rng.standard_normal((n_components, n_features)) / 4
+    mask = rng.random((n_samples, n_components)) < 0.2
+    step = np.where(mask, rng.standard_normal((n_samples, n_components)), 0)
+    tilt = np.where(step != 0, rng.standard_normal(step.shape), 0)
+    size = 10 ** rng.uniform(*tilts, (n_samples, 1)) * np.abs(step).max(1, keepdims=True)
+    code = 0.8 * step + size * tilt
+    X = 1.3 * step @ D + 0.1 * rng.standard_normal((n_samples, n_features))
+    return [torch.tensor(v).to(dtype).double().numpy() for v in (X, D, step, code)]
+
+
+def plane_objectives(X, D, step, code, alpha, dtype):
+    """Each signal's objective at the point the layer's inference pass (its
+    scratch buffers given) takes on the plane, computed in ``dtype``."""
+    network = RescaledLISTA(torch.tensor(D), alpha, 2).to(dtype)
+    tensors = [torch.tensor(v).to(dtype) for v in (X, step, step @ D, code, code @ D)]
+    X_, G, _, Z, _ = tensors
+    scratch = dict(scratch=torch.empty_like(G), image_scratch=torch.empty_like(X_))
+    with torch.inference_mode():
+        a, b = network._coefficients(*tensors, **scratch)
+        combine(G, a, Z, b)
+    chosen = G.double().numpy()
+    objective = 0.5 * ((X - chosen @ D) ** 2).sum(1) + alpha * np.abs(chosen).sum(1)
+    return objective, b.double().numpy()
+
+
+@pytest.mark.parametrize("tilts", [(-3, -2), (-4, -3)])
+def test_rescaled_lista_float32_plane_keeps_its_digits_when_images_are_nearly_parallel(tilts):
+    # The float32 pass chooses points as good as the float64 pass's, up to
+    # float32 rounding: a determinant inferred from float32 inner products
+    # kept only a few digits here.
+    X, D, step, code = nearly_parallel_plane(tilts, torch.float32)
+    single, b = plane_objectives(X, D, step, code, 0.05, torch.float32)
+    double, _ = plane_objectives(X, D, step, code, 0.05, torch.float64)
+    assert np.count_nonzero(b) > len(X) // 4  # the plane's points are taken
+    np.testing.assert_array_less((single - double) / double, 1e-4)
+
+
+def test_rescaled_lista_bfloat16_plane_is_chosen_and_formed_in_float32():
+    # bfloat16's images carry its rounding, but the plane's algebra and the
+    # point a G + b Z (whose terms nearly cancel) are not rounded further.
+    X, D, step, code = nearly_parallel_plane((-2, -1), torch.bfloat16)
+    rounded, b = plane_objectives(X, D, step, code, 0.05, torch.bfloat16)
+    double, _ = plane_objectives(X, D, step, code, 0.05, torch.float64)
+    assert np.count_nonzero(b) > len(X) // 4
+    excess = (rounded - double) / double
+    assert excess.max() < 2e-2 and excess.mean() < 1e-3
 
 
 def test_rescaled_lista_codes_zero_rows_as_zero_with_finite_gradients():

@@ -28,6 +28,18 @@ def correction_basis(dictionary, rank):
     return top.to(dictionary.device, dictionary.dtype)
 
 
+def _combine(first, a, second, b):
+    """``first = a first + b second`` in place; formed in ``a``'s dtype when it is wider.
+
+    In bfloat16 ``a first`` rounded before ``b second`` is added would lose
+    the result where the two nearly cancel (a plane nearly degenerate).
+    """
+    if a.dtype == first.dtype:
+        first.mul_(a).addcmul_(second, b)
+    else:
+        first.copy_(torch.addcmul(first * a, second, b))
+
+
 @records_constructor_arguments
 class RescaledLISTA(LISTA):
     """Learned ISTA with momentum whose layers move each code to a better point of a plane.
@@ -194,33 +206,50 @@ class RescaledLISTA(LISTA):
             step.addmm_(projection, self.correction[layer - 1], alpha=self._correction_scale)
             self.penalty.shrink_in_place(step, self.theta[layer], spare)
             torch.mm(step, self.dictionary, out=image)
-            a, b = self._coefficients(X, step, image, code, approximation, scratch=spare)
-            step.mul_(a).addcmul_(code, b)
-            image.mul_(a).addcmul_(approximation, b)
+            a, b = self._coefficients(
+                X, step, image, code, approximation, scratch=spare, image_scratch=residual
+            )
+            _combine(step, a, code, b)
+            _combine(image, a, approximation, b)
             code, previous = step, code
             approximation, previous_approximation = image, approximation
         return code
 
-    def _coefficients(self, X, step, image, code=None, approximation=None, scratch=None):
+    def _coefficients(
+        self, X, step, image, code=None, approximation=None, scratch=None, image_scratch=None
+    ):
         """Each signal's ``(a, b)``, shape (n_samples, 1): the layer returns ``a G + b Z``.
 
         ``step`` is ``G`` and ``image`` is ``G D``; ``code`` and
         ``approximation`` are ``Z`` and ``Z D`` (None in the first layer:
         ``b`` is None and ``a`` the best factor). ``scratch``, a buffer
-        shaped like ``step``, saves the temporaries of inference.
+        shaped like ``step``, and ``image_scratch``, shaped like ``X``, save
+        the temporaries of inference.
 
         In training with the Lasso's penalty, :class:`PlaneCoefficients`
         (the same values, its backward written out) replaces the reference,
         :meth:`_coefficients_autograd`.
         """
+        if torch.finfo(X.dtype).bits < 32:
+            # bfloat16 keeps too few digits for the per-signal algebra (the
+            # plane's basis, the comparison): it runs in float32, and so do a
+            # and b (the caller forms a G + b Z in float32, see _combine).
+            wide = [
+                None if t is None else t.float() for t in (X, step, image, code, approximation)
+            ]
+            return self._coefficients_autograd(*wide)
         if code is not None and scratch is None and type(self.penalty) is L1Penalty:
             return PlaneCoefficients.apply(
                 X, step, image, code, approximation,
                 self.penalty.alpha, self.penalty.positive, self._CONDITION,
             )  # fmt: skip
-        return self._coefficients_autograd(X, step, image, code, approximation, scratch)
+        return self._coefficients_autograd(
+            X, step, image, code, approximation, scratch, image_scratch
+        )
 
-    def _coefficients_autograd(self, X, step, image, code=None, approximation=None, scratch=None):
+    def _coefficients_autograd(
+        self, X, step, image, code=None, approximation=None, scratch=None, image_scratch=None
+    ):
         """:meth:`_coefficients` in torch operations, any penalty (the reference)."""
         fit = torch.linalg.vecdot(X, image).unsqueeze(1)
         energy = torch.linalg.vector_norm(image, dim=1, keepdim=True).square()
@@ -231,15 +260,28 @@ class RescaledLISTA(LISTA):
         if code is None:
             return factor, None
         slope = self._linearised_penalty(step, code, scratch)
-        fit_code = torch.linalg.vecdot(X, approximation).unsqueeze(1)
-        energy_code = torch.linalg.vector_norm(approximation, dim=1, keepdim=True).square()
+        # The plane in the orthogonal basis (G D, R), R = Z D - ratio G D: the
+        # 2 x 2 system's determinant is energy ||R||^2, and R is formed, not
+        # inferred from inner products (energy ||Z D||^2 - cross^2 cancels
+        # where G D and Z D are nearly parallel: float32 keeps few digits).
         cross = torch.linalg.vecdot(image, approximation).unsqueeze(1)
-        determinant = energy * energy_code - cross.square()
-        solvable = determinant > self._CONDITION * energy * energy_code
-        determinant = torch.where(solvable, determinant, torch.ones_like(determinant))
-        a = (energy_code * (fit - penalty) - cross * (fit_code - slope)) / determinant
-        b = (energy * (fit_code - slope) - cross * (fit - penalty)) / determinant
-        a, b = torch.where(solvable, a, factor), torch.where(solvable, b, torch.zeros_like(b))
+        ratio = cross / energy.clamp_min(tiny)
+        orthogonal = torch.addcmul(approximation, image, ratio, value=-1, out=image_scratch)
+        fit_orthogonal = torch.linalg.vecdot(X, orthogonal).unsqueeze(1)
+        energy_orthogonal = torch.linalg.vector_norm(orthogonal, dim=1, keepdim=True).square()
+        # ||R||^2 > condition ||Z D||^2, and G not zero: the determinant
+        # exceeds condition times the product of the diagonal.
+        energy_code = energy_orthogonal + ratio.square() * energy
+        solvable = (energy_orthogonal > self._CONDITION * energy_code) & (energy > 0)
+        # a G + b Z = u G + b (Z - ratio G): u is the best multiple's
+        # unclamped factor, b the best step along R.
+        unclamped = (fit - penalty) / energy.clamp_min(tiny)
+        # (Guarded as the determinant was: no infinities, even unselected,
+        # whose gradients would be NaN.)
+        energy_orthogonal = torch.where(solvable, energy_orthogonal, 1.0)
+        b = (fit_orthogonal - slope + ratio * penalty) / energy_orthogonal
+        b = torch.where(solvable, b, 0.0)
+        a = torch.where(solvable, unclamped - ratio * b, factor)
         if scratch is None:
             candidate = torch.addcmul(step * a, code, b)
         else:
@@ -250,13 +292,20 @@ class RescaledLISTA(LISTA):
         # The plane's point, rescaled to its own best multiple (free: its fit,
         # energy and penalty follow from the inner products above).
         planar_penalty = self._penalty(candidate, scratch)
-        planar_fit = a * fit + b * fit_code
-        planar_energy = a.square() * energy + 2 * a * b * cross + b.square() * energy_code
+        # a + ratio b: u where solvable (the factor, finite, elsewhere).
+        along = torch.where(solvable, unclamped, factor)
+        planar_fit = along * fit + b * fit_orthogonal
+        planar_energy = along.square() * energy + b.square() * energy_orthogonal
         rescale = ((planar_fit - planar_penalty) / planar_energy.clamp_min(tiny)).clamp_min(0.0)
-        # The exact objectives of both points, less the common 0.5 ||x||^2.
-        planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
-        scaled = factor * (0.5 * factor * energy - fit + penalty)
-        better = solvable & (planar < scaled)
+        # The plane's point's objective less the best multiple's. Its image is
+        # along G D + across R and fit = u energy + penalty, so every term is of
+        # the objective's size (each objective less 0.5 ||x||^2, compared in
+        # float32, would carry rounding of the size of ||x||^2).
+        along, across = rescale * along, rescale * b
+        change = (along - factor) * (0.5 * (along + factor) - unclamped) * energy
+        change = change + across * (0.5 * across * energy_orthogonal - fit_orthogonal)
+        change = change + rescale * planar_penalty - along * penalty
+        better = solvable & (change < 0)
         if feasible is not None:
             better &= feasible
         zero = torch.zeros_like(b)
