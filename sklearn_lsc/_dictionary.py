@@ -97,7 +97,7 @@ class OnlineDictionaryUpdate:
 
         With ``rng`` (a numpy ``RandomState``), the atoms the codes have not
         used (:func:`resample_unused_atoms`) are first redrawn from the rows
-        of ``X`` (and not updated this step). Returns the boolean mask of
+        of ``X`` the codes represent worst (and not updated this step). Returns the boolean mask of
         the redrawn atoms (all False without ``rng``).
         """
         batch_size = X.shape[0]
@@ -114,7 +114,8 @@ class OnlineDictionaryUpdate:
         redrawn = np.zeros(atoms.shape[0], dtype=bool)
         if rng is not None:
             signals = X.cpu().numpy().astype(np.float64)
-            redrawn = resample_unused_atoms(atoms, A, signals, rng, self.positive)
+            residuals = (X - code @ dictionary).cpu().numpy().astype(np.float64)
+            redrawn = resample_unused_atoms(atoms, A, signals, rng, self.positive, residuals)
         B_T = self.B.T.cpu().numpy().astype(np.float64)
         atoms = update_atoms(atoms, A, B_T, positive=self.positive, skip=redrawn)
         dictionary.copy_(torch.from_numpy(atoms))
@@ -173,7 +174,7 @@ def update_atoms(dictionary, A, B_T, positive=False, skip=None):
 UNUSED_ENERGY = 1e-6
 
 
-def resample_unused_atoms(dictionary, A, signals, rng, positive=False):
+def resample_unused_atoms(dictionary, A, signals, rng, positive=False, residuals=None):
     """Redraw, in place, the atoms the codes have not used from rows of ``signals``.
 
     Atom ``k`` is unused when ``A_kk`` (its codes' accumulated energy, which
@@ -184,15 +185,31 @@ def resample_unused_atoms(dictionary, A, signals, rng, positive=False):
     dictionary learning does, normalized to unit norm; with ``positive``, its
     positive part (rows with no positive entry are not drawn). Returns the
     boolean mask of the redrawn atoms.
+
+    With ``residuals`` (``signals`` less their codes' approximations), a row
+    is drawn with probability proportional to its residual's squared norm
+    (uniformly when every residual is zero): a row that a used atom already
+    represents is seldom drawn, so a redrawn atom is seldom a near-copy of a
+    used one (such a pair made a learned coordinate descent blow up).
     """
     diagonal = np.diagonal(A)
     unused = diagonal <= UNUSED_ENERGY * diagonal.max()
     rows = np.maximum(signals, 0.0) if positive else signals
-    rows = rows[np.any(rows != 0, axis=1)]
+    drawable = np.any(rows != 0, axis=1)
+    rows = rows[drawable]
     if diagonal.max() <= 0 or not unused.any() or rows.shape[0] == 0:
         return np.zeros_like(unused)
+    weights = None
+    if residuals is not None:
+        energies = np.square(residuals[drawable]).sum(axis=1)
+        total = energies.sum()
+        if np.isfinite(total) and total > 0:
+            weights = energies / total
     for k in np.flatnonzero(unused):
-        row = rows[rng.randint(rows.shape[0])]
+        if weights is None:
+            row = rows[rng.randint(rows.shape[0])]
+        else:
+            row = rows[rng.choice(rows.shape[0], p=weights)]
         atom = row + rng.normal(0.0, 0.01 * (row.std() or 1.0), size=row.shape)
         if positive:
             atom = np.maximum(atom, 0.0)

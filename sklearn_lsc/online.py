@@ -32,9 +32,12 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
        projected onto the unit ball. Once the window is full, an atom the
        codes do not use (its accumulated code energy under 1e-6 of the
        largest atom's) is redrawn from a new vector, with 1% noise, as
-       scikit-learn's dictionary learning does; the network's weights and
-       thresholds of that atom restart from its algorithm's values (and
-       their optimizer moments from zero), so the new atom can be used.
+       scikit-learn's dictionary learning does (the vector drawn with
+       probability proportional to its residual's squared norm, so that
+       the new atom is seldom a near-copy of a used one); the network's
+       weights and thresholds of that atom restart from its algorithm's
+       values (and their optimizer moments from zero), so the new atom can
+       be used.
 
     No iterative sparse-coding solver runs anywhere: codes always come from
     the network (Sprechmann, Bronstein & Sapiro 2012, Section 4.3).

@@ -53,6 +53,50 @@ def test_nothing_is_redrawn_while_no_atom_is_used_and_nonnegative_redraws():
     assert D[1] @ np.array([2.0, 0.0, 0.5]) / np.linalg.norm([2.0, 0.0, 0.5]) > 0.99
 
 
+def test_redrawn_atoms_come_from_the_rows_the_codes_represent_worst():
+    # Rows 0-18 are coded exactly (atom 0 is their direction); only row 19's
+    # residual is nonzero, so the redrawn atom is near row 19, never a
+    # near-copy of atom 0.
+    rng = np.random.default_rng(2)
+    D = np.eye(4)[:3, :]
+    X = np.outer(rng.uniform(1, 2, 20), D[0])
+    X[19] = [0.1, 0.2, 0.3, 1.0]
+    code = np.zeros((20, 3))
+    code[:19, 0] = X[:19, 0]
+    code[19, 0] = 0.1
+    for seed in range(5):
+        update = OnlineDictionaryUpdate(3, 4, dtype=torch.float64, device="cpu")
+        update.A = torch.diag(torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64))
+        redrawn_D = torch.tensor(D)
+        mask = update.step(
+            redrawn_D, torch.tensor(X), torch.tensor(code), np.random.RandomState(seed)
+        )
+        assert mask.tolist() == [False, False, True]
+        atom = redrawn_D[2].numpy()
+        assert atom @ X[19] / np.linalg.norm(X[19]) > 0.99
+
+
+def test_redraw_weights_rows_by_their_residual_energy():
+    signals = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    residuals = np.array([[0.0, 0.0], [0.0, 1.0], [0.0, 2.0]])  # energies 0, 1, 4
+    drawn = []
+    for seed in range(400):
+        D = np.eye(2)
+        resample_unused_atoms(
+            D, np.diag([1.0, 0.0]), signals, np.random.RandomState(seed), residuals=residuals
+        )
+        drawn.append(int(np.argmax(signals @ D[1] / np.linalg.norm(signals, axis=1))))
+    counts = np.bincount(drawn, minlength=3)
+    assert counts[0] == 0  # a row with no residual is never drawn
+    assert 0.7 < counts[2] / (counts[1] + counts[2]) < 0.9  # 4 / 5 of the draws
+    # Every residual zero: drawn uniformly, as without residuals.
+    D = np.eye(2)
+    mask = resample_unused_atoms(
+        D, np.diag([1.0, 0.0]), signals, np.random.RandomState(0), residuals=0 * residuals
+    )
+    assert mask.tolist() == [False, True]
+
+
 # --------------------------------------------------------------- networks
 def build(name, D):
     cls = REGISTRY[name]
