@@ -97,8 +97,9 @@ class OnlineDictionaryUpdate:
 
         With ``rng`` (a numpy ``RandomState``), the atoms the codes have not
         used (:func:`resample_unused_atoms`) are first redrawn from the rows
-        of ``X`` the codes represent worst (and not updated this step). Returns the boolean mask of
-        the redrawn atoms (all False without ``rng``).
+        of ``X``, those the codes represent worst the likeliest (and not
+        updated this step). Returns the boolean mask of the redrawn atoms
+        (all False without ``rng``).
         """
         batch_size = X.shape[0]
         beta = self._beta(batch_size)
