@@ -256,7 +256,8 @@ class RescaledLISTA(LISTA):
         penalty = self._penalty(step, scratch)
         # An all-zero G has fit = penalty = 0: its factor is 0, not 0 / 0.
         tiny = torch.finfo(energy.dtype).tiny
-        factor = ((fit - penalty) / energy.clamp_min(tiny)).clamp_min(0.0)
+        unclamped = (fit - penalty) / energy.clamp_min(tiny)
+        factor = unclamped.clamp_min(0.0)
         if code is None:
             return factor, None
         slope = self._linearised_penalty(step, code, scratch)
@@ -275,7 +276,6 @@ class RescaledLISTA(LISTA):
         solvable = (energy_orthogonal > self._CONDITION * energy_code) & (energy > 0)
         # a G + b Z = u G + b (Z - ratio G): u is the best multiple's
         # unclamped factor, b the best step along R.
-        unclamped = (fit - penalty) / energy.clamp_min(tiny)
         # (Guarded as the determinant was: no infinities, even unselected,
         # whose gradients would be NaN.)
         energy_orthogonal = torch.where(solvable, energy_orthogonal, 1.0)
@@ -298,13 +298,13 @@ class RescaledLISTA(LISTA):
         planar_energy = along.square() * energy + b.square() * energy_orthogonal
         rescale = ((planar_fit - planar_penalty) / planar_energy.clamp_min(tiny)).clamp_min(0.0)
         # The plane's point's objective less the best multiple's. Its image is
-        # along G D + across R and fit = u energy + penalty, so every term is of
-        # the objective's size (each objective less 0.5 ||x||^2, compared in
-        # float32, would carry rounding of the size of ||x||^2).
-        along, across = rescale * along, rescale * b
-        change = (along - factor) * (0.5 * (along + factor) - unclamped) * energy
+        # scaled_along G D + across R and fit = u energy + penalty, so every
+        # term is of the objective's size (each objective less 0.5 ||x||^2,
+        # compared in float32, would carry rounding of the size of ||x||^2).
+        scaled_along, across = rescale * along, rescale * b
+        change = (scaled_along - factor) * (0.5 * (scaled_along + factor) - unclamped) * energy
         change = change + across * (0.5 * across * energy_orthogonal - fit_orthogonal)
-        change = change + rescale * planar_penalty - along * penalty
+        change = change + rescale * planar_penalty - scaled_along * penalty
         better = solvable & (change < 0)
         if feasible is not None:
             better &= feasible
