@@ -25,6 +25,7 @@ from sklearn_lsc._networks import (
     analytic_weight,
     correction_basis,
 )
+from sklearn_lsc._networks._plane import PlaneCoefficients
 from sklearn_lsc._networks.rescaled_lista import _combine as combine
 from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
 
@@ -341,28 +342,35 @@ def nearly_parallel_plane(tilts, dtype):
     return [torch.tensor(v).to(dtype).double().numpy() for v in (X, D, step, code)]
 
 
-def plane_objectives(X, D, step, code, alpha, dtype):
-    """Each signal's objective at the point the layer's inference pass (its
-    scratch buffers given) takes on the plane, computed in ``dtype``."""
+def plane_objectives(X, D, step, code, alpha, dtype, training=False):
+    """Each signal's objective at the point the layer takes on the plane,
+    computed in ``dtype``: in the inference pass (its scratch buffers given),
+    or as in training (:class:`PlaneCoefficients`, its backward written out)."""
     network = RescaledLISTA(torch.tensor(D), alpha, 2).to(dtype)
     tensors = [torch.tensor(v).to(dtype) for v in (X, step, step @ D, code, code @ D)]
     X_, G, _, Z, _ = tensors
     scratch = dict(scratch=torch.empty_like(G), image_scratch=torch.empty_like(X_))
     with torch.inference_mode():
-        a, b = network._coefficients(*tensors, **scratch)
+        if training:
+            a, b = PlaneCoefficients.apply(*tensors, alpha, False, network._CONDITION)
+        else:
+            a, b = network._coefficients(*tensors, **scratch)
         combine(G, a, Z, b)
     chosen = G.double().numpy()
     objective = 0.5 * ((X - chosen @ D) ** 2).sum(1) + alpha * np.abs(chosen).sum(1)
     return objective, b.double().numpy()
 
 
+@pytest.mark.parametrize("training", [False, True], ids=["inference", "training"])
 @pytest.mark.parametrize("tilts", [(-3, -2), (-4, -3)])
-def test_rescaled_lista_float32_plane_keeps_its_digits_when_images_are_nearly_parallel(tilts):
+def test_rescaled_lista_float32_plane_keeps_its_digits_when_images_are_nearly_parallel(
+    tilts, training
+):
     # The float32 pass chooses points as good as the float64 pass's, up to
     # float32 rounding: a determinant inferred from float32 inner products
-    # kept only a few digits here.
+    # kept only a few digits here. Training's forward is the same.
     X, D, step, code = nearly_parallel_plane(tilts, torch.float32)
-    single, b = plane_objectives(X, D, step, code, 0.05, torch.float32)
+    single, b = plane_objectives(X, D, step, code, 0.05, torch.float32, training)
     double, _ = plane_objectives(X, D, step, code, 0.05, torch.float64)
     assert np.count_nonzero(b) > len(X) // 4  # the plane's points are taken
     np.testing.assert_array_less((single - double) / double, 1e-4)

@@ -66,19 +66,24 @@ def _algebra(tensor):
     return _NumpyAlgebra if tensor.device.type == "cpu" else _TorchAlgebra
 
 
-def _products(X, step, image, code, approximation, alpha):
+def _products(X, step, image, code, approximation, alpha, tiny):
     """What the coefficients depend on, each (n_samples, 1), in the reference's
-    operations: ``<x, G D>``, ``||G D||^2``, ``P(G)``, ``<s, Z>``, ``<x, Z D>``,
-    ``||Z D||^2``, ``<G D, Z D>``; and the subgradient ``s`` (over ``alpha``)."""
+    operations: ``<x, G D>``, ``||G D||^2``, ``P(G)``, ``<s, Z>``,
+    ``<G D, Z D>``, and ``<x, R>`` and ``||R||^2`` for ``R = Z D - ratio G D``
+    (the part of ``Z D`` orthogonal to ``G D``, ``ratio`` the fourth over the
+    second); and the subgradient ``s`` (over ``alpha``)."""
     fit = _column(torch.linalg.vecdot(X, image))
     energy = torch.linalg.vector_norm(image, dim=1, keepdim=True).square()
     penalty = alpha * _column(step.abs().sum(dim=1))
     signs = torch.where(step != 0, step, code).sign_()
     slope = alpha * _column(torch.linalg.vecdot(signs, code))
-    fit_code = _column(torch.linalg.vecdot(X, approximation))
-    energy_code = torch.linalg.vector_norm(approximation, dim=1, keepdim=True).square()
     cross = _column(torch.linalg.vecdot(image, approximation))
-    return (fit, energy, penalty, slope, fit_code, energy_code, cross), signs
+    ratio = cross / energy.clamp_min(tiny)
+    orthogonal = torch.addcmul(approximation, image, ratio, value=-1)
+    fit_orthogonal = _column(torch.linalg.vecdot(X, orthogonal))
+    energy_orthogonal = torch.linalg.vector_norm(orthogonal, dim=1, keepdim=True).square()
+    products = fit, energy, penalty, slope, cross, ratio, fit_orthogonal, energy_orthogonal
+    return products, signs
 
 
 class PlaneCoefficients(torch.autograd.Function):
@@ -109,41 +114,52 @@ class PlaneCoefficients(torch.autograd.Function):
 
 
 def _forward(ctx, xp, X, step, image, code, approximation, alpha, positive, condition):
-    products, signs = _products(X, step, image, code, approximation, alpha)
-    fit, energy, penalty, slope, fit_code, energy_code, cross = map(xp.host, products)
+    # The reference's formulas (see RescaledLISTA._coefficients_autograd):
+    # the plane solved in the orthogonal basis (G D, R), its point compared
+    # with the best multiple by the difference of their objectives.
     tiny = torch.finfo(X.dtype).tiny
-    # The best multiple of G, and the minimiser of the linearised model.
-    gain = fit - penalty
+    products, signs = _products(X, step, image, code, approximation, alpha, tiny)
+    fit, energy, penalty, slope, cross, ratio, fit_orthogonal, energy_orthogonal = map(
+        xp.host, products
+    )
+    # The best multiple of G.
     clamped_energy = xp.clamp_min(energy, tiny)
-    unclamped_factor = gain / clamped_energy
+    unclamped_factor = (fit - penalty) / clamped_energy
     factor = xp.clamp_min(unclamped_factor, 0.0)
-    gain_code = fit_code - slope
-    unguarded = energy * energy_code - cross * cross
-    solvable = unguarded > condition * energy * energy_code
-    determinant = xp.where(solvable, unguarded, 1.0)
-    a_solved = (energy_code * gain - cross * gain_code) / determinant
-    b_solved = (energy * gain_code - cross * gain) / determinant
-    a = xp.where(solvable, a_solved, factor)
-    b = xp.where(solvable, b_solved, 0.0)
+    # The minimiser of the linearised model: a G + b Z = u G + b (Z - ratio G),
+    # u the best multiple's unclamped factor, b the best step along R.
+    energy_code = energy_orthogonal + ratio * ratio * energy
+    solvable = (energy_orthogonal > condition * energy_code) & (energy > 0)
+    guarded_orthogonal = xp.where(solvable, energy_orthogonal, 1.0)
+    b = xp.where(solvable, (fit_orthogonal - slope + ratio * penalty) / guarded_orthogonal, 0.0)
+    a = xp.where(solvable, unclamped_factor - ratio * b, factor)
     candidate = torch.addcmul(step * xp.device(a, X), code, xp.device(b, X))
     planar_penalty = alpha * xp.host(_column(candidate.abs().sum(dim=1)))
     # The plane's point rescaled to its own best multiple.
-    planar_fit = a * fit + b * fit_code
-    planar_energy = a * a * energy + 2 * a * b * cross + b * b * energy_code
+    along = xp.where(solvable, unclamped_factor, factor)
+    planar_fit = along * fit + b * fit_orthogonal
+    planar_energy = along * along * energy + b * b * energy_orthogonal
     clamped_planar_energy = xp.clamp_min(planar_energy, tiny)
     unclamped_rescale = (planar_fit - planar_penalty) / clamped_planar_energy
     rescale = xp.clamp_min(unclamped_rescale, 0.0)
-    planar = rescale * (0.5 * rescale * planar_energy - planar_fit + planar_penalty)
-    scaled = factor * (0.5 * factor * energy - fit + penalty)
-    better = solvable & (planar < scaled)
+    # Its objective less the best multiple's, in terms of the objective's size.
+    scaled_along, across = rescale * along, rescale * b
+    change = (scaled_along - factor) * (0.5 * (scaled_along + factor) - unclamped_factor) * energy
+    change = change + across * (0.5 * across * energy_orthogonal - fit_orthogonal)
+    change = change + rescale * planar_penalty - scaled_along * penalty
+    better = solvable & (change < 0)
     if positive:
         better &= xp.host(candidate.amin(dim=1, keepdim=True) >= 0)
     ctx.save_for_backward(X, step, image, code, approximation, signs, candidate)
     ctx.alpha = alpha
-    # The per-signal values the backward reads.
+    # The per-signal values the backward reads. It differentiates the same
+    # functions written in <x, Z D> and ||Z D||^2, the 2 x 2 system's
+    # determinant energy ||R||^2.
+    fit_code = fit_orthogonal + ratio * fit
+    determinant = xp.where(solvable, energy * energy_orthogonal, 1.0)
     ctx.kept = dict(
         fit=fit, energy=energy, fit_code=fit_code, energy_code=energy_code, cross=cross,
-        gain=gain, gain_code=gain_code, clamped_energy=clamped_energy,
+        gain=fit - penalty, gain_code=fit_code - slope, clamped_energy=clamped_energy,
         unclamped_factor=unclamped_factor, determinant=determinant,
         a=a, b=b, planar_energy=planar_energy,
         clamped_planar_energy=clamped_planar_energy, unclamped_rescale=unclamped_rescale,
