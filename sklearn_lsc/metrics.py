@@ -38,6 +38,7 @@ __all__ = [
         "groups": ["array-like", Interval(numbers.Integral, 1, None, closed="left"), None],
         "group_alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "group_weights": ["array-like", None],
+        "positive": ["boolean"],
         "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "device": [str, torch.device],
@@ -55,6 +56,7 @@ def relative_gap(
     groups=None,
     group_alpha=0.0,
     group_weights=None,
+    positive=False,
     max_iter=5000,
     tol=1e-8,
     device="cpu",
@@ -63,7 +65,8 @@ def relative_gap(
 
     ``(F(code) - F(z*)) / F(z*)`` with ``F`` the mean Lasso (or HiLasso, when
     ``groups`` is given) objective over the rows and ``z*`` the exact codes
-    of :func:`~sklearn_lsc.sparse_encode` (FISTA run to ``tol``). Zero for
+    of :func:`~sklearn_lsc.sparse_encode` (FISTA run to ``tol``; nonnegative
+    with ``positive``, as the codes of a ``positive=True`` encoder). Zero for
     exact codes; the quantity the benchmarks report. Comparable across
     ``alpha``: each value is measured against its own optimum.
 
@@ -79,6 +82,9 @@ def relative_gap(
         Weight of the group penalty.
     group_weights : array-like of shape (n_groups,), default=None
         Positive per-group weights; ones when None.
+    positive : bool, default=False
+        Whether the codes are constrained to be nonnegative: the optimum is
+        then the constrained problem's, and ``code`` must be nonnegative.
     max_iter : int, default=5000
         Iterations of the exact solver.
     tol : float, default=1e-8
@@ -103,12 +109,18 @@ def relative_gap(
     True
     """
     X, code, dictionary = _check_shapes(X, code, dictionary)
+    if positive and np.any(code < 0):
+        raise ValueError(
+            "The 'code' parameter has negative entries, but positive=True constrains the "
+            "codes to be nonnegative: its objective is infinite."
+        )
     penalty = dict(alpha=alpha, groups=groups, group_alpha=group_alpha)
     optimum_code = sparse_encode(
         X,
         dictionary,
         **penalty,
         group_weights=group_weights,
+        positive=positive,
         max_iter=max_iter,
         tol=tol,
         device=device,
@@ -261,8 +273,15 @@ def neg_relative_gap_scorer(estimator, X, y=None):
             groups=groups, group_alpha=encoder.group_alpha, group_weights=encoder.group_weights
         )
     device = getattr(encoder, "device", "cpu")  # the exact solver runs where the encoder does
+    positive = bool(getattr(encoder, "positive", False))  # the encoder's problem's optimum
     return -relative_gap(
-        X, code, encoder.components_, alpha=encoder.alpha, device=device, **structured
+        X,
+        code,
+        encoder.components_,
+        alpha=encoder.alpha,
+        positive=positive,
+        device=device,
+        **structured,
     )
 
 

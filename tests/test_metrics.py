@@ -46,6 +46,27 @@ def test_relative_gap_of_structured_codes_uses_the_group_penalty():
     assert relative_gap(X, lasso_exact, D, **penalty) > 1e-3
 
 
+def test_relative_gap_of_nonnegative_codes_against_scikit_learns_positive_optimum():
+    rough = np.abs(sparse_encode(X, D, alpha=0.3, positive=True, max_iter=4, tol=0.0))
+    optimum = sklearn_sparse_encode(
+        X, D, algorithm="lasso_cd", alpha=0.3, max_iter=20000, positive=True
+    )
+    expected = lasso_value(X, rough, D, 0.3) / lasso_value(X, optimum, D, 0.3) - 1
+    gap = relative_gap(X, rough, D, alpha=0.3, positive=True)
+    assert gap == pytest.approx(expected, rel=1e-4)
+    assert abs(relative_gap(X, optimum, D, alpha=0.3, positive=True)) < 1e-6
+    # Measured against the unconstrained optimum, exact nonnegative codes
+    # would look far from it.
+    assert relative_gap(X, optimum, D, alpha=0.3) > 1e-2
+
+
+def test_relative_gap_refuses_negative_codes_under_positive():
+    code = sparse_encode(X, D, alpha=0.3)
+    assert (code < 0).any()
+    with pytest.raises(ValueError, match="'code'.*positive=True"):
+        relative_gap(X, code, D, alpha=0.3, positive=True)
+
+
 def test_relative_gap_of_zero_signals_is_zero():
     zeros = np.zeros((3, 8))
     assert relative_gap(zeros, np.zeros((3, 12)), D, alpha=0.1) == 0.0
@@ -128,6 +149,14 @@ def test_the_gap_scorer_reads_a_structured_encoders_penalty():
     expected = relative_gap(X, code, D, alpha=0.05, groups=3, group_alpha=0.3)
     assert neg_relative_gap_scorer(encoder, X) == pytest.approx(-expected)
     assert expected != pytest.approx(relative_gap(X, code, D, alpha=0.05))
+
+
+def test_the_gap_scorer_reads_a_nonnegative_encoders_constraint():
+    encoder = LearnedLassoEncoder(dictionary=D, alpha=0.05, positive=True, max_iter=3)
+    code = encoder.set_params(random_state=0).fit(X).transform(X)
+    expected = relative_gap(X, code, D, alpha=0.05, positive=True)
+    assert neg_relative_gap_scorer(encoder, X) == pytest.approx(-expected)
+    assert expected < relative_gap(X, code, D, alpha=0.05) - 1e-3
 
 
 def test_grid_search_with_the_gap_scorer_prefers_the_deeper_network():
