@@ -114,7 +114,9 @@ class SparseCodingClassifier(_SparseClassifier):
     ----------
     encoder : LearnedLassoEncoder or LearnedHiLassoEncoder, default=None
         The unfitted encoder cloned once per class; its dictionary is learned
-        on that class's rows (leave its ``dictionary`` None). None:
+        on that class's rows (leave its ``dictionary`` None, or give an
+        initial one with ``fit_dictionary=True``; a fixed dictionary, shared
+        by every class, is refused). None:
         ``LearnedLassoEncoder()``. Its parameters tune as ``encoder__alpha``.
 
     metric : {"euclidean", "mahalanobis"}, default="euclidean"
@@ -201,6 +203,15 @@ class SparseCodingClassifier(_SparseClassifier):
             raise TypeError(
                 "The 'encoder' parameter must be a LearnedLassoEncoder or a "
                 f"LearnedHiLassoEncoder; got {type(template).__name__}."
+            )
+        fixed = template.fit_dictionary is False or template.fit_dictionary == "auto"
+        if template.dictionary is not None and fixed:
+            raise ValueError(
+                "The 'encoder' parameter has a fixed dictionary (its 'dictionary' given, "
+                f"fit_dictionary={template.fit_dictionary!r}): every class would share it, and "
+                "the classes would differ only by their networks' errors. Leave its dictionary "
+                "None to learn one per class, or set fit_dictionary=True to adapt the given one "
+                "on each class's rows."
             )
         return template
 

@@ -167,6 +167,29 @@ def test_a_class_with_fewer_rows_than_atoms_is_refused(digits):
         SparseCodingClassifier(encoder(max_iter=1)).fit(X_train[keep], y_train[keep])
 
 
+@pytest.mark.parametrize("fit_dictionary", ["auto", False])
+def test_an_encoder_with_a_fixed_dictionary_is_refused(digits, fit_dictionary):
+    # Every class would share one dictionary: nothing tells the classes apart
+    # but the networks' errors.
+    X_train, _, y_train, _ = digits
+    fixed = encoder(n_components=None, dictionary=X_train[:16], fit_dictionary=fit_dictionary)
+    classifier = SparseCodingClassifier(fixed)
+    with pytest.raises(ValueError, match="'encoder' parameter has a fixed dictionary"):
+        classifier.fit(X_train, y_train)
+    with pytest.raises(ValueError, match="'encoder' parameter has a fixed dictionary"):
+        classifier.partial_fit(X_train, y_train, classes=np.unique(y_train))
+    assert not hasattr(classifier, "encoders_")
+
+
+def test_a_given_dictionary_adapted_per_class_is_accepted(digits):
+    X_train, X_test, y_train, y_test = digits
+    initial = encoder(n_components=None, dictionary=X_train[:16], fit_dictionary=True)
+    classifier = SparseCodingClassifier(initial).fit(X_train, y_train)
+    first, second = (e.components_ for e in classifier.encoders_[:2])
+    assert not np.allclose(first, second)  # each class adapted its own copy
+    assert classifier.score(X_test, y_test) > 0.8
+
+
 def test_a_non_encoder_is_refused_naming_the_parameter(digits):
     from sklearn.decomposition import MiniBatchDictionaryLearning
 
