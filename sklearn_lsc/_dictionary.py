@@ -15,7 +15,8 @@ from ._warnings import warn
 def init_dictionary_from_samples(X, n_components, random_state, positive=False):
     """``n_components`` distinct nonzero rows of ``X``, normalized to unit norm.
 
-    Rows of zero norm cannot be atoms; when ``X`` has fewer usable rows than
+    Rows of zero norm cannot be atoms, and repeated rows (and multiples of
+    one another) give one atom; when ``X`` has fewer such rows than
     ``n_components``, the remaining atoms are random Gaussian directions.
     ``positive``: the rows' positive parts (and the random directions'
     absolute values), for a nonnegative dictionary. Returns a new float
@@ -25,20 +26,46 @@ def init_dictionary_from_samples(X, n_components, random_state, positive=False):
         X = np.maximum(X, 0)
     norms = stable_row_norms(X)  # in float64: no overflow for huge rows
     usable = np.flatnonzero(norms > 0)
-    n_from_rows = min(n_components, usable.size)
-    chosen = random_state.choice(usable, size=n_from_rows, replace=False)
+    chosen = _distinct_rows(X, norms, usable, n_components, random_state)
+    n_from_rows = chosen.size
     atoms = [X[chosen] / norms[chosen, None]]
     if n_from_rows < n_components:
         warn(
-            f"n_components={n_components} atoms, but the data has only {usable.size} "
-            f"nonzero rows to start them from: {n_components - n_from_rows} atoms start "
-            "as random directions. Pass more rows, or fewer components.",
+            f"n_components={n_components} atoms, but the data has only {n_from_rows} "
+            f"distinct nonzero rows to start them from: {n_components - n_from_rows} atoms "
+            "start as random directions. Pass more rows, or fewer components.",
             UserWarning,
         )
         extra = random_state.standard_normal((n_components - n_from_rows, X.shape[1]))
         extra = np.abs(extra) if positive else extra
         atoms.append(extra / np.linalg.norm(extra, axis=1, keepdims=True))
     return np.concatenate(atoms).astype(X.dtype, copy=False)
+
+
+def _distinct_rows(X, norms, usable, n_components, random_state):
+    """Up to ``n_components`` of the ``usable`` rows, in random order, no two of one direction.
+
+    Two atoms of one direction code nothing the other does not, and split
+    the codes between them. Directions are compared rounded (a row's
+    multiple normalizes to the same atom up to rounding). The rows are
+    walked in the order of one random permutation, so that without repeats
+    the draw is that of ``random_state.choice(usable, n_components,
+    replace=False)``; only the rows walked are normalized.
+    """
+    order = usable[random_state.permutation(usable.size)]
+    seen, chosen = set(), []
+    for start in range(0, order.size, 4 * n_components):
+        block = order[start : start + 4 * n_components]
+        # (+ 0.0: -0.0 and 0.0 are one value, not two keys.)
+        keys = (X[block] / norms[block, None]).round(6) + 0.0
+        for row, key in zip(block, keys, strict=True):
+            key = key.tobytes()
+            if key not in seen:
+                seen.add(key)
+                chosen.append(row)
+                if len(chosen) == n_components:
+                    return np.asarray(chosen)
+    return np.asarray(chosen, dtype=np.intp)
 
 
 def check_nonnegative_atoms(dictionary, name):

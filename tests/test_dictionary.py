@@ -74,6 +74,30 @@ def test_init_from_samples_skips_zero_rows_and_fills_with_random_atoms():
         assert np.any(np.all(np.isclose(D, row), axis=1))
 
 
+def test_init_from_samples_starts_no_two_atoms_from_one_repeated_row():
+    rng = np.random.RandomState(1)
+    distinct = rng.standard_normal((3, 10))
+    X = distinct[rng.randint(0, 3, 200)]
+    X[::7] *= 2.5  # a multiple normalizes to the same atom
+    with pytest.warns(UserWarning, match="only 3 distinct nonzero rows"):
+        D = init_dictionary_from_samples(X, 8, np.random.RandomState(0))
+    np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1.0)
+    coherence = np.abs(D @ D.T) - np.eye(8)
+    assert coherence.max() < 0.99  # no atom repeats another
+    units = distinct / np.linalg.norm(distinct, axis=1, keepdims=True)
+    for row in units:  # each distinct row starts one atom
+        assert np.sum(np.all(np.isclose(D, row), axis=1)) == 1
+
+
+def test_init_from_samples_draws_the_same_rows_without_repeats():
+    # Removing repeats changes nothing where there are none: the atoms are
+    # the rows the seed's permutation picks, as before.
+    X = np.random.RandomState(2).standard_normal((50, 6))
+    D = init_dictionary_from_samples(X, 5, np.random.RandomState(3))
+    picked = np.random.RandomState(3).permutation(50)[:5]
+    np.testing.assert_allclose(D, X[picked] / np.linalg.norm(X[picked], axis=1, keepdims=True))
+
+
 def test_negligible_dictionary_entries_are_zeroed_and_codes_unchanged():
     # Multiplicative NMF updates leave subnormal entries in atoms; they are
     # zeroed (arithmetic on them is slow), which changes no code beyond rounding.
