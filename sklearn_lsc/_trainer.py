@@ -25,6 +25,7 @@ from ._training import (
     minibatch_epoch,
     set_learning_rate,
 )
+from ._transaction import Undone
 from ._warnings import warn
 
 # ``fit`` ending with a training loss above its best epoch's by more than this
@@ -32,6 +33,13 @@ from ._warnings import warn
 # restores the best epoch's network. Magnitudes, as losses can be negative
 # (the discriminative objective rewards energy in known-active groups).
 _BLOW_UP = 1.0
+
+# ``partial_fit`` undoes its pass when the chunk's noise-free loss ends more
+# than this fraction above both the network's of before the call and the
+# untrained network's. Looser than fit's guards: on chunks of a few rows the
+# networks' loss moves by a few percent, LCoD's (and early, with the
+# dictionary learned) by up to about 15%.
+_STEP_RISE = 0.25
 
 # ``early_stopping="auto"`` sets rows aside only when at least this many would
 # be: fewer make a validation loss too noisy to pick an epoch by.
@@ -128,21 +136,24 @@ class TrainerMixin:
         # on (early stopping) or of the training rows, untrained and at the end.
         # (Not against regression targets that move with the dictionary: its
         # loss then compares with different codes at each epoch.)
-        check_untrained = anneal and not (self.objective == "regression" and self._fit_dictionary)
+        moving_targets = self.objective == "regression" and self._fit_dictionary
+        check_untrained = anneal and not moving_targets
+        # partial_fit's guard: the chunk's noise-free loss before and after its pass.
+        check_step = not anneal and not moving_targets
         guard = None
-        if early_stopping or check_untrained:
-            guard_rows = (
-                (X_validation, y_validation, labels_validation)
-                if early_stopping
-                else (X, y, labels)
-            )
+        if early_stopping or check_untrained or check_step:
+            guard_rows, guard_targets = (X, y, labels), targets
+            if early_stopping:
+                guard_rows, guard_targets = (X_validation, y_validation, labels_validation), None
+            elif check_step and labels is None and X.shape[0] > self.batch_size:
+                # partial_fit watches a minibatch's worth of the chunk's rows,
+                # spread over it: enough to see a blow-up, for a fraction of a pass.
+                picked = np.linspace(0, X.shape[0] - 1, self.batch_size).round().astype(np.intp)
+                guard_rows = (X[picked], None if y is None else y[picked], None)
+                if targets is not None:
+                    guard_targets = targets[torch.from_numpy(picked).to(targets.device)]
             noise_free_loss = self._noise_free_loss_function(
-                *guard_rows,
-                dictionary,
-                objective,
-                device,
-                dtype,
-                targets=None if early_stopping else targets,
+                *guard_rows, dictionary, objective, device, dtype, targets=guard_targets
             )
 
             def guard():
@@ -154,6 +165,9 @@ class TrainerMixin:
         untrained = best = Checkpoint(math.inf, None, None)
         if check_untrained:
             untrained = Checkpoint(guard(), 0, self._snapshot(dictionary))
+        before = guard() if check_step else None
+        # A first call's untrained network, to go back to (cheap: no optimizer state yet).
+        initial = self._snapshot(dictionary) if check_step and self.n_iter_ == 0 else None
         for epoch in range(n_epochs):
             if anneal and not isinstance(self._optimizer, ArmijoDescent):
                 rate = cosine_learning_rate(self.learning_rate, epoch, n_epochs)
@@ -201,7 +215,43 @@ class TrainerMixin:
         self.best_validation_loss_ = best.loss if early_stopping else None
         if anneal:
             self._keep_best(best, watched, untrained, guard, dictionary, early_stopping, units)
+        if before is not None:
+            self._undo_blown_up_pass(before, guard(), guard, dictionary, units, initial)
         self.components_ = to_numpy(dictionary, self.components_.dtype)
+
+    def _undo_blown_up_pass(self, before, after, guard, dictionary, units, initial):
+        """End of ``partial_fit``: undo the pass, with a ``ConvergenceWarning``,
+        where it left the noise-free loss of the chunk's watched rows
+        (``guard()``: ``before`` the pass, ``after`` it) more than
+        ``_STEP_RISE`` above both the loss before the pass and the untrained
+        network's (a few iterations of its algorithm, on the dictionary as it
+        is now). The first call (``initial``, its snapshot after the
+        initialization) keeps its untrained network; a later call is undone
+        whole (:class:`Undone`: the estimator as it was)."""
+
+        def exceeds(reference):
+            return after - reference > max(_STEP_RISE * abs(reference), 1e-12 * units)
+
+        if not exceeds(before):
+            return
+        trained = self.network_
+        self.network_ = self._build_network(dictionary.detach().clone())
+        try:
+            untrained = guard()
+        finally:
+            self.network_ = trained
+        if not exceeds(untrained):
+            return
+        message = (
+            f"partial_fit's pass made the chunk's noise-free loss rise to {after:.4g}, from "
+            f"{before:.4g} before it, against {untrained:.4g} for the untrained network: "
+            "training blew up, and {kept}. Lower the 'learning_rate' parameter (now "
+            f"{self.learning_rate})."
+        )
+        if initial is None:
+            raise Undone(message.format(kept="the call was undone"), ConvergenceWarning)
+        self._restore(initial, dictionary)
+        warn(message.format(kept="the untrained network was kept"), ConvergenceWarning)
 
     def _keep_best(self, best, last, untrained, guard, dictionary, early_stopping, units):
         """End of ``fit``: restore the best epoch's network, or the untrained one.

@@ -4,6 +4,18 @@ import contextlib
 import copy
 import functools
 
+from ._warnings import warn
+
+
+class Undone(Exception):
+    """Raised inside a :func:`transactional` call to undo it without failing:
+    the estimator is restored, the message becomes a warning of ``category``,
+    and the call returns the estimator."""
+
+    def __init__(self, message, category):
+        super().__init__(message)
+        self.category = category
+
 
 def _is_fitted_state(name):
     # Parameters have neither a leading nor a trailing underscore; everything
@@ -45,15 +57,19 @@ def transactional(*, copy_state):
     """Decorate a fitting method so that, when it raises, nothing has changed.
 
     See :func:`rollback_on_error`; the class's ``_TRANSIENT_STATE`` names its
-    caches.
+    caches. :class:`Undone` rolls back too, and returns with its warning.
     """
 
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
             transient = getattr(self, "_TRANSIENT_STATE", ())
-            with rollback_on_error(self, copy_state=copy_state, transient=transient):
-                return method(self, *args, **kwargs)
+            try:
+                with rollback_on_error(self, copy_state=copy_state, transient=transient):
+                    return method(self, *args, **kwargs)
+            except Undone as undone:
+                warn(str(undone), undone.category)
+                return self
 
         return wrapper
 

@@ -559,7 +559,10 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
         The first call initializes the dictionary and the network from ``X``;
         later calls continue training them at the current ``learning_rate``
-        (constant: no annealing schedule).
+        (constant: no annealing schedule). A pass that leaves the chunk's
+        loss far above both its loss before the pass and the untrained
+        network's is undone with a ``ConvergenceWarning`` (see the User
+        Guide's "When training goes wrong").
 
         Parameters
         ----------

@@ -131,6 +131,55 @@ def test_a_partial_fit_that_diverges_changes_nothing(Encoder):
     assert encoder.n_iter_ == before["n_iter_"] + 1
 
 
+@pytest.mark.parametrize("architecture", ["lista", "rescaled_lista"])
+def test_a_first_partial_fit_that_blows_up_keeps_the_untrained_network_and_warns(architecture):
+    # A finite but far worse network: no error to catch, the guard's job.
+    X, D = sparse_problem()
+    params = dict(dictionary=D, alpha=0.1, architecture=architecture, random_state=0)
+    untrained = LearnedLassoEncoder(**params, learning_rate=1e-12).partial_fit(X)
+    encoder = LearnedLassoEncoder(**params, learning_rate=10.0)
+    with pytest.warns(ConvergenceWarning, match="blew up, and the untrained network was kept"):
+        encoder.partial_fit(X)
+    np.testing.assert_allclose(encoder.transform(X), untrained.transform(X), atol=1e-9)
+    assert not encoder._optimizer.state_dict()["state"]  # Adam's moments as before any step
+    # Unguarded, the pass's network is far worse than the untrained one.
+    unguarded = LearnedLassoEncoder(**params, learning_rate=10.0)
+    unguarded._undo_blown_up_pass = lambda *arguments: None
+    unguarded.partial_fit(X)
+    assert lasso_objective(X, unguarded.transform(X), D, 0.1) > 1.25 * lasso_objective(
+        X, untrained.transform(X), D, 0.1
+    )
+
+
+def test_a_later_partial_fit_that_blows_up_is_undone_and_warns():
+    X, D = sparse_problem()
+    encoder = LearnedLassoEncoder(dictionary=D, alpha=0.1, max_iter=5, random_state=0).fit(X)
+    codes, before = encoder.transform(X), snapshot(encoder)
+    encoder.set_params(learning_rate=10.0)
+    with pytest.warns(ConvergenceWarning, match="blew up, and the call was undone"):
+        assert encoder.partial_fit(X[:300]) is encoder
+    assert_same(snapshot(encoder), before)
+    np.testing.assert_array_equal(encoder.transform(X), codes)
+    encoder.set_params(learning_rate=1e-3).partial_fit(X[:300])  # and trains on
+    assert encoder.n_iter_ == before["n_iter_"] + 1
+
+
+@pytest.mark.parametrize("architecture", ["rescaled_lista", "lista", "lcod"])
+@pytest.mark.parametrize("learned", [False, True], ids=["given", "learned"])
+def test_the_partial_fit_guard_stays_silent_on_a_stream_at_the_default_rate(architecture, learned):
+    # Chunks of 20 rows: the loss of a chunk moves by several percent from
+    # one pass to the next (LCoD's most, and early on with the dictionary
+    # learned), none a blow-up.
+    X, D = sparse_problem(n_samples=400)
+    atoms = dict(n_components=32) if learned else dict(dictionary=D)
+    encoder = LearnedLassoEncoder(**atoms, alpha=0.1, architecture=architecture, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        for start in range(0, 400, 20):
+            encoder.partial_fit(X[start : start + 20])
+    assert encoder.n_iter_ == 20
+
+
 def test_partial_fit_trains_at_the_current_learning_rate():
     X, _ = sparse_problem(n_samples=120, dtype=np.float32)
     encoder = LearnedLassoEncoder(n_components=8, alpha=0.1, max_iter=4, random_state=0).fit(X)
@@ -336,7 +385,7 @@ def test_groups_of_the_wrong_type_get_a_clear_message(groups):
 
 def test_more_atoms_than_rows_warns_that_some_start_random():
     X, _ = sparse_problem(n_samples=10)
-    with pytest.warns(UserWarning, match="only 10 nonzero rows.*6 atoms start as random"):
+    with pytest.warns(UserWarning, match="only 10 distinct nonzero rows.*6 atoms start as random"):
         LearnedLassoEncoder(n_components=16, alpha=0.1, max_iter=1).fit(X)
 
 
