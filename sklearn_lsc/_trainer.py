@@ -436,13 +436,16 @@ class TrainerMixin:
     def _input_perturbation(self, X, X_tensor):
         """``input_noise``'s perturbation of training signals (a callable), or None.
 
-        The noise's standard deviation is ``input_noise`` times the root mean
-        square of ``X``; its generator is seeded from ``random_state`` (drawn
+        The noise's standard deviation on each row is ``input_noise`` times
+        that row's root mean square: on data whose rows differ in norm, one
+        level for all would drown the small rows and barely touch the large
+        ones, which carry the objective (rows of one norm get the same noise
+        either way). Its generator is seeded from ``random_state`` (drawn
         only when there is noise, so noise-free training is unchanged).
         """
         if self.input_noise_ == 0:
             return None
-        scale = self.input_noise_ * math.sqrt(float(np.mean(np.square(X, dtype=np.float64))))
+        level = self.input_noise_ / math.sqrt(X.shape[1])
         generator = torch.Generator(device=X_tensor.device)
         generator.manual_seed(int(self._rng.randint(np.iinfo(np.int32).max)))
 
@@ -450,6 +453,7 @@ class TrainerMixin:
             noise = torch.randn(
                 rows.shape, generator=generator, device=rows.device, dtype=rows.dtype
             )
+            scale = level * torch.linalg.vector_norm(rows, dim=1, keepdim=True)
             return rows + scale * noise
 
         return perturb

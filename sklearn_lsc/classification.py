@@ -454,8 +454,8 @@ class StructuredSparseClassifier(_SparseClassifier):
     %(batch_size)s
 
     input_noise : float, default=0.0
-        Training noise of every encoder, relative to the root mean square of
-        its training rows (see :class:`LearnedLassoEncoder`).
+        Training noise of every encoder, relative to each training row's root
+        mean square (see :class:`LearnedLassoEncoder`).
 
     tol : float, default=1e-4
         Relative improvement of the stopping rule of every encoder.

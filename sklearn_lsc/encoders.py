@@ -104,8 +104,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     input_noise : float or "auto", default="auto"
         Standard deviation of Gaussian noise added afresh to each training
-        minibatch, relative to the root mean square of the signals passed to
-        ``fit`` (or to that ``partial_fit`` call): a regularizer against
+        minibatch, relative to each signal's root mean square (its norm over
+        the square root of ``n_features``): a regularizer against
         overfitting small training sets (:ref:`the User Guide
         <input_noise>`). ``"auto"``: 0.5 up to 2,000 training rows, then
         ``0.5 * sqrt(2000 / n_samples)`` (``input_noise_`` holds the value
@@ -348,7 +348,7 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
 
     input_noise : float or "auto", default=0.1
         Standard deviation of Gaussian noise added afresh to each training
-        minibatch, relative to the signals' root mean square: a regularizer
+        minibatch, relative to each signal's root mean square: a regularizer
         against overfitting small training sets (:ref:`the User Guide
         <input_noise>`). ``"auto"``: the rule of
         :class:`~sklearn_lsc.LearnedLassoEncoder`. 0: the signals as given.

@@ -212,6 +212,35 @@ def test_input_noise_trains_on_noisy_signals_of_the_right_scale(monkeypatch):
     assert not torch.equal(seen[1], seen[2])  # fresh noise each epoch
 
 
+def test_input_noise_is_relative_to_each_rows_own_size(monkeypatch):
+    # Rows of norms 100 times apart: each is perturbed relative to its own
+    # root mean square (one level for all would swamp the small rows).
+    X = random_data(4, n_samples=200)
+    X[100:] *= 100.0
+    seen = []
+    original = solvers_module._solve
+
+    def spy(signals, *args):
+        seen.append(signals.clone())
+        return original(signals, *args)
+
+    monkeypatch.setattr(solvers_module, "_solve", spy)
+    encoder = LearnedLassoEncoder(
+        n_components=6, alpha=0.1, dictionary=np.eye(8)[:6], objective="regression",
+        input_noise=0.1, batch_size=200, max_iter=1, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder.fit(X)
+    scale = encoder.signal_scale_
+    noisy = seen[1].numpy() * scale  # the minibatch's perturbed rows, shuffled
+    source = _match_rows(noisy, X)
+    relative = (noisy - X[source]) / np.sqrt(np.mean(X[source] ** 2, axis=1, keepdims=True))
+    for rows in (source < 100, source >= 100):
+        assert rows.sum() == 100
+        assert np.std(relative[rows]) == pytest.approx(0.1, rel=0.1)
+
+
 def _match_rows(noisy, X):
     """Index of the row of ``X`` nearest to each row of ``noisy``."""
     distances = ((noisy[:, None, :] - X[None, :, :]) ** 2).sum(axis=2)
