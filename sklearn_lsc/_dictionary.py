@@ -16,7 +16,7 @@ def init_dictionary_from_samples(X, n_components, random_state, positive=False):
     """``n_components`` distinct nonzero rows of ``X``, normalized to unit norm.
 
     Rows of zero norm cannot be atoms, and repeated rows (and multiples of
-    one another) give one atom; when ``X`` has fewer such rows than
+    one another, of either sign) give one atom; when ``X`` has fewer such rows than
     ``n_components``, the remaining atoms are random Gaussian directions.
     ``positive``: the rows' positive parts (and the random directions'
     absolute values), for a nonnegative dictionary. Returns a new float
@@ -26,7 +26,7 @@ def init_dictionary_from_samples(X, n_components, random_state, positive=False):
         X = np.maximum(X, 0)
     norms = stable_row_norms(X)  # in float64: no overflow for huge rows
     usable = np.flatnonzero(norms > 0)
-    chosen = _distinct_rows(X, norms, usable, n_components, random_state)
+    chosen = _distinct_rows(X, norms, usable, n_components, random_state, signed=not positive)
     n_from_rows = chosen.size
     atoms = [X[chosen] / norms[chosen, None]]
     if n_from_rows < n_components:
@@ -42,12 +42,13 @@ def init_dictionary_from_samples(X, n_components, random_state, positive=False):
     return np.concatenate(atoms).astype(X.dtype, copy=False)
 
 
-def _distinct_rows(X, norms, usable, n_components, random_state):
+def _distinct_rows(X, norms, usable, n_components, random_state, signed):
     """Up to ``n_components`` of the ``usable`` rows, in random order, no two of one direction.
 
     Two atoms of one direction code nothing the other does not, and split
-    the codes between them. Directions are compared rounded (a row's
-    multiple normalizes to the same atom up to rounding). The rows are
+    the codes between them; with ``signed`` codes, ``d`` and ``-d`` are one
+    direction too. Directions are compared rounded (a row's multiple
+    normalizes to the same atom up to rounding). The rows are
     walked in the order of one random permutation, so that without repeats
     the draw is that of ``random_state.choice(usable, n_components,
     replace=False)``; only the rows walked are normalized.
@@ -58,6 +59,9 @@ def _distinct_rows(X, norms, usable, n_components, random_state):
         block = order[start : start + 4 * n_components]
         # (+ 0.0: -0.0 and 0.0 are one value, not two keys.)
         keys = (X[block] / norms[block, None]).round(6) + 0.0
+        if signed:  # each key's first nonzero entry made positive
+            first = np.take_along_axis(keys, (keys != 0).argmax(axis=1)[:, None], axis=1)
+            keys = np.where(first < 0, -keys, keys) + 0.0
         for row, key in zip(block, keys, strict=True):
             key = key.tobytes()
             if key not in seen:

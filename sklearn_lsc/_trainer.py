@@ -97,7 +97,9 @@ class TrainerMixin:
         rows (noise-free), and the network of the best such epoch is kept.
         ``fit`` never keeps a network whose noise-free loss is worse than the
         untrained one's (a few iterations of its algorithm): it restores that
-        one and warns. A non-finite loss, at any step, raises.
+        one and warns. A non-finite loss, at any step, raises. Without
+        ``anneal`` (``partial_fit``) a pass that blew up may raise
+        :class:`Undone`: the caller must be :func:`transactional`.
         """
         device = resolve_device(self.device)
         self._move_to(device)
@@ -146,8 +148,8 @@ class TrainerMixin:
             if early_stopping:
                 guard_rows, guard_targets = (X_validation, y_validation, labels_validation), None
             elif check_step and labels is None and X.shape[0] > self.batch_size:
-                # partial_fit watches a minibatch's worth of the chunk's rows,
-                # spread over it: enough to see a blow-up, for a fraction of a pass.
+                # partial_fit watches at most a minibatch's worth of the chunk's
+                # rows, spread over it: enough to see a blow-up, at a bounded cost.
                 picked = np.linspace(0, X.shape[0] - 1, self.batch_size).round().astype(np.intp)
                 guard_rows = (X[picked], None if y is None else y[picked], None)
                 if targets is not None:
@@ -222,31 +224,33 @@ class TrainerMixin:
     def _undo_blown_up_pass(self, before, after, guard, dictionary, units, initial):
         """End of ``partial_fit``: undo the pass, with a ``ConvergenceWarning``,
         where it left the noise-free loss of the chunk's watched rows
-        (``guard()``: ``before`` the pass, ``after`` it) more than
-        ``_STEP_RISE`` above both the loss before the pass and the untrained
-        network's (a few iterations of its algorithm, on the dictionary as it
-        is now). The first call (``initial``, its snapshot after the
-        initialization) keeps its untrained network; a later call is undone
-        whole (:class:`Undone`: the estimator as it was)."""
+        (``guard()``: ``before`` the pass, ``after`` it) not finite, or more
+        than ``_STEP_RISE`` above both the loss before the pass and the
+        untrained network's (a few iterations of its algorithm, on the
+        dictionary as it is now). The first call (``initial``, its snapshot
+        after the initialization) keeps its untrained network; a later call
+        is undone whole (:class:`Undone`: the estimator as it was)."""
 
         def exceeds(reference):
             return after - reference > max(_STEP_RISE * abs(reference), 1e-12 * units)
 
-        if not exceeds(before):
-            return
-        trained = self.network_
-        self.network_ = self._build_network(dictionary.detach().clone())
-        try:
-            untrained = guard()
-        finally:
-            self.network_ = trained
-        if not exceeds(untrained):
-            return
+        compared = ""
+        if math.isfinite(after):
+            if not exceeds(before):
+                return
+            trained = self.network_
+            self.network_ = self._build_network(dictionary.detach().clone())
+            try:
+                untrained = guard()
+            finally:
+                self.network_ = trained
+            if not exceeds(untrained):
+                return
+            compared = f", against {untrained:.4g} for the untrained network"
         message = (
-            f"partial_fit's pass made the chunk's noise-free loss rise to {after:.4g}, from "
-            f"{before:.4g} before it, against {untrained:.4g} for the untrained network: "
-            "training blew up, and {kept}. Lower the 'learning_rate' parameter (now "
-            f"{self.learning_rate})."
+            f"partial_fit's pass made the chunk's noise-free loss {after:.4g}, from "
+            f"{before:.4g} before it{compared}: training blew up, and {{kept}}. Lower the "
+            f"'learning_rate' parameter (now {self.learning_rate})."
         )
         if initial is None:
             raise Undone(message.format(kept="the call was undone"), ConvergenceWarning)

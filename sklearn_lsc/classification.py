@@ -204,7 +204,8 @@ class SparseCodingClassifier(_SparseClassifier):
                 "The 'encoder' parameter must be a LearnedLassoEncoder or a "
                 f"LearnedHiLassoEncoder; got {type(template).__name__}."
             )
-        fixed = template.fit_dictionary is False or template.fit_dictionary == "auto"
+        fit_dictionary = template.fit_dictionary
+        fixed = isinstance(fit_dictionary, str) or not fit_dictionary  # "auto" keeps it fixed
         if template.dictionary is not None and fixed:
             raise ValueError(
                 "The 'encoder' parameter has a fixed dictionary (its 'dictionary' given, "

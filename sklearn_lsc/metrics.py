@@ -84,7 +84,8 @@ def relative_gap(
         Positive per-group weights; ones when None.
     positive : bool, default=False
         Whether the codes are constrained to be nonnegative: the optimum is
-        then the constrained problem's, and ``code`` must be nonnegative.
+        then the constrained problem's, and ``code`` must be nonnegative
+        (up to rounding).
     max_iter : int, default=5000
         Iterations of the exact solver.
     tol : float, default=1e-8
@@ -109,7 +110,8 @@ def relative_gap(
     True
     """
     X, code, dictionary = _check_shapes(X, code, dictionary)
-    if positive and np.any(code < 0):
+    # (Entries negative by rounding only, as a network's may be, are kept.)
+    if positive and np.any(code < -1e-6 * np.max(np.abs(code), initial=0.0)):
         raise ValueError(
             "The 'code' parameter has negative entries, but positive=True constrains the "
             "codes to be nonnegative: its objective is infinite."
@@ -234,8 +236,8 @@ def neg_relative_gap_scorer(estimator, X, y=None):
     The gap is :func:`~sklearn_lsc.metrics.relative_gap`'s. For
     ``GridSearchCV(scoring=neg_relative_gap_scorer)``: the encoder's own
     penalty (``alpha``, and ``groups_``, ``group_alpha``, ``group_weights``
-    of a structured encoder) sets the exact problem. Higher is better; 0 is
-    exact.
+    of a structured encoder) and its ``positive`` (nonnegative codes) set
+    the exact problem. Higher is better; 0 is exact.
 
     Read more in the :ref:`User Guide <model_selection>`.
 

@@ -167,7 +167,7 @@ def test_a_class_with_fewer_rows_than_atoms_is_refused(digits):
         SparseCodingClassifier(encoder(max_iter=1)).fit(X_train[keep], y_train[keep])
 
 
-@pytest.mark.parametrize("fit_dictionary", ["auto", False])
+@pytest.mark.parametrize("fit_dictionary", ["auto", False, np.False_])
 def test_an_encoder_with_a_fixed_dictionary_is_refused(digits, fit_dictionary):
     # Every class would share one dictionary: nothing tells the classes apart
     # but the networks' errors.

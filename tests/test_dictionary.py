@@ -79,14 +79,15 @@ def test_init_from_samples_starts_no_two_atoms_from_one_repeated_row():
     distinct = rng.standard_normal((3, 10))
     X = distinct[rng.randint(0, 3, 200)]
     X[::7] *= 2.5  # a multiple normalizes to the same atom
+    X[::5] *= -1.0  # and a negative one to its opposite: one direction for signed codes
     with pytest.warns(UserWarning, match="only 3 distinct nonzero rows"):
         D = init_dictionary_from_samples(X, 8, np.random.RandomState(0))
     np.testing.assert_allclose(np.linalg.norm(D, axis=1), 1.0)
     coherence = np.abs(D @ D.T) - np.eye(8)
     assert coherence.max() < 0.99  # no atom repeats another
     units = distinct / np.linalg.norm(distinct, axis=1, keepdims=True)
-    for row in units:  # each distinct row starts one atom
-        assert np.sum(np.all(np.isclose(D, row), axis=1)) == 1
+    for row in units:  # each distinct row starts one atom (of either sign)
+        assert np.sum(np.all(np.isclose(np.abs(D @ row)[:, None], 1.0), axis=1)) == 1
 
 
 def test_init_from_samples_draws_the_same_rows_without_repeats():
@@ -94,7 +95,7 @@ def test_init_from_samples_draws_the_same_rows_without_repeats():
     # the rows the seed's permutation picks, as before.
     X = np.random.RandomState(2).standard_normal((50, 6))
     D = init_dictionary_from_samples(X, 5, np.random.RandomState(3))
-    picked = np.random.RandomState(3).permutation(50)[:5]
+    picked = np.random.RandomState(3).choice(np.arange(50), size=5, replace=False)
     np.testing.assert_allclose(D, X[picked] / np.linalg.norm(X[picked], axis=1, keepdims=True))
 
 

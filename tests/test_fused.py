@@ -217,7 +217,17 @@ def test_encoder_codes_match_with_and_without_the_kernels(
     without = encoder.transform(X)
     assert with_kernels.dtype == dtype
     tolerance = 1e-4 if dtype == np.float32 else 1e-10
-    np.testing.assert_allclose(with_kernels, without, rtol=tolerance, atol=tolerance)
+
+    # Where a layer's two candidate points have objectives within float32's
+    # rounding of each other, the passes may take different ones: the codes
+    # then differ by more than rounding, the objectives do not.
+    def objectives(code):
+        code = code.astype(np.float64)
+        return 0.5 * ((X - code @ D) ** 2).sum(axis=1) + 0.5 * np.abs(code).sum(axis=1)
+
+    np.testing.assert_allclose(objectives(with_kernels), objectives(without), rtol=tolerance)
+    same = np.all(np.isclose(with_kernels, without, rtol=tolerance, atol=tolerance), axis=1)
+    assert same.mean() >= (0.98 if dtype == np.float32 else 1.0)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -15,6 +15,7 @@ from sklearn_lsc import (
     SparseCodingClassifier,
 )
 from sklearn_lsc._dictionary import OnlineDictionaryUpdate
+from sklearn_lsc._trainer import TrainerMixin
 from sklearn_lsc._training import minibatch_epoch
 from sklearn_lsc.solvers import hilasso_objective, lasso_objective
 
@@ -162,6 +163,27 @@ def test_a_later_partial_fit_that_blows_up_is_undone_and_warns():
     np.testing.assert_array_equal(encoder.transform(X), codes)
     encoder.set_params(learning_rate=1e-3).partial_fit(X[:300])  # and trains on
     assert encoder.n_iter_ == before["n_iter_"] + 1
+
+
+def test_a_partial_fit_pass_whose_watched_loss_is_not_finite_is_undone(monkeypatch):
+    X, D = sparse_problem()
+    encoder = LearnedLassoEncoder(dictionary=D, alpha=0.1, max_iter=3, random_state=0).fit(X)
+    before = snapshot(encoder)
+    original = TrainerMixin._noise_free_loss_function
+
+    def poisoned(self, *arguments, **keywords):
+        loss, calls = original(self, *arguments, **keywords), []
+
+        def after_the_pass_nan():
+            calls.append(None)
+            return loss() if len(calls) == 1 else float("nan")
+
+        return after_the_pass_nan
+
+    monkeypatch.setattr(TrainerMixin, "_noise_free_loss_function", poisoned)
+    with pytest.warns(ConvergenceWarning, match="loss nan.*the call was undone"):
+        encoder.partial_fit(X[:300])
+    assert_same(snapshot(encoder), before)
 
 
 @pytest.mark.parametrize("architecture", ["rescaled_lista", "lista", "lcod"])

@@ -70,7 +70,7 @@ def _products(X, step, image, code, approximation, alpha, tiny):
     """What the coefficients depend on, each (n_samples, 1), in the reference's
     operations: ``<x, G D>``, ``||G D||^2``, ``P(G)``, ``<s, Z>``,
     ``<G D, Z D>``, and ``<x, R>`` and ``||R||^2`` for ``R = Z D - ratio G D``
-    (the part of ``Z D`` orthogonal to ``G D``, ``ratio`` the fourth over the
+    (the part of ``Z D`` orthogonal to ``G D``, ``ratio`` the fifth over the
     second); and the subgradient ``s`` (over ``alpha``)."""
     fit = _column(torch.linalg.vecdot(X, image))
     energy = torch.linalg.vector_norm(image, dim=1, keepdim=True).square()
@@ -138,14 +138,14 @@ def _forward(ctx, xp, X, step, image, code, approximation, alpha, positive, cond
     # The plane's point rescaled to its own best multiple.
     along = xp.where(solvable, unclamped_factor, factor)
     planar_fit = along * fit + b * fit_orthogonal
-    planar_energy = along * along * energy + b * b * energy_orthogonal
+    planar_energy = along * along * energy + b * b * guarded_orthogonal
     clamped_planar_energy = xp.clamp_min(planar_energy, tiny)
     unclamped_rescale = (planar_fit - planar_penalty) / clamped_planar_energy
     rescale = xp.clamp_min(unclamped_rescale, 0.0)
     # Its objective less the best multiple's, in terms of the objective's size.
     scaled_along, across = rescale * along, rescale * b
     change = (scaled_along - factor) * (0.5 * (scaled_along + factor) - unclamped_factor) * energy
-    change = change + across * (0.5 * across * energy_orthogonal - fit_orthogonal)
+    change = change + across * (0.5 * across * guarded_orthogonal - fit_orthogonal)
     change = change + rescale * planar_penalty - scaled_along * penalty
     better = solvable & (change < 0)
     if positive:
@@ -154,13 +154,14 @@ def _forward(ctx, xp, X, step, image, code, approximation, alpha, positive, cond
     ctx.alpha = alpha
     # The per-signal values the backward reads. It differentiates the same
     # functions written in <x, Z D> and ||Z D||^2, the 2 x 2 system's
-    # determinant energy ||R||^2.
+    # determinant energy ||R||^2 (its two factors kept apart: their product
+    # may underflow or overflow in float32).
     fit_code = fit_orthogonal + ratio * fit
-    determinant = xp.where(solvable, energy * energy_orthogonal, 1.0)
     ctx.kept = dict(
         fit=fit, energy=energy, fit_code=fit_code, energy_code=energy_code, cross=cross,
         gain=fit - penalty, gain_code=fit_code - slope, clamped_energy=clamped_energy,
-        unclamped_factor=unclamped_factor, determinant=determinant,
+        unclamped_factor=unclamped_factor, guarded_orthogonal=guarded_orthogonal,
+        solvable_energy=xp.where(solvable, energy, 1.0),
         a=a, b=b, planar_energy=planar_energy,
         clamped_planar_energy=clamped_planar_energy, unclamped_rescale=unclamped_rescale,
         rescale=rescale, better=better, tiny=tiny,
@@ -210,8 +211,9 @@ def _backward(ctx, xp, grad_first, grad_second):
     # a and b have gradients only where ``better``, so where ``solvable``.
     # The outputs do not change when a and b are scaled together (rescale
     # scales back), so the gradient along (a, b), the determinant's, is zero.
-    determinant, gain, gain_code = k["determinant"], k["gain"], k["gain_code"]
-    scaled_a, scaled_b = grad_a / determinant, grad_b / determinant
+    gain, gain_code = k["gain"], k["gain_code"]
+    scaled_a = grad_a / k["solvable_energy"] / k["guarded_orthogonal"]
+    scaled_b = grad_b / k["solvable_energy"] / k["guarded_orthogonal"]
     # a_solved = (energy_code gain - cross gain_code) / determinant, and
     # b_solved = (energy gain_code - cross gain) / determinant.
     grad_gain = scaled_a * energy_code - scaled_b * cross

@@ -210,6 +210,8 @@ class RescaledLISTA(LISTA):
                 X, step, image, code, approximation, scratch=spare, image_scratch=residual
             )
             _combine(step, a, code, b)
+            if self.penalty.positive:  # chosen nonnegative; (r a) G + (r b) Z may round below
+                step.clamp_min_(0.0)
             _combine(image, a, approximation, b)
             code, previous = step, code
             approximation, previous_approximation = image, approximation
