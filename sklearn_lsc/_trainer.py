@@ -36,9 +36,9 @@ _BLOW_UP = 1.0
 
 # ``partial_fit`` undoes its pass when the chunk's noise-free loss ends more
 # than this fraction above both the network's of before the call and the
-# untrained network's. Looser than fit's guards: on chunks of a few rows the
-# networks' loss moves by a few percent, LCoD's (and early, with the
-# dictionary learned) by up to about 15%.
+# untrained network's. Looser than fit's guards: on chunks of a few rows a
+# chunk's loss moves from pass to pass (LCoD's most, and early on with the
+# dictionary learned) without anything having gone wrong.
 _STEP_RISE = 0.25
 
 # ``early_stopping="auto"`` sets rows aside only when at least this many would
