@@ -488,3 +488,70 @@ def update_atoms(dictionary, A, B_T, positive, skip):
         for f in range(n_features):
             dictionary[k, f] = atom[f] / scale
     return dictionary
+
+
+@numba.njit(**_OPTIONS)
+def analytic_network(C, K, steps, thresholds, weights, momentum, positive, limit, code,
+                     previous, stopped):  # fmt: skip
+    """Every layer of a network on an analytic weight (:mod:`sklearn_lsc._fused_analytic`),
+    row by row: a row's data stays in cache from its first layer to its last.
+
+    The first layer's output is ``Z = h(steps[0] C)``; layer ``t``'s is
+    ``h(Y + steps[t] (C - Y K))`` from the point ahead ``Y = lerp(Z_prev, Z,
+    weights[t - 1])`` (``Z`` itself without ``momentum``), with ``C = X W``
+    and ``K = D W``: the residual's product ``(X - Y D) W`` without forming
+    the residual, ``Y K`` reading only the rows of ``K`` that ``Y``'s
+    nonzero entries select. ``h`` is the l1 shrink by ``thresholds[t]``
+    (one-sided with ``positive``). A row that runs every layer leaves its
+    output in ``code`` and ``stopped`` at the number of layers. A row whose
+    ``Y`` has more than ``limit`` nonzero entries at layer ``t`` stops there
+    (BLAS's product serves it better): ``Z`` into ``code``, ``Z_prev`` into
+    ``previous``, ``t`` into ``stopped``.
+    """
+    n_samples, n_components = C.shape
+    n_layers = steps.shape[0]
+    zero, one = C.dtype.type(0), C.dtype.type(1)
+    for task in numba.prange((n_samples + _ROWS_PER_TASK - 1) // _ROWS_PER_TASK):
+        z = np.empty(n_components, C.dtype)
+        z_prev = np.empty(n_components, C.dtype)
+        ahead = np.empty((1, n_components), C.dtype)
+        gradient = np.empty((1, n_components), C.dtype)
+        active = np.empty(n_components, np.uintp)
+        first = task * _ROWS_PER_TASK
+        for i in range(first, min(n_samples, first + _ROWS_PER_TASK)):
+            step = steps[0]
+            for j in range(n_components):
+                z[j] = _shrunk(step * C[i, j], thresholds[0, j], positive, zero)
+                z_prev[j] = zero
+            done = n_layers
+            for layer in range(1, n_layers):
+                count = 0
+                if momentum:
+                    weight = weights[layer - 1]
+                    for j in range(n_components):
+                        y = z_prev[j] + weight * (z[j] - z_prev[j])
+                        ahead[0, j] = y
+                        active[count] = j
+                        count += y != 0
+                else:
+                    for j in range(n_components):
+                        ahead[0, j] = z[j]
+                        active[count] = j
+                        count += z[j] != 0
+                if count > limit:
+                    done = layer
+                    break
+                for j in range(n_components):
+                    gradient[0, j] = C[i, j]
+                _add_rows(ahead, 0, active, count, -one, K, gradient)  # C - Y K
+                step = steps[layer]
+                for j in range(n_components):
+                    z_prev[j] = z[j]
+                    value = ahead[0, j] + step * gradient[0, j]
+                    z[j] = _shrunk(value, thresholds[layer, j], positive, zero)
+            stopped[i] = done
+            for j in range(n_components):
+                code[i, j] = z[j]
+            if done < n_layers:
+                for j in range(n_components):
+                    previous[i, j] = z_prev[j]

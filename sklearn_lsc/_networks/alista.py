@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from .. import _fused_analytic as fused_analytic
 from .._penalties import penalty_like
 from ._common import records_constructor_arguments
 
@@ -94,7 +95,11 @@ class ALISTA(AnalyticWeightNetwork):
     ``n_layers`` iterations of that update from zero.
 
     Built as every network is (see :mod:`sklearn_lsc._networks`); its
-    layers threshold with the penalty's l1 part.
+    layers threshold with the penalty's l1 part. Inference on the CPU runs
+    through a numba kernel where numba is installed and the penalty is the
+    Lasso's (:mod:`sklearn_lsc._fused_analytic`: one product with ``X`` for
+    all layers, the later layers' products skip zero codes); the torch pass
+    is the fallback and the reference.
     """
 
     def __init__(self, dictionary, penalty, n_layers):
@@ -109,7 +114,22 @@ class ALISTA(AnalyticWeightNetwork):
     def n_layers(self):
         return self.step.shape[0]
 
+    def _layer_parameters(self):
+        """Each layer's step and thresholds, and None: no momentum (see
+        :func:`sklearn_lsc._fused_analytic.analytic_forward`)."""
+        steps = self.step * self.analytic_step
+        thresholds = self.penalty.thresholds(steps * self.threshold_ratio)[0]
+        return steps, thresholds[:, None].expand(-1, self.W.shape[1]), None
+
     def forward(self, X):
+        if not torch.is_grad_enabled() and fused_analytic.applies(self, X):
+            code = fused_analytic.analytic_forward(self, X)
+            if code is not None:
+                return code
+        return self._forward_torch(X)
+
+    def _forward_torch(self, X):
+        """The forward pass (autograd), and the reference of the fused one."""
         code = None
         for layer in range(self.n_layers):
             step = self.step[layer] * self.analytic_step

@@ -3,6 +3,7 @@
 import torch
 from torch import nn
 
+from .. import _fused_analytic as fused_analytic
 from .._penalties import penalty_like
 from ..solvers import (
     ista_operators,
@@ -36,7 +37,11 @@ class StepLISTA(nn.Module):
     without restart.
 
     Built as every network is (see :mod:`sklearn_lsc._networks`); its
-    layers threshold with the penalty's l1 part.
+    layers threshold with the penalty's l1 part. Inference on the CPU runs
+    through a numba kernel where numba is installed and the penalty is the
+    Lasso's (:mod:`sklearn_lsc._fused_analytic`: one product with ``X`` for
+    all layers, the later layers' products skip zero codes); the torch pass
+    is the fallback and the reference.
     """
 
     # Few parameters, each a multiple of order one (see make_optimizer).
@@ -88,7 +93,21 @@ class StepLISTA(nn.Module):
             previous, code = code, self.penalty.shrink(update, self._thresholds(layer))
         return code
 
+    def _layer_parameters(self):
+        """Each layer's step and thresholds, and the later layers' weights ``1 + beta_t``
+        of the point ahead (see :func:`sklearn_lsc._fused_analytic.analytic_forward`)."""
+        thresholds = torch.stack([self._thresholds(layer) for layer in range(self.n_layers)])
+        return self.step[:, 0], thresholds, 1.0 + self.momentum[: self.n_layers - 1]
+
     def _forward_in_place(self, X):
+        """The forward pass for inference: the fused CPU kernel where it applies, else torch's."""
+        if fused_analytic.applies(self, X):
+            code = fused_analytic.analytic_forward(self, X)
+            if code is not None:
+                return code
+        return self._forward_in_place_torch(X)
+
+    def _forward_in_place_torch(self, X):
         """The forward pass for inference, in four buffers every layer reuses (same codes)."""
         code = torch.mm(X, self.W).mul_(self.step[0])
         ahead, previous = torch.empty_like(code), torch.zeros_like(code)

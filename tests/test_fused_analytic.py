@@ -1,0 +1,179 @@
+"""The fused inference pass of the networks on an analytic weight (StepLISTA, ALISTA)."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_lsc import LearnedLassoEncoder, _fused
+from sklearn_lsc import _fused_analytic as fused
+from sklearn_lsc._networks import ALISTA, StepLISTA
+from sklearn_lsc._penalties import HiLassoPenalty, L1Penalty
+
+pytest.importorskip("numba")
+
+NETWORKS = [StepLISTA, ALISTA]
+
+
+def network_and_signals(kind, dtype, n_layers, positive=False, alpha=0.2, spread=5.0, seed=0):
+    """A network moved away from its untrained values (a negative threshold), and signals.
+
+    The rows' norms ``spread`` over two orders of magnitude: at ``alpha=0.2``
+    some points ahead are sparse enough for the kernel, others go on with BLAS.
+    """
+    rng = np.random.default_rng(seed)
+    D = rng.standard_normal((48, 20))
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    codes = rng.standard_normal((150, 48)) * (rng.random((150, 48)) < 0.1)
+    if positive:
+        D, codes = np.abs(D), np.abs(codes)
+    scales = np.geomspace(spread / 100, spread, 150)[:, None]  # sparse rows to dense
+    X = scales * (codes @ D + 0.05 * rng.standard_normal((150, 20)))
+    X[3] = 0.0
+    network = kind(torch.tensor(D, dtype=dtype), L1Penalty(alpha, positive=positive), n_layers)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in network.parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=dtype)
+            parameter.mul_(1 + 0.2 * noise)
+        network.threshold_ratio[-1, ...] = -1.0  # a negative threshold acts as zero
+    return network, torch.tensor(X, dtype=dtype)
+
+
+def torch_pass(network, X):
+    """The reference: the network's torch pass, in float64."""
+    network = copy.deepcopy(network).double()
+    with torch.no_grad():
+        if isinstance(network, StepLISTA):
+            return network._forward_in_place_torch(X.double())
+        return network._forward_torch(X.double())
+
+
+def stopping_layers(monkeypatch):
+    """Record, at each call of the kernel, the layer where each row stopped."""
+    kernels = _fused._available_kernels()
+    seen = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(kernels, name)
+
+        def analytic_network(self, *args):
+            kernels.analytic_network(*args)
+            seen.append(args[-1].copy())
+
+    monkeypatch.setattr(_fused, "_kernels", Recording())
+    return seen
+
+
+@pytest.mark.parametrize("kind", NETWORKS)
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("n_layers", [1, 2, 3, 5])
+def test_fused_pass_equals_the_torch_pass(monkeypatch, kind, dtype, n_layers, positive):
+    network, X = network_and_signals(kind, dtype, n_layers, positive=positive)
+    original = X.clone()
+    assert fused.applies(network, X)
+    stopped = stopping_layers(monkeypatch)
+    with torch.no_grad():
+        code = network(X)
+    exact = torch_pass(network, X)
+    assert code.dtype == dtype and code.shape == exact.shape
+    scale = float(exact.abs().max())
+    tolerance = 2e-5 * scale if dtype == torch.float32 else 1e-12 * scale
+    torch.testing.assert_close(code.double(), exact, rtol=0, atol=tolerance)
+    assert torch.count_nonzero(code) > 0 and not code[3].any()
+    assert torch.equal(X, original)
+    if positive:
+        assert code.min() >= 0
+    if n_layers > 1:  # both ways taken: rows through every layer, rows left to BLAS
+        (layers,) = stopped
+        assert (layers == n_layers).any() and (layers < n_layers).any()
+
+
+@pytest.mark.parametrize("kind", NETWORKS)
+def test_every_row_runs_in_the_kernel_when_codes_are_sparse(monkeypatch, kind):
+    network, X = network_and_signals(kind, torch.float64, 4, alpha=1.0, spread=1.0)
+    stopped = stopping_layers(monkeypatch)
+    with torch.no_grad():
+        code = network(X)
+    np.testing.assert_array_equal(stopped[0], 4)
+    assert torch.count_nonzero(code) > 0
+    torch.testing.assert_close(code, torch_pass(network, X), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", NETWORKS)
+def test_a_row_is_coded_alike_alone_and_in_a_batch(kind):
+    network, X = network_and_signals(kind, torch.float64, 3)
+    with torch.no_grad():
+        batch = network(X)
+        alone = torch.cat([network(X[i : i + 1]) for i in range(0, 150, 7)])
+    torch.testing.assert_close(alone, batch[::7], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", NETWORKS)
+def test_returned_codes_are_fresh_and_changes_are_followed(kind):
+    network, X = network_and_signals(kind, torch.float64, 3)
+    with torch.no_grad():
+        first = network(X)
+        kept = first.clone()
+        network(X.flip(0))
+        shorter = network(X[:7])  # views of the longer batch's buffers
+        assert torch.equal(first, kept)
+        torch.testing.assert_close(shorter, kept[:7], rtol=0, atol=1e-12)
+        network.step.mul_(0.8)  # in place: the prepared weights are rebuilt
+        after_step = network(X)
+        network.set_dictionary(network.dictionary.flip(1))
+        after_dictionary = network(X)
+    assert not torch.allclose(first, after_step)
+    assert not torch.allclose(after_step, after_dictionary)
+    torch.testing.assert_close(after_dictionary, torch_pass(network, X), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", NETWORKS)
+def test_network_takes_the_fused_pass_only_where_it_applies(monkeypatch, kind):
+    network, X = network_and_signals(kind, torch.float32, 3)
+    calls = []
+    original = fused.analytic_forward
+    monkeypatch.setattr(
+        fused, "analytic_forward", lambda *args: calls.append(1) or original(*args)
+    )
+    with torch.no_grad():
+        network(X)
+    assert calls == [1]
+    X.requires_grad_(True)
+    network(X).sum().backward()  # training: the torch pass, with gradients
+    assert calls == [1] and X.grad is not None
+    grouped = kind(
+        network.dictionary, HiLassoPenalty(0.2, torch.arange(48) // 4, torch.full((12,), 0.1)), 3
+    )
+    assert not fused.applies(grouped, X)
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+    assert not fused.applies(network, X)
+    with torch.no_grad():
+        network(X.detach())
+    assert calls == [1]
+
+
+@pytest.mark.parametrize("architecture", ["step_lista", "alista"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_encoder_codes_match_with_and_without_the_kernel(monkeypatch, architecture, dtype):
+    rng = np.random.default_rng(0)
+    D = rng.standard_normal((40, 16))
+    X = ((rng.standard_normal((200, 40)) * (rng.random((200, 40)) < 0.1)) @ D).astype(dtype)
+    encoder = LearnedLassoEncoder(
+        dictionary=D, alpha=0.5, architecture=architecture, max_iter=5, random_state=0
+    ).fit(X)
+    calls = []
+    original = fused.analytic_forward
+    monkeypatch.setattr(
+        fused, "analytic_forward", lambda *args: calls.append(1) or original(*args)
+    )
+    with_kernel = encoder.transform(X)
+    assert calls  # the kernel coded them
+    monkeypatch.setenv("SKLEARN_LSC_NUMBA", "0")
+    without = encoder.transform(X)
+    assert with_kernel.dtype == dtype
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(with_kernel, without, rtol=tolerance, atol=tolerance)
