@@ -9,9 +9,10 @@ select. After the first, a layer costs about ``nnz(Y) n_components``
 multiply-adds per row, against LISTA's ``2 n_features n_components``, in one
 pass per row with the point ahead and the threshold
 (:func:`sklearn_lsc._fused_kernels.analytic_network`), every layer of a row
-in one go, its data in cache. A row whose point ahead has more than
-:data:`sklearn_lsc._fused.SPARSE_DENSITY` of its entries nonzero goes on with
-BLAS's products from that layer (each row's own choice). Same codes as the
+in one go, its data in cache. A row whose point ahead is too dense for that
+to pay (:func:`_sparse_limit`) goes on with BLAS's products from that layer
+(each row's own choice), unless most rows of the batch are dense from the
+start: the batch's layers are then all BLAS's. Same codes as the
 torch pass up to rounding. Without numba, with ``SKLEARN_LSC_NUMBA=0`` or
 where :func:`sklearn_lsc._fused.kernels_apply` says no, the network runs its
 torch pass.
@@ -37,9 +38,10 @@ def applies(network, X):
 def analytic_forward(network, X):
     """The network's inference pass with the kernel; None if it failed to compile.
 
-    ``network`` provides ``W``, ``dictionary`` and ``_layer_parameters()``
+    ``network`` provides ``W``, ``dictionary``, ``_layer_parameters()``
     (each layer's step, its thresholds, and the later layers' weights ``1 +
-    momentum`` of the point ahead, or None without momentum). Call only
+    momentum`` of the point ahead, or None without momentum) and its torch
+    pass ``_forward_in_place_torch``. Call only
     where :func:`applies`, without autograd.
     """
     return _fused.run(_forward, network, X)
@@ -67,39 +69,101 @@ def _prepare(network):
     return prepared
 
 
-def _allocate(n_samples, n_components, dtype):
+def _allocate(n_samples, n_features, n_components, dtype):
     return dict(
-        **_fused.empty_rows(n_samples, dtype, correlations=n_components, previous=n_components),
+        **_fused.empty_rows(
+            n_samples, dtype, correlations=n_components, previous=n_components,
+            ahead=n_components, spare=n_components, residual=n_features,
+        ),
+        counts=np.empty(n_samples, np.intp),
         stopped=np.empty(n_samples, np.intp),
-    )
+    )  # fmt: skip
 
 
 def _forward(network, X):
     kernels = _fused._available_kernels()
     prepared = _prepare(network)
     X = X.detach().contiguous()
-    n_samples, n_layers = X.shape[0], network.n_layers
+    (n_samples, n_features), n_layers = X.shape, network.n_layers
     n_components = prepared["K"].shape[0]
-    buffers = _fused.workspace(_allocate, n_samples, n_components, X.dtype)
+    buffers = _fused.workspace(_allocate, n_samples, n_features, n_components, X.dtype)
     correlations, previous = buffers["correlations"], buffers["previous"]
-    stopped = buffers["stopped"]
+    positive = bool(network.penalty.positive)
     code = torch.empty(n_samples, n_components, dtype=X.dtype, device="cpu")  # the caller's
     torch.mm(X, prepared["W"], out=correlations)
+    torch.mul(correlations, float(prepared["steps"][0]), out=code)
+    counts = buffers["counts"]
+    kernels.shrink(code.numpy(), prepared["thresholds"][0], positive, counts)
+    if n_layers == 1:
+        return code
+    limit = _sparse_limit(n_features, n_components)
+    if 2 * np.count_nonzero(counts > limit) > n_samples:
+        # Mostly dense codes (the second layer's point ahead has the first
+        # layer's nonzero entries): BLAS's products for every row.
+        return _dense_layers(kernels, network, prepared, buffers, X, code)
     weights = prepared["weights"]
+    stopped = buffers["stopped"]
     kernels.analytic_network(
         correlations.numpy(), prepared["K"].numpy(), prepared["steps"], prepared["thresholds"],
-        np.ones(max(n_layers - 1, 0), prepared["steps"].dtype) if weights is None else weights,
-        weights is not None, bool(network.penalty.positive),
-        int(_fused.SPARSE_DENSITY * n_components), code.numpy(), previous.numpy(), stopped,
+        np.ones(n_layers - 1, prepared["steps"].dtype) if weights is None else weights,
+        weights is not None, positive, limit, code.numpy(), previous.numpy(), stopped,
     )  # fmt: skip
     if (stopped < n_layers).any():
-        _finish_dense_rows(network, prepared, stopped, correlations, code, previous)
+        _finish_dense_rows(network, prepared, stopped, X, correlations, code, previous)
     return code
 
 
-def _finish_dense_rows(network, prepared, stopped, correlations, code, previous):
+def _through_residual(X, prepared):
+    """Whether a dense row's product is better made as ``(X - Y D) W`` (the torch
+    pass's: ``2 n_features`` multiply-adds per atom) than as ``C - Y K``
+    (``n_components``)."""
+    return 2 * X.shape[1] < prepared["K"].shape[0]
+
+
+def _dense_layers(kernels, network, prepared, buffers, X, code):
+    """The layers after the first for every row with BLAS's products, in the workspace;
+    ``code`` holds the first layer's output and receives the last's."""
+    weights, steps, thresholds = (prepared[k] for k in ("weights", "steps", "thresholds"))
+    through_residual = _through_residual(X, prepared)
+    current, previous, spare = code, buffers["previous"], buffers["spare"]
+    ahead, residual = buffers["ahead"], buffers["residual"]
+    for layer in range(1, steps.shape[0]):
+        if weights is None:
+            ahead = current
+        elif layer == 1:  # the previous codes are zero
+            torch.mul(current, float(weights[0]), out=ahead)
+        else:
+            torch.lerp(previous, current, float(weights[layer - 1]), out=ahead)
+        if through_residual:
+            torch.addmm(X, ahead, network.dictionary, alpha=-1.0, out=residual)
+            torch.mm(residual, prepared["W"], out=spare)
+        else:
+            torch.addmm(buffers["correlations"], ahead, prepared["K"], alpha=-1.0, out=spare)
+        spare.mul_(float(steps[layer])).add_(ahead)
+        positive = bool(network.penalty.positive)
+        kernels.shrink(spare.numpy(), thresholds[layer], positive, buffers["counts"])
+        previous, current, spare = current, spare, previous
+    if current is not code:
+        code.copy_(current)
+    return code
+
+
+def _sparse_limit(n_features, n_components):
+    """The most nonzero entries of a point ahead that the kernel's product takes.
+
+    A dense row's product costs ``min(n_components, 2 n_features)``
+    multiply-adds per atom (``Y K``, or the residual's two products, whichever
+    is fewer), at BLAS's rate; the kernel's, one per nonzero entry and atom,
+    at a few times less: it takes rows with at most
+    :data:`sklearn_lsc._fused.SPARSE_DENSITY` of the dense row's count.
+    """
+    return int(_fused.SPARSE_DENSITY * min(n_components, 2 * n_features))
+
+
+def _finish_dense_rows(network, prepared, stopped, X, correlations, code, previous):
     """The layers that the kernel left to BLAS: each row from the layer where it stopped on."""
     weights, steps = prepared["weights"], prepared["steps"]
+    through_residual = _through_residual(X, prepared)
     running = np.empty(0, np.intp)
     for layer in range(1, steps.shape[0]):
         running = np.concatenate([running, np.flatnonzero(stopped == layer)])
@@ -110,7 +174,13 @@ def _finish_dense_rows(network, prepared, stopped, correlations, code, previous)
         ahead = current
         if weights is not None:
             ahead = torch.lerp(previous.index_select(0, rows), current, float(weights[layer - 1]))
-        value = torch.addmm(correlations.index_select(0, rows), ahead, prepared["K"], alpha=-1.0)
+        if through_residual:
+            residual = torch.addmm(X.index_select(0, rows), ahead, network.dictionary, alpha=-1.0)
+            value = residual @ prepared["W"]
+        else:
+            value = torch.addmm(
+                correlations.index_select(0, rows), ahead, prepared["K"], alpha=-1.0
+            )
         value.mul_(float(steps[layer])).add_(ahead)
         thresholds = torch.from_numpy(prepared["thresholds"][layer])
         previous.index_copy_(0, rows, current)

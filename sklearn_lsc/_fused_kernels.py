@@ -493,11 +493,12 @@ def update_atoms(dictionary, A, B_T, positive, skip):
 @numba.njit(**_OPTIONS)
 def analytic_network(C, K, steps, thresholds, weights, momentum, positive, limit, code,
                      previous, stopped):  # fmt: skip
-    """Every layer of a network on an analytic weight (:mod:`sklearn_lsc._fused_analytic`),
-    row by row: a row's data stays in cache from its first layer to its last.
+    """The layers after the first of a network on an analytic weight
+    (:mod:`sklearn_lsc._fused_analytic`), row by row: a row's data stays in
+    cache from its second layer to its last.
 
-    The first layer's output is ``Z = h(steps[0] C)``; layer ``t``'s is
-    ``h(Y + steps[t] (C - Y K))`` from the point ahead ``Y = lerp(Z_prev, Z,
+    ``code`` holds the first layer's output ``Z`` (``h(steps[0] C)``); layer
+    ``t``'s is ``h(Y + steps[t] (C - Y K))`` from the point ahead ``Y = lerp(Z_prev, Z,
     weights[t - 1])`` (``Z`` itself without ``momentum``), with ``C = X W``
     and ``K = D W``: the residual's product ``(X - Y D) W`` without forming
     the residual, ``Y K`` reading only the rows of ``K`` that ``Y``'s
@@ -519,9 +520,8 @@ def analytic_network(C, K, steps, thresholds, weights, momentum, positive, limit
         active = np.empty(n_components, np.uintp)
         first = task * _ROWS_PER_TASK
         for i in range(first, min(n_samples, first + _ROWS_PER_TASK)):
-            step = steps[0]
             for j in range(n_components):
-                z[j] = _shrunk(step * C[i, j], thresholds[0, j], positive, zero)
+                z[j] = code[i, j]
                 z_prev[j] = zero
             done = n_layers
             for layer in range(1, n_layers):

@@ -126,10 +126,11 @@ class ALISTA(AnalyticWeightNetwork):
             code = fused_analytic.analytic_forward(self, X)
             if code is not None:
                 return code
-        return self._forward_torch(X)
+        return self._forward_in_place_torch(X)
 
-    def _forward_torch(self, X):
-        """The forward pass (autograd), and the reference of the fused one."""
+    def _forward_in_place_torch(self, X):
+        """The torch pass: training's (autograd), inference's fallback and the
+        fused pass's reference (named as the other networks' inference passes)."""
         code = None
         for layer in range(self.n_layers):
             step = self.step[layer] * self.analytic_step
