@@ -1,7 +1,8 @@
 """Fused CPU kernels for rescaled LISTA's inference pass (optional: numba).
 
 The machinery is shared with the other networks' kernels
-(:mod:`sklearn_lsc._fused_lista`, :mod:`sklearn_lsc._fused_lbcofb`):
+(:mod:`sklearn_lsc._fused_lista`, :mod:`sklearn_lsc._fused_lbcofb`,
+:mod:`sklearn_lsc._fused_analytic`):
 :func:`kernels_apply`, :func:`run`, :func:`workspace`, :func:`code_product`.
 
 Between its two matrix products, a rescaled LISTA layer does about twenty

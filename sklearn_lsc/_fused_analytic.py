@@ -48,7 +48,8 @@ def analytic_forward(network, X):
 
 
 def _prepare(network):
-    key = _fused.state_key(network)
+    # The thresholds scale with the penalty's alpha, a float: in the key too.
+    key = (_fused.state_key(network), id(network.penalty), float(network.penalty.alpha))
     cached = _prepared.get(network)
     if cached is not None and cached[0] == key:
         return cached[1]
@@ -127,6 +128,7 @@ def _dense_layers(kernels, network, prepared, buffers, X, code):
     through_residual = _through_residual(X, prepared)
     current, previous, spare = code, buffers["previous"], buffers["spare"]
     ahead, residual = buffers["ahead"], buffers["residual"]
+    positive = bool(network.penalty.positive)
     for layer in range(1, steps.shape[0]):
         if weights is None:
             ahead = current
@@ -140,7 +142,6 @@ def _dense_layers(kernels, network, prepared, buffers, X, code):
         else:
             torch.addmm(buffers["correlations"], ahead, prepared["K"], alpha=-1.0, out=spare)
         spare.mul_(float(steps[layer])).add_(ahead)
-        positive = bool(network.penalty.positive)
         kernels.shrink(spare.numpy(), thresholds[layer], positive, buffers["counts"])
         previous, current, spare = current, spare, previous
     if current is not code:

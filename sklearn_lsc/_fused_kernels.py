@@ -1,6 +1,6 @@
 """The numba kernels of :mod:`sklearn_lsc._fused`, :mod:`sklearn_lsc._fused_lista`,
-:mod:`sklearn_lsc._fused_lbcofb` and the dictionary step (imported only when numba is
-installed)."""
+:mod:`sklearn_lsc._fused_lbcofb`, :mod:`sklearn_lsc._fused_analytic` and the
+dictionary step (imported only when numba is installed)."""
 
 import numba
 import numpy as np

@@ -77,7 +77,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         with a few learned steps and thresholds (Ablin et al. 2019; Liu et
         al. 2019; Chen et al. 2021): few training signals needed, suited to
         incoherent dictionaries only (:ref:`the User Guide
-        <unrolled_networks>`).
+        <unrolled_networks>`); with numba, ``"step_lista"`` and ``"alista"``
+        transform through a kernel that, where the codes are sparse, makes
+        one dense product for all layers.
 
     %(n_layers)s
 

@@ -114,6 +114,41 @@ def test_each_way_gives_the_torch_pass_codes(
 
 
 @pytest.mark.parametrize("kind", NETWORKS)
+@pytest.mark.parametrize("n_layers", [2, 3, 4])
+@pytest.mark.parametrize("positive", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_a_dense_batch_takes_blas_layers_into_fresh_codes(
+    monkeypatch, kind, n_layers, positive, dtype
+):
+    network, X = network_and_signals(
+        kind, dtype, n_layers, positive=positive, alpha=0.05, spread=5.0
+    )
+    stopped = stopping_layers(monkeypatch)
+    with torch.no_grad():
+        code = network(X)
+        kept = code.clone()
+        network(X.flip(0))  # the workspace's buffers rotate again
+    assert stopped == []  # the kernel's layers did not run
+    assert torch.equal(code, kept)  # the codes are the caller's, not a buffer
+    exact = torch_pass(network, X)
+    scale = float(exact.abs().max())
+    tolerance = 2e-5 * scale if dtype == torch.float32 else 1e-12 * scale
+    torch.testing.assert_close(code.double(), exact, rtol=0, atol=tolerance)
+    if positive:
+        assert code.min() >= 0
+
+
+def test_a_changed_alpha_is_followed():
+    network, X = network_and_signals(StepLISTA, torch.float64, 3)
+    with torch.no_grad():
+        before = network(X)
+        network.penalty.alpha *= 2  # a float, not a parameter
+        after = network(X)
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, torch_pass(network, X), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", NETWORKS)
 def test_a_row_is_coded_alike_alone_and_in_a_batch(kind):
     network, X = network_and_signals(kind, torch.float64, 3)
     with torch.no_grad():
