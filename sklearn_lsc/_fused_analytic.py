@@ -110,7 +110,7 @@ def _forward(network, X):
         weights is not None, positive, limit, code.numpy(), previous.numpy(), stopped,
     )  # fmt: skip
     if (stopped < n_layers).any():
-        _finish_dense_rows(network, prepared, stopped, X, correlations, code, previous)
+        _finish_dense_rows(kernels, network, prepared, stopped, X, correlations, code, previous)
     return code
 
 
@@ -121,28 +121,44 @@ def _through_residual(X, prepared):
     return 2 * X.shape[1] < prepared["K"].shape[0]
 
 
+def _blas_layer(kernels, network, prepared, layer, signals, correlations, current, previous,
+                out, ahead=None, residual=None):  # fmt: skip
+    """Layer ``layer``'s output for the rows of ``current`` into ``out``, with BLAS's products.
+
+    ``previous`` holds the rows' output of the layer before (not read at the
+    second layer: it is zero). The product is ``(X - Y D) W`` when the rows'
+    ``signals`` are given (:func:`_through_residual`), else ``C - Y K`` from
+    their ``correlations``. ``ahead`` and ``residual``: scratch of the rows'
+    shapes, or None for fresh tensors.
+    """
+    weights = prepared["weights"]
+    if weights is None:
+        ahead = current
+    elif layer == 1:  # the previous codes are zero
+        ahead = torch.mul(current, float(weights[0]), out=ahead)
+    else:
+        ahead = torch.lerp(previous, current, float(weights[layer - 1]), out=ahead)
+    if signals is not None:
+        residual = torch.addmm(signals, ahead, network.dictionary, alpha=-1.0, out=residual)
+        torch.mm(residual, prepared["W"], out=out)
+    else:
+        torch.addmm(correlations, ahead, prepared["K"], alpha=-1.0, out=out)
+    out.mul_(float(prepared["steps"][layer])).add_(ahead)
+    counts = np.empty(out.shape[0], np.intp)  # the shrink counts the codes; unused here
+    positive = bool(network.penalty.positive)
+    kernels.shrink(out.numpy(), prepared["thresholds"][layer], positive, counts)
+
+
 def _dense_layers(kernels, network, prepared, buffers, X, code):
     """The layers after the first for every row with BLAS's products, in the workspace;
     ``code`` holds the first layer's output and receives the last's."""
-    weights, steps, thresholds = (prepared[k] for k in ("weights", "steps", "thresholds"))
-    through_residual = _through_residual(X, prepared)
+    signals = X if _through_residual(X, prepared) else None
     current, previous, spare = code, buffers["previous"], buffers["spare"]
-    ahead, residual = buffers["ahead"], buffers["residual"]
-    positive = bool(network.penalty.positive)
-    for layer in range(1, steps.shape[0]):
-        if weights is None:
-            ahead = current
-        elif layer == 1:  # the previous codes are zero
-            torch.mul(current, float(weights[0]), out=ahead)
-        else:
-            torch.lerp(previous, current, float(weights[layer - 1]), out=ahead)
-        if through_residual:
-            torch.addmm(X, ahead, network.dictionary, alpha=-1.0, out=residual)
-            torch.mm(residual, prepared["W"], out=spare)
-        else:
-            torch.addmm(buffers["correlations"], ahead, prepared["K"], alpha=-1.0, out=spare)
-        spare.mul_(float(steps[layer])).add_(ahead)
-        kernels.shrink(spare.numpy(), thresholds[layer], positive, buffers["counts"])
+    for layer in range(1, prepared["steps"].shape[0]):
+        _blas_layer(
+            kernels, network, prepared, layer, signals, buffers["correlations"], current,
+            previous, spare, buffers["ahead"], buffers["residual"],
+        )  # fmt: skip
         previous, current, spare = current, spare, previous
     if current is not code:
         code.copy_(current)
@@ -161,28 +177,22 @@ def _sparse_limit(n_features, n_components):
     return int(_fused.SPARSE_DENSITY * min(n_components, 2 * n_features))
 
 
-def _finish_dense_rows(network, prepared, stopped, X, correlations, code, previous):
+def _finish_dense_rows(kernels, network, prepared, stopped, X, correlations, code, previous):
     """The layers that the kernel left to BLAS: each row from the layer where it stopped on."""
-    weights, steps = prepared["weights"], prepared["steps"]
     through_residual = _through_residual(X, prepared)
     running = np.empty(0, np.intp)
-    for layer in range(1, steps.shape[0]):
+    for layer in range(1, prepared["steps"].shape[0]):
         running = np.concatenate([running, np.flatnonzero(stopped == layer)])
         if running.shape[0] == 0:
             continue
         rows = torch.from_numpy(running)
         current = code.index_select(0, rows)
-        ahead = current
-        if weights is not None:
-            ahead = torch.lerp(previous.index_select(0, rows), current, float(weights[layer - 1]))
-        if through_residual:
-            residual = torch.addmm(X.index_select(0, rows), ahead, network.dictionary, alpha=-1.0)
-            value = residual @ prepared["W"]
-        else:
-            value = torch.addmm(
-                correlations.index_select(0, rows), ahead, prepared["K"], alpha=-1.0
-            )
-        value.mul_(float(steps[layer])).add_(ahead)
-        thresholds = torch.from_numpy(prepared["thresholds"][layer])
+        out = torch.empty_like(current)
+        _blas_layer(
+            kernels, network, prepared, layer,
+            X.index_select(0, rows) if through_residual else None,
+            None if through_residual else correlations.index_select(0, rows),
+            current, previous.index_select(0, rows) if layer > 1 else None, out,
+        )  # fmt: skip
         previous.index_copy_(0, rows, current)
-        code.index_copy_(0, rows, network.penalty.shrink(value, thresholds))
+        code.index_copy_(0, rows, out)
