@@ -40,6 +40,15 @@ _BLOW_UP = 1.0
 # chunk's loss moves from pass to pass (LCoD's most, and early on with the
 # dictionary learned) without anything having gone wrong.
 _STEP_RISE = 0.25
+# The sparse-coding objectives' loss is mostly the optimum's, which no
+# network goes below: a pass that multiplies the codes' gap several times
+# moves that loss by a small fraction. ``partial_fit`` also undoes a pass
+# that leaves the watched rows' excess over their optimum above this many
+# times both the excess before the pass and the untrained network's, each
+# taken at least _GAP_FLOOR of the optimum (no alarm over gaps that small);
+# on a given dictionary, where the optimum stays put.
+_GAP_RISE = 2.0
+_GAP_FLOOR = 0.01
 
 # ``early_stopping="auto"`` sets rows aside only when at least this many would
 # be: fewer make a validation loss too noisy to pick an epoch by.
@@ -161,6 +170,17 @@ class TrainerMixin:
             def guard():
                 return noise_free_loss() * units
 
+        optimum = None
+        # (Not with the dictionary learned: a pass moves the rows' optimum,
+        # and the loss before it is not comparable with the excess after it.)
+        if check_step and self.objective in ("lasso", "hilasso") and not self._fit_dictionary:
+            optimal_loss = self._optimal_loss_function(
+                guard_rows[0], guard_rows[2], dictionary, objective, device, dtype
+            )
+
+            def optimum():
+                return optimal_loss() * units
+
         self.validation_loss_curve_ = [] if early_stopping else None
         stopper = NoImprovementStopper(self.tol, patience)
         # The best network so far and the untrained one (epoch 0), to go back to.
@@ -218,24 +238,38 @@ class TrainerMixin:
         if anneal:
             self._keep_best(best, watched, untrained, guard, dictionary, early_stopping, units)
         if before is not None:
-            self._undo_blown_up_pass(before, guard(), guard, dictionary, units, initial)
+            self._undo_blown_up_pass(before, guard(), guard, optimum, dictionary, units, initial)
         self.components_ = to_numpy(dictionary, self.components_.dtype)
 
-    def _undo_blown_up_pass(self, before, after, guard, dictionary, units, initial):
+    def _undo_blown_up_pass(self, before, after, guard, optimum, dictionary, units, initial):
         """End of ``partial_fit``: undo the pass, with a ``ConvergenceWarning``,
         where it left the noise-free loss of the chunk's watched rows
-        (``guard()``: ``before`` the pass, ``after`` it) not finite, or more
-        than ``_STEP_RISE`` above both the loss before the pass and the
-        untrained network's (a few iterations of its algorithm, on the
-        dictionary as it is now). The first call (``initial``, its snapshot
-        after the initialization) keeps its untrained network; a later call
-        is undone whole (:class:`Undone`: the estimator as it was)."""
+        (``guard()``: ``before`` the pass, ``after`` it) not finite, or above
+        both the loss before the pass and the untrained network's (a few
+        iterations of its algorithm, on the dictionary as it is now) by more
+        than ``_STEP_RISE`` of each, or, where ``optimum()`` gives the rows'
+        optimal loss (the sparse-coding objectives; None otherwise), with an
+        excess over it more than ``_GAP_RISE`` times each's. The first call
+        (``initial``, its snapshot after the initialization) keeps its
+        untrained network; a later call is undone whole (:class:`Undone`:
+        the estimator as it was)."""
+        margin = 1e-12 * units
+        best = None  # the rows' optimal loss, solved only once the loss rose
 
         def exceeds(reference):
-            return after - reference > max(_STEP_RISE * abs(reference), 1e-12 * units)
+            if after - reference > max(_STEP_RISE * abs(reference), margin):
+                return True
+            if best is None:
+                return False
+            floor = _GAP_FLOOR * abs(best)
+            return after - best > _GAP_RISE * max(reference - best, floor) + margin
 
         compared = ""
         if math.isfinite(after):
+            if after - before <= margin:
+                return
+            if optimum is not None:
+                best = optimum()
             if not exceeds(before):
                 return
             trained = self.network_
@@ -247,6 +281,8 @@ class TrainerMixin:
             if not exceeds(untrained):
                 return
             compared = f", against {untrained:.4g} for the untrained network"
+            if best is not None:
+                compared += f" and {best:.4g} at the exact codes"
         message = (
             f"partial_fit's pass made the chunk's noise-free loss {after:.4g}, from "
             f"{before:.4g} before it{compared}: training blew up, and {{kept}}. Lower the "
@@ -405,6 +441,22 @@ class TrainerMixin:
             return total / X_tensor.shape[0]
 
         return noise_free_loss
+
+    def _optimal_loss_function(self, X, labels, dictionary, objective, device, dtype):
+        """A callable returning the mean loss of the rows ``X`` (numpy) at
+        their exact codes on the dictionary as it is then: the sparse-coding
+        objectives' optimum (``labels``: the rows' set labels, or None)."""
+        X_tensor = to_tensor(X, device=device, dtype=dtype)
+        sets = None if labels is None else compact_labels(torch.as_tensor(labels, device=device))
+
+        def optimal_loss():
+            code = self._exact_codes(X_tensor, dictionary, init=None, sets=sets)
+            with torch.no_grad():
+                if sets is None:
+                    return float(objective(X_tensor, code, dictionary, None).mean())
+                return float(objective(X_tensor, code, dictionary, None, sets).mean())
+
+        return optimal_loss
 
     def _snapshot(self, dictionary):
         """Copies of the network, the atoms, the optimizer's and the dictionary step's state.

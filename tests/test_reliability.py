@@ -13,7 +13,10 @@ from sklearn_lsc import (
     LearnedLassoEncoder,
     OnlineSparseModeler,
     SparseCodingClassifier,
+    lasso_alpha_max,
+    sparse_encode,
 )
+from sklearn_lsc import _trainer as trainer
 from sklearn_lsc._dictionary import OnlineDictionaryUpdate
 from sklearn_lsc._trainer import TrainerMixin
 from sklearn_lsc._training import minibatch_epoch
@@ -150,6 +153,74 @@ def test_a_first_partial_fit_that_blows_up_keeps_the_untrained_network_and_warns
     assert lasso_objective(X, unguarded.transform(X), D, 0.1) > 1.25 * lasso_objective(
         X, untrained.transform(X), D, 0.1
     )
+
+
+def gap_problem():
+    """Rows and atoms on which rescaled LISTA's first pass at a learning rate of
+    0.1 multiplies the codes' gap while their objective rises by less than
+    the loss guard's fraction (the optimum is most of it)."""
+    rng = np.random.RandomState(0)
+    X, D = rng.randn(500, 16), rng.randn(32, 16)
+    D /= np.linalg.norm(D, axis=1, keepdims=True)
+    alpha = 0.1 * lasso_alpha_max(X, D)
+    optimum = lasso_objective(X, sparse_encode(X, D, alpha=alpha), D, alpha)
+    return X, D, alpha, optimum
+
+
+def test_a_partial_fit_that_multiplies_the_gap_keeps_the_untrained_network_and_warns(
+    monkeypatch,
+):
+    X, D, alpha, optimum = gap_problem()
+    params = dict(dictionary=D, alpha=alpha, architecture="rescaled_lista", random_state=0)
+    untrained = LearnedLassoEncoder(**params, learning_rate=1e-12).partial_fit(X)
+    untrained_objective = lasso_objective(X, untrained.transform(X), D, alpha)
+    with pytest.warns(ConvergenceWarning, match="at the exact codes: training blew up, and the "):
+        encoder = LearnedLassoEncoder(**params, learning_rate=0.1).partial_fit(X)
+    np.testing.assert_allclose(encoder.transform(X), untrained.transform(X), atol=1e-9)
+    # Judged on the loss alone the pass stands: its objective rose by less
+    # than the loss guard's fraction, its excess over the optimum threefold.
+    monkeypatch.setattr(trainer, "_GAP_RISE", np.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        unguarded = LearnedLassoEncoder(**params, learning_rate=0.1).partial_fit(X)
+    objective = lasso_objective(X, unguarded.transform(X), D, alpha)
+    assert objective < (1 + trainer._STEP_RISE) * untrained_objective
+    assert objective - optimum > 3 * (untrained_objective - optimum)
+
+
+def test_the_gap_guard_solves_for_the_optimum_only_on_a_given_dictionary_whose_loss_rose(
+    monkeypatch,
+):
+    X, D, alpha, _ = gap_problem()
+    solved = []
+    original = TrainerMixin._optimal_loss_function
+
+    def counted(self, *arguments):
+        optimal_loss = original(self, *arguments)
+
+        def spy():
+            solved.append(None)
+            return optimal_loss()
+
+        return spy
+
+    monkeypatch.setattr(TrainerMixin, "_optimal_loss_function", counted)
+    # A pass that lowers the loss needs no optimum.
+    LearnedLassoEncoder(dictionary=D, alpha=alpha, random_state=0).partial_fit(X)
+    assert not solved
+    with pytest.warns(ConvergenceWarning, match="at the exact codes"):
+        LearnedLassoEncoder(
+            dictionary=D, alpha=alpha, architecture="rescaled_lista", learning_rate=0.1,
+            random_state=0,
+        ).partial_fit(X)  # fmt: skip
+    assert len(solved) == 1
+    # A learned dictionary moves the optimum: no gap guard there.
+    solved.clear()
+    LearnedLassoEncoder(
+        n_components=32, alpha=alpha, architecture="rescaled_lista", learning_rate=0.1,
+        random_state=0,
+    ).partial_fit(X)  # fmt: skip
+    assert not solved
 
 
 def test_a_later_partial_fit_that_blows_up_is_undone_and_warns():
