@@ -17,16 +17,11 @@ from ._documentation import DocumentationLinkMixin
 from ._metric import MetricLearner, projected_objectives
 from ._networks import STRUCTURED_NETWORKS
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
+from ._temperature import class_probabilities, fit_temperature
 from ._transaction import transactional
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 
 __all__ = ["SparseCodingClassifier", "StructuredSparseClassifier"]
-
-
-def _softmax(scores):
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    weights = np.exp(shifted)
-    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def class_objectives(encoders, X):
@@ -157,6 +152,15 @@ class SparseCodingClassifier(_SparseClassifier):
         Mean loss of each epoch of the joint training (only with
         ``metric="mahalanobis"``).
 
+    temperature_ : float
+        The temperature of :meth:`predict_proba`, in the objectives' units
+        (the signals' squared): the ``T`` whose ``softmax(-objectives / T)``
+        has the smallest log loss on the training rows (``partial_fit``: on
+        its chunk, once every class has had rows), toward targets after
+        Platt's (of ``n`` training rows, each aims at ``1 - 1 / (n + 2)`` for
+        its class), so that separable training rows still give a finite
+        temperature.
+
     %(feature_attributes)s
 
     See Also
@@ -252,6 +256,7 @@ class SparseCodingClassifier(_SparseClassifier):
         if self.metric == "mahalanobis":
             self.projection_, self.metric_loss_curve_ = None, []
             self._learn_metric(X, y_index, n_epochs=self.metric_max_iter)
+        self.temperature_ = fit_temperature(self._class_objectives(X), y_index)
         return self
 
     def _learn_metric(self, X, y_index, *, n_epochs):
@@ -325,6 +330,9 @@ class SparseCodingClassifier(_SparseClassifier):
             if all(hasattr(encoder, "components_") for encoder in self.encoders_):
                 y_index = np.searchsorted(self.classes_, y)
                 self._learn_metric(X, y_index, n_epochs=1)
+        if all(hasattr(encoder, "components_") for encoder in self.encoders_):
+            y_index = np.searchsorted(self.classes_, y)
+            self.temperature_ = fit_temperature(self._class_objectives(X), y_index)
         return self
 
     def _objectives(self, X):
@@ -340,6 +348,10 @@ class SparseCodingClassifier(_SparseClassifier):
                 f"Classes {unseen[:10]} have had no training rows yet: call partial_fit "
                 "with rows of every class before predicting."
             )
+        return self._class_objectives(X)
+
+    def _class_objectives(self, X):
+        """Each class's objective of validated ``X``, (n_samples, n_classes)."""
         if getattr(self, "projection_", None) is not None:
             return projected_objectives(self.encoders_, X, self.projection_)
         return class_objectives(self.encoders_, X)
@@ -372,7 +384,11 @@ class SparseCodingClassifier(_SparseClassifier):
         return self.classes_[np.argmin(objectives, axis=1)]
 
     def predict_proba(self, X):
-        """Softmax of minus the class objectives: rows sum to one.
+        """Softmax of minus the class objectives over ``temperature_``: rows sum to one.
+
+        The temperature is fitted on the training rows (see ``temperature_``),
+        so the probabilities of a problem do not depend on the scale its data
+        come in, and follow the models' errors.
 
         %(classify_parameters)s
 
@@ -381,7 +397,7 @@ class SparseCodingClassifier(_SparseClassifier):
         proba : ndarray of shape (n_samples, n_classes)
             Class probabilities, in the order of ``classes_``.
         """
-        return _softmax(-self._objectives(X))
+        return class_probabilities(self._objectives(X), self.temperature_)
 
 
 @fill_doc

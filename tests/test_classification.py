@@ -75,14 +75,111 @@ def test_one_encoder_per_class_and_the_best_coding_class_wins(digits):
     assert classifier.score(X_test, y_test) > 0.95
 
 
-def test_predict_proba_is_the_softmax_of_the_decision_function(digits):
+def test_predict_proba_is_the_softmax_of_the_decision_function_over_the_temperature(digits):
     X_train, X_test, y_train, _ = digits
     classifier = SparseCodingClassifier(encoder(max_iter=3)).fit(X_train, y_train)
     proba = classifier.predict_proba(X_test)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    scores = classifier.decision_function(X_test)
+    scores = classifier.decision_function(X_test) / classifier.temperature_
     expected = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(proba, expected, rtol=1e-6)
+    np.testing.assert_array_equal(
+        classifier.classes_[proba.argmax(axis=1)], classifier.predict(X_test)
+    )
+
+
+def smoothed_log_loss(objectives, y_index, temperature):
+    """The temperature's loss, written out with numpy alone (the reference)."""
+    n_samples, n_classes = objectives.shape
+    smoothing = 1.0 / (n_samples + 2)
+    targets = np.full((n_samples, n_classes), smoothing / (n_classes - 1))
+    targets[np.arange(n_samples), y_index] = 1 - smoothing
+    scores = -objectives / temperature
+    scores = scores - scores.max(axis=1, keepdims=True)
+    log_p = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+    return -(targets * log_p).sum() / n_samples
+
+
+def test_the_temperature_minimises_the_training_rows_log_loss(digits):
+    X_train, _, y_train, _ = digits
+    classifier = SparseCodingClassifier(encoder(max_iter=3)).fit(X_train, y_train)
+    objectives = -classifier.decision_function(X_train)
+    y_index = np.searchsorted(classifier.classes_, y_train)
+    fitted = classifier.temperature_
+    grid = fitted * np.exp(np.linspace(-3, 3, 601))
+    losses = [smoothed_log_loss(objectives, y_index, t) for t in grid]
+    assert smoothed_log_loss(objectives, y_index, fitted) <= min(losses) + 1e-9
+    # An interior minimum: both neighbours of the grid's best are worse.
+    best = int(np.argmin(losses))
+    assert 0 < best < len(grid) - 1 and abs(best - 300) <= 1
+
+
+def test_probabilities_do_not_depend_on_the_scale_the_data_come_in(digits):
+    # The same problem at 1/8 and 4 times the scale (alpha scaled with it)
+    # trains alike and must give the same probabilities; a softmax of the
+    # raw objectives (T = 1) gave near-uniform rows at the one scale and
+    # near-certain ones at the other.
+    X_train, X_test, y_train, _ = digits
+    probabilities = []
+    for factor in (0.125, 4.0):
+        model = encoder(max_iter=3, alpha=0.1 * factor)
+        classifier = SparseCodingClassifier(model).fit(X_train * factor, y_train)
+        probabilities.append(classifier.predict_proba(X_test * factor))
+    np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-5)
+
+
+def test_fitted_probabilities_are_calibrated_on_held_out_rows(digits):
+    X_train, X_test, y_train, y_test = digits
+    classifier = SparseCodingClassifier(encoder()).fit(X_train, y_train)
+    proba = classifier.predict_proba(X_test)
+    y_index = np.searchsorted(classifier.classes_, y_test)
+    held_out_log_loss = -np.log(proba[np.arange(len(y_test)), y_index]).mean()
+    raw = classifier.decision_function(X_test)
+    raw = np.exp(raw - raw.max(axis=1, keepdims=True))
+    raw /= raw.sum(axis=1, keepdims=True)
+    raw_log_loss = -np.log(raw[np.arange(len(y_test)), y_index]).mean()
+    assert held_out_log_loss < 0.2 < raw_log_loss
+    assert held_out_log_loss < raw_log_loss / 3
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 1-atom models
+def test_separable_training_rows_give_a_finite_temperature():
+    # Each class's rows are multiples of its own direction (of norm at least
+    # one): every training row is coded best by its own class, and plain
+    # maximum likelihood would send T to zero.
+    rng = np.random.default_rng(0)
+    directions = rng.standard_normal((3, 20))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    y = np.repeat(np.arange(3), 40)
+    lengths = (1.0 + rng.random(y.size)) * rng.choice([-1.0, 1.0], y.size)
+    X = lengths[:, None] * directions[y] + 1e-3 * rng.standard_normal((y.size, 20))
+    classifier = SparseCodingClassifier(encoder(n_components=1, alpha=0.01, max_iter=5))
+    classifier.fit(X, y)
+    assert (classifier.predict(X) == y).all()
+    assert np.isfinite(classifier.temperature_) and classifier.temperature_ > 0
+    own = classifier.predict_proba(X)[np.arange(len(y)), y]
+    # Confident, yet short of one (the targets ask for 1 - 1 / (n + 2)).
+    assert own.mean() > 0.98 and own.min() < 1.0
+
+
+def test_partial_fit_fits_the_temperature_on_its_chunk_once_every_class_has_rows(digits):
+    X_train, _, y_train, _ = digits
+    classifier = SparseCodingClassifier(encoder())
+    first = y_train < 2
+    classifier.partial_fit(X_train[first], y_train[first], classes=[0, 1, 2, 3])
+    assert not hasattr(classifier, "temperature_")
+    classifier.partial_fit(X_train, y_train)
+    objectives = -classifier.decision_function(X_train)
+    y_index = np.searchsorted(classifier.classes_, y_train)
+    grid = classifier.temperature_ * np.exp(np.linspace(-1, 1, 201))
+    losses = [smoothed_log_loss(objectives, y_index, t) for t in grid]
+    assert abs(int(np.argmin(losses)) - 100) <= 1
+
+
+def test_uniform_objectives_give_a_temperature_of_one():
+    from sklearn_lsc._temperature import fit_temperature
+
+    assert fit_temperature(np.full((5, 3), 2.5), np.array([0, 1, 2, 0, 1])) == 1.0
 
 
 def test_binary_decision_function_follows_scikit_learn(digits):
