@@ -10,9 +10,11 @@ multiply-adds per row, against LISTA's ``2 n_features n_components``, in one
 pass per row with the point ahead and the threshold
 (:func:`sklearn_lsc._fused_kernels.analytic_network`), every layer of a row
 in one go, its data in cache. A row whose point ahead is too dense for that
-to pay (:func:`_sparse_limit`) goes on with BLAS's products from that layer
-(each row's own choice), unless most rows of the batch are dense from the
-start: the batch's layers are then all BLAS's. Same codes as the
+to pay (:func:`_sparse_limit`) stops there; the stopped rows go on with
+BLAS's products from that layer when they are more than
+:data:`_KERNEL_FINISH` of the batch, else in the kernel, densely. Where
+most rows of the batch are dense from the start, the batch's layers are
+all BLAS's. Same codes as the
 torch pass up to rounding. Without numba, with ``SKLEARN_LSC_NUMBA=0`` or
 where :func:`sklearn_lsc._fused.kernels_apply` says no, the network runs its
 torch pass.
@@ -28,6 +30,10 @@ from ._penalties import L1Penalty
 
 # Each network's weights in the kernel's form, rebuilt when a parameter changes.
 _prepared = weakref.WeakKeyDictionary()
+# Rows that the kernel stopped (too dense for its sparse product) go on with
+# BLAS's products when more than this fraction of the batch; fewer finish in
+# the kernel, densely (gathering them for BLAS costs more than it saves).
+_KERNEL_FINISH = 0.25
 
 
 def applies(network, X):
@@ -104,13 +110,24 @@ def _forward(network, X):
         return _dense_layers(kernels, network, prepared, buffers, X, code)
     weights = prepared["weights"]
     stopped = buffers["stopped"]
-    kernels.analytic_network(
-        correlations.numpy(), prepared["K"].numpy(), prepared["steps"], prepared["thresholds"],
-        np.ones(n_layers - 1, prepared["steps"].dtype) if weights is None else weights,
-        weights is not None, positive, limit, code.numpy(), previous.numpy(), stopped,
-    )  # fmt: skip
-    if (stopped < n_layers).any():
+
+    def kernel_layers(start, limit):
+        kernels.analytic_network(
+            correlations.numpy(), prepared["K"].numpy(), prepared["steps"],
+            prepared["thresholds"],
+            np.ones(n_layers - 1, prepared["steps"].dtype) if weights is None else weights,
+            weights is not None, positive, limit, start, code.numpy(), previous.numpy(), stopped,
+        )  # fmt: skip
+
+    stopped.fill(1)
+    kernel_layers(stopped, limit)
+    left = np.count_nonzero(stopped < n_layers)
+    if left > _KERNEL_FINISH * n_samples:
         _finish_dense_rows(kernels, network, prepared, stopped, X, correlations, code, previous)
+    elif left:
+        # A few dense rows: on in the kernel with every entry's row of K,
+        # rather than a dozen small BLAS calls per layer on gathered copies.
+        kernel_layers(stopped, n_components)
     return code
 
 

@@ -491,23 +491,27 @@ def update_atoms(dictionary, A, B_T, positive, skip):
 
 
 @numba.njit(**_OPTIONS)
-def analytic_network(C, K, steps, thresholds, weights, momentum, positive, limit, code,
+def analytic_network(C, K, steps, thresholds, weights, momentum, positive, limit, start, code,
                      previous, stopped):  # fmt: skip
     """The layers after the first of a network on an analytic weight
     (:mod:`sklearn_lsc._fused_analytic`), row by row: a row's data stays in
     cache from its second layer to its last.
 
-    ``code`` holds the first layer's output ``Z`` (``h(steps[0] C)``); layer
-    ``t``'s is ``h(Y + steps[t] (C - Y K))`` from the point ahead ``Y = lerp(Z_prev, Z,
-    weights[t - 1])`` (``Z`` itself without ``momentum``), with ``C = X W``
-    and ``K = D W``: the residual's product ``(X - Y D) W`` without forming
-    the residual, ``Y K`` reading only the rows of ``K`` that ``Y``'s
-    nonzero entries select. ``h`` is the l1 shrink by ``thresholds[t]``
-    (one-sided with ``positive``). A row that runs every layer leaves its
-    output in ``code`` and ``stopped`` at the number of layers. A row whose
-    ``Y`` has more than ``limit`` nonzero entries at layer ``t`` stops there
-    (BLAS's product serves it better): ``Z`` into ``code``, ``Z_prev`` into
-    ``previous``, ``t`` into ``stopped``.
+    Row ``i`` runs from layer ``start[i]`` (none at or past the last): from
+    layer 1, ``code`` holds the first layer's output ``Z`` (``h(steps[0]
+    C)``); from a later layer, ``code`` and ``previous`` hold ``Z`` and
+    ``Z_prev`` as a stopped row left them (below). Layer ``t``'s output is
+    ``h(Y + steps[t] (C - Y K))`` from the point ahead ``Y = lerp(Z_prev,
+    Z, weights[t - 1])`` (``Z`` itself without ``momentum``), with ``C = X
+    W`` and ``K = D W``: the residual's product ``(X - Y D) W`` without
+    forming the residual, ``Y K`` reading only the rows of ``K`` that
+    ``Y``'s nonzero entries select. ``h`` is the l1 shrink by
+    ``thresholds[t]`` (one-sided with ``positive``). A row that runs every
+    layer leaves its output in ``code`` and ``stopped`` at the number of
+    layers. A row whose ``Y`` has more than ``limit`` nonzero entries at
+    layer ``t`` stops there (BLAS's product may serve it better): ``Z`` into
+    ``code``, ``Z_prev`` into ``previous``, ``t`` into ``stopped``.
+    ``stopped`` may be ``start`` (a row reads its start before its end).
     """
     n_samples, n_components = C.shape
     n_layers = steps.shape[0]
@@ -520,11 +524,14 @@ def analytic_network(C, K, steps, thresholds, weights, momentum, positive, limit
         active = np.empty(n_components, np.uintp)
         first = task * _ROWS_PER_TASK
         for i in range(first, min(n_samples, first + _ROWS_PER_TASK)):
+            begin = start[i]
+            if begin >= n_layers:
+                continue
             for j in range(n_components):
                 z[j] = code[i, j]
-                z_prev[j] = zero
+                z_prev[j] = previous[i, j] if begin > 1 else zero
             done = n_layers
-            for layer in range(1, n_layers):
+            for layer in range(begin, n_layers):
                 count = 0
                 if momentum:
                     weight = weights[layer - 1]

@@ -90,8 +90,8 @@ def test_fused_pass_equals_the_torch_pass(kind, dtype, n_layers, positive):
 @pytest.mark.parametrize("kind", NETWORKS)
 @pytest.mark.parametrize(
     "alpha, spread, way",
-    [(2.0, 1.0, "every row in the kernel"), (0.2, 2.0, "some rows left to BLAS"),
-     (0.2, 5.0, "every row with BLAS")],
+    [(2.0, 1.0, "every row in the kernel"), (0.2, 2.0, "some rows finished in the kernel"),
+     (0.2, 2.0, "some rows left to BLAS"), (0.2, 5.0, "every row with BLAS")],
 )  # fmt: skip
 @pytest.mark.parametrize("through_residual", [False, True])
 def test_each_way_gives_the_torch_pass_codes(
@@ -99,16 +99,27 @@ def test_each_way_gives_the_torch_pass_codes(
 ):
     # BLAS's rows take (X - Y D) W or C - Y K (the cheaper for the shapes): both.
     monkeypatch.setattr(fused, "_through_residual", lambda X, prepared: through_residual)
+    # The stopped rows (a fraction of these) finish in the kernel or with BLAS.
+    finish_in_kernel = way == "some rows finished in the kernel"
+    monkeypatch.setattr(fused, "_KERNEL_FINISH", 1.0 if finish_in_kernel else 0.0)
     network, X = network_and_signals(kind, torch.float64, 4, alpha=alpha, spread=spread)
     stopped = stopping_layers(monkeypatch)
     with torch.no_grad():
         code = network(X)
     if way == "every row with BLAS":  # most rows dense from the first layer on
         assert stopped == []
-    else:
+    elif way == "every row in the kernel":
         (layers,) = stopped
-        finished = layers == 4
-        assert finished.all() if way == "every row in the kernel" else 0 < (~finished).sum() < 75
+        assert (layers == 4).all()
+    else:
+        first, *rest = stopped
+        assert 0 < (first < 4).sum() < 75
+        if network._layer_parameters()[2] is not None:
+            # Rows stopped past the second layer: with momentum, their
+            # finishing reads the layer before's output too.
+            assert ((first > 1) & (first < 4)).any()
+        # Finishing in the kernel: a second call from where each row stopped.
+        assert len(rest) == finish_in_kernel and all((layers == 4).all() for layers in rest)
     assert torch.count_nonzero(code) > 0
     torch.testing.assert_close(code, torch_pass(network, X), rtol=0, atol=1e-12)
 
