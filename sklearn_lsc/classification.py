@@ -324,14 +324,12 @@ class SparseCodingClassifier(_SparseClassifier):
             rows = y == label
             if rows.any():
                 self.encoders_[k].partial_fit(X[rows])
-        if self.metric == "mahalanobis":
-            if first_call:
-                self.projection_, self.metric_loss_curve_ = None, []
-            if all(hasattr(encoder, "components_") for encoder in self.encoders_):
-                y_index = np.searchsorted(self.classes_, y)
-                self._learn_metric(X, y_index, n_epochs=1)
+        if self.metric == "mahalanobis" and first_call:
+            self.projection_, self.metric_loss_curve_ = None, []
         if all(hasattr(encoder, "components_") for encoder in self.encoders_):
             y_index = np.searchsorted(self.classes_, y)
+            if self.metric == "mahalanobis":
+                self._learn_metric(X, y_index, n_epochs=1)
             self.temperature_ = fit_temperature(self._class_objectives(X), y_index)
         return self
 
