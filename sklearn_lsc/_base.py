@@ -459,8 +459,9 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         later calls continue training them at the current ``learning_rate``
         (constant: no annealing schedule). A pass that leaves the chunk's
         loss far above both its loss before the pass and the untrained
-        network's, or on a given dictionary their excess over the chunk's
-        optimum, is undone with a ``ConvergenceWarning`` (see the User
+        network's, or (the sparse-coding objective on a given dictionary)
+        their excess over the chunk's optimum, is undone with a
+        ``ConvergenceWarning`` (see the User
         Guide's "When training goes wrong").
 
         Parameters

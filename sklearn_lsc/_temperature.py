@@ -21,6 +21,19 @@ from scipy.special import log_softmax, softmax
 # The search runs over log(T / spread), spread the objectives' typical
 # distance from their row's mean: within these bounds for any data scale.
 _LOG_RANGE = 30.0
+# partial_fit fits the temperature on the latest this many rows' objectives
+# (each as the models gave it when its chunk came): a chunk of a few rows
+# alone would give a temperature of its own, and one row a degenerate one.
+WINDOW_ROWS = 2000
+
+
+def append_to_window(window, objectives, y_index):
+    """``window`` (``(objectives, y_index)`` or None) with the new rows last,
+    cut to its latest :data:`WINDOW_ROWS` rows."""
+    if window is not None:
+        objectives = np.concatenate([window[0], objectives])
+        y_index = np.concatenate([window[1], y_index])
+    return objectives[-WINDOW_ROWS:].copy(), y_index[-WINDOW_ROWS:].copy()
 
 
 def class_probabilities(objectives, temperature):

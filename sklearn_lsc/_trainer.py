@@ -244,12 +244,14 @@ class TrainerMixin:
     def _undo_blown_up_pass(self, before, after, guard, optimum, dictionary, units, initial):
         """End of ``partial_fit``: undo the pass, with a ``ConvergenceWarning``,
         where it left the noise-free loss of the chunk's watched rows
-        (``guard()``: ``before`` the pass, ``after`` it) not finite, or above
-        both the loss before the pass and the untrained network's (a few
-        iterations of its algorithm, on the dictionary as it is now) by more
-        than ``_STEP_RISE`` of each, or, where ``optimum()`` gives the rows'
-        optimal loss (the sparse-coding objectives; None otherwise), with an
-        excess over it more than ``_GAP_RISE`` times each's. The first call
+        (``guard()``: ``before`` the pass, ``after`` it) not finite, or
+        exceeding both references, the loss before the pass and the
+        untrained network's (a few iterations of its algorithm, on the
+        dictionary as it is now). ``after`` exceeds a reference when it is
+        above it by more than ``_STEP_RISE`` of it or, where ``optimum()``
+        gives the rows' optimal loss (the sparse-coding objectives on a
+        given dictionary; None otherwise), when its excess over that is
+        more than ``_GAP_RISE`` times the reference's. The first call
         (``initial``, its snapshot after the initialization) keeps its
         untrained network; a later call is undone whole (:class:`Undone`:
         the estimator as it was)."""
@@ -445,11 +447,14 @@ class TrainerMixin:
     def _optimal_loss_function(self, X, labels, dictionary, objective, device, dtype):
         """A callable returning the mean loss of the rows ``X`` (numpy) at
         their exact codes on the dictionary as it is then: the sparse-coding
-        objectives' optimum (``labels``: the rows' set labels, or None)."""
-        X_tensor = to_tensor(X, device=device, dtype=dtype)
-        sets = None if labels is None else compact_labels(torch.as_tensor(labels, device=device))
+        objectives' optimum (``labels``: the rows' set labels, or None).
+        Nothing is made before the first call (most passes need none)."""
 
         def optimal_loss():
+            X_tensor = to_tensor(X, device=device, dtype=dtype)
+            sets = None
+            if labels is not None:
+                sets = compact_labels(torch.as_tensor(labels, device=device))
             code = self._exact_codes(X_tensor, dictionary, init=None, sets=sets)
             with torch.no_grad():
                 if sets is None:

@@ -17,7 +17,7 @@ from ._documentation import DocumentationLinkMixin
 from ._metric import MetricLearner, projected_objectives
 from ._networks import STRUCTURED_NETWORKS
 from ._sklearn_compat import HasMethods, Interval, StrOptions, _fit_context
-from ._temperature import class_probabilities, fit_temperature
+from ._temperature import append_to_window, class_probabilities, fit_temperature
 from ._transaction import transactional
 from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 
@@ -155,11 +155,14 @@ class SparseCodingClassifier(_SparseClassifier):
     temperature_ : float
         The temperature of :meth:`predict_proba`, in the objectives' units
         (the signals' squared): the ``T`` whose ``softmax(-objectives / T)``
-        has the smallest log loss on the training rows (``partial_fit``: on
-        its chunk, once every class has had rows), toward targets after
-        Platt's (of ``n`` training rows, each aims at ``1 - 1 / (n + 2)`` for
-        its class), so that separable training rows still give a finite
-        temperature.
+        has the smallest log loss on the training rows, toward targets after
+        Platt's (of ``n`` rows, each aims at ``1 - 1 / (n + 2)`` for its
+        class), so that separable training rows still give a finite
+        temperature. ``partial_fit`` (once every class has had rows) fits it
+        on the objectives of the latest 2,000 rows it was given, each as the
+        models gave it then. The models trained on these rows: on unseen
+        rows their objectives are somewhat higher, and probabilities
+        fitted on separable training rows may be overconfident.
 
     %(feature_attributes)s
 
@@ -256,7 +259,9 @@ class SparseCodingClassifier(_SparseClassifier):
         if self.metric == "mahalanobis":
             self.projection_, self.metric_loss_curve_ = None, []
             self._learn_metric(X, y_index, n_epochs=self.metric_max_iter)
-        self.temperature_ = fit_temperature(self._class_objectives(X), y_index)
+        objectives = self._class_objectives(X)
+        self.temperature_ = fit_temperature(objectives, y_index)
+        self._temperature_window = append_to_window(None, objectives, y_index)
         return self
 
     def _learn_metric(self, X, y_index, *, n_epochs):
@@ -330,7 +335,11 @@ class SparseCodingClassifier(_SparseClassifier):
             y_index = np.searchsorted(self.classes_, y)
             if self.metric == "mahalanobis":
                 self._learn_metric(X, y_index, n_epochs=1)
-            self.temperature_ = fit_temperature(self._class_objectives(X), y_index)
+            window = append_to_window(
+                getattr(self, "_temperature_window", None), self._class_objectives(X), y_index
+            )
+            self.temperature_ = fit_temperature(*window)
+            self._temperature_window = window
         return self
 
     def _objectives(self, X):

@@ -18,6 +18,7 @@ from sklearn_lsc import (
     lasso_objective,
 )
 from sklearn_lsc._networks import NETWORKS, STRUCTURED_NETWORKS
+from sklearn_lsc._temperature import WINDOW_ROWS, append_to_window, fit_temperature
 
 
 def normalized_rows(X):
@@ -146,7 +147,7 @@ def test_fitted_probabilities_are_calibrated_on_held_out_rows(digits):
 def test_separable_training_rows_give_a_finite_temperature():
     # Each class's rows are multiples of its own direction (of norm at least
     # one): every training row is coded best by its own class, and plain
-    # maximum likelihood would send T to zero.
+    # maximum likelihood would send T to zero (every probability one).
     rng = np.random.default_rng(0)
     directions = rng.standard_normal((3, 20))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -156,29 +157,45 @@ def test_separable_training_rows_give_a_finite_temperature():
     classifier = SparseCodingClassifier(encoder(n_components=1, alpha=0.01, max_iter=5))
     classifier.fit(X, y)
     assert (classifier.predict(X) == y).all()
-    assert np.isfinite(classifier.temperature_) and classifier.temperature_ > 0
     own = classifier.predict_proba(X)[np.arange(len(y)), y]
-    # Confident, yet short of one (the targets ask for 1 - 1 / (n + 2)).
-    assert own.mean() > 0.98 and own.min() < 1.0
+    # Confident, yet no row certain: the targets ask for 1 - 1 / (n + 2).
+    assert own.mean() > 0.98 and own.max() < 1.0
 
 
-def test_partial_fit_fits_the_temperature_on_its_chunk_once_every_class_has_rows(digits):
+def test_partial_fit_fits_the_temperature_on_its_latest_rows(digits):
     X_train, _, y_train, _ = digits
     classifier = SparseCodingClassifier(encoder())
     first = y_train < 2
     classifier.partial_fit(X_train[first], y_train[first], classes=[0, 1, 2, 3])
-    assert not hasattr(classifier, "temperature_")
-    classifier.partial_fit(X_train, y_train)
-    objectives = -classifier.decision_function(X_train)
-    y_index = np.searchsorted(classifier.classes_, y_train)
+    assert not hasattr(classifier, "temperature_")  # classes 2 and 3 have no model yet
+    classifier.partial_fit(X_train[~first], y_train[~first])
+    # Fitted on the rows of the call that completed the classes, with their
+    # objectives at that call.
+    kept, labels = classifier._temperature_window
+    np.testing.assert_array_equal(labels, y_train[~first])  # labels 0-3 are their indices
+    objectives = -classifier.decision_function(X_train[~first])
+    np.testing.assert_allclose(kept, objectives, rtol=1e-6)
     grid = classifier.temperature_ * np.exp(np.linspace(-1, 1, 201))
-    losses = [smoothed_log_loss(objectives, y_index, t) for t in grid]
+    losses = [smoothed_log_loss(kept, labels, t) for t in grid]
     assert abs(int(np.argmin(losses)) - 100) <= 1
+    # A one-row chunk joins them and moves it little (alone, a row whose
+    # model codes it worst would send the temperature to its bound).
+    before = classifier.temperature_
+    classifier.partial_fit(X_train[:1], y_train[:1])
+    assert classifier._temperature_window[0].shape == (len(labels) + 1, 4)
+    assert 0.8 < classifier.temperature_ / before < 1.25
+
+
+def test_the_temperature_window_keeps_the_latest_rows():
+    rows = np.arange(2500.0)[:, None] * np.ones((1, 3))
+    window = append_to_window(None, rows[:1500], np.zeros(1500, int))
+    window = append_to_window(window, rows[1500:], np.ones(1000, int))
+    assert window[0].shape == (WINDOW_ROWS, 3) == (2000, 3)
+    np.testing.assert_array_equal(window[0][:, 0], np.arange(500.0, 2500.0))
+    assert window[1].sum() == 1000
 
 
 def test_uniform_objectives_give_a_temperature_of_one():
-    from sklearn_lsc._temperature import fit_temperature
-
     assert fit_temperature(np.full((5, 3), 2.5), np.array([0, 1, 2, 0, 1])) == 1.0
 
 

@@ -188,26 +188,33 @@ def test_a_partial_fit_that_multiplies_the_gap_keeps_the_untrained_network_and_w
     assert objective - optimum > 3 * (untrained_objective - optimum)
 
 
-def test_the_gap_guard_solves_for_the_optimum_only_on_a_given_dictionary_whose_loss_rose(
-    monkeypatch,
-):
-    X, D, alpha, _ = gap_problem()
-    solved = []
+def counting_optimum_solves(monkeypatch):
+    """Record each optimum the guard makes (``made``) and solves (``solved``, its value)."""
+    made, solved = [], []
     original = TrainerMixin._optimal_loss_function
 
     def counted(self, *arguments):
+        made.append(None)
         optimal_loss = original(self, *arguments)
 
         def spy():
-            solved.append(None)
-            return optimal_loss()
+            solved.append(optimal_loss())
+            return solved[-1]
 
         return spy
 
     monkeypatch.setattr(TrainerMixin, "_optimal_loss_function", counted)
+    return made, solved
+
+
+def test_the_gap_guard_solves_for_the_optimum_only_on_a_given_dictionary_whose_loss_rose(
+    monkeypatch,
+):
+    X, D, alpha, _ = gap_problem()
+    made, solved = counting_optimum_solves(monkeypatch)
     # A pass that lowers the loss needs no optimum.
     LearnedLassoEncoder(dictionary=D, alpha=alpha, random_state=0).partial_fit(X)
-    assert not solved
+    assert len(made) == 1 and not solved
     with pytest.warns(ConvergenceWarning, match="at the exact codes"):
         LearnedLassoEncoder(
             dictionary=D, alpha=alpha, architecture="rescaled_lista", learning_rate=0.1,
@@ -215,12 +222,49 @@ def test_the_gap_guard_solves_for_the_optimum_only_on_a_given_dictionary_whose_l
         ).partial_fit(X)  # fmt: skip
     assert len(solved) == 1
     # A learned dictionary moves the optimum: no gap guard there.
-    solved.clear()
+    made.clear()
     LearnedLassoEncoder(
         n_components=32, alpha=alpha, architecture="rescaled_lista", learning_rate=0.1,
         random_state=0,
     ).partial_fit(X)  # fmt: skip
-    assert not solved
+    assert not made
+
+
+def test_a_later_partial_fit_that_multiplies_the_gap_is_undone_whole(monkeypatch):
+    X, D, alpha, _ = gap_problem()
+    params = dict(dictionary=D, alpha=alpha, architecture="rescaled_lista", random_state=0)
+    encoder = LearnedLassoEncoder(**params, max_iter=5).fit(X)
+    codes, before = encoder.transform(X), snapshot(encoder)
+    encoder.set_params(learning_rate=0.1)
+    with pytest.warns(ConvergenceWarning, match="at the exact codes: .* the call was undone"):
+        assert encoder.partial_fit(X) is encoder
+    assert_same(snapshot(encoder), before)
+    np.testing.assert_array_equal(encoder.transform(X), codes)
+    # The loss guard alone lets that pass stand.
+    monkeypatch.setattr(trainer, "_GAP_RISE", np.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        encoder.partial_fit(X)
+    assert encoder.n_iter_ == before["n_iter_"] + 1
+
+
+def test_the_gap_guards_optimum_is_the_hilasso_objectives(monkeypatch):
+    # The watched rows are the chunk's (at most a minibatch of them), in the
+    # trainer's units: times the signal scale squared, the mean HiLasso
+    # objective of the exact codes (computed independently here).
+    X, D = sparse_problem(n_samples=80, n_features=16, n_components=32)
+    X = 3.0 * X
+    groups = dict(groups=4, group_alpha=0.2)
+    _, solved = counting_optimum_solves(monkeypatch)
+    encoder = LearnedHiLassoEncoder(
+        dictionary=D, alpha=0.1, **groups, learning_rate=10.0, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="at the exact codes"):
+        encoder.partial_fit(X)
+    (optimum,) = solved
+    exact = sparse_encode(X, D, alpha=0.1, **groups, tol=1e-10, max_iter=20000)
+    reference = hilasso_objective(X, exact, D, alpha=0.1, **groups)
+    assert optimum * encoder.signal_scale_**2 == pytest.approx(reference, rel=1e-5)
 
 
 def test_a_later_partial_fit_that_blows_up_is_undone_and_warns():
