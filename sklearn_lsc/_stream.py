@@ -7,6 +7,7 @@ new vectors' codes. The estimator holds the parameters and the scikit-learn
 surface; this mixin holds how a stream is consumed.
 """
 
+import copy
 import math
 import time
 
@@ -35,6 +36,27 @@ from ._torch_utils import (
 from ._training import make_optimizer, set_learning_rate
 from ._validation import check_dictionary
 from ._warnings import warn
+
+# A network update that leaves the new vectors' objective more than this
+# fraction above both its value before the update and all-zero codes' blew
+# up, and is undone (as partial_fit's pass of the offline encoders).
+_STEP_RISE = 0.25
+
+
+def _copy_of_state(state):
+    """A copy of an optimizer's ``state_dict()``: its tensors cloned, the rest
+    copied (``copy.deepcopy`` takes longer than the tensors' copies)."""
+    return {
+        "state": {
+            key: {name: _copied(value) for name, value in values.items()}
+            for key, values in state["state"].items()
+        },
+        "param_groups": copy.deepcopy(state["param_groups"]),
+    }
+
+
+def _copied(value):
+    return value.detach().clone() if isinstance(value, torch.Tensor) else copy.deepcopy(value)
 
 
 class StreamTrainerMixin:
@@ -124,6 +146,27 @@ class StreamTrainerMixin:
             f"'learning_rate' parameter (now {self.learning_rate}), or scale the stream."
         )
 
+    def _update_blew_up(self, unseen, after, zero_codes):
+        """Whether the network's update is to be undone, with a ``ConvergenceWarning``:
+        it left the new vectors' objective (``unseen`` before it, ``after``
+        it) not finite, or above both its value before and that of all-zero
+        codes by more than ``_STEP_RISE`` of each (codes worse than none).
+        The step's dictionary update then follows from the network as it was.
+        """
+        if math.isfinite(after) and not (
+            after - unseen > _STEP_RISE * abs(unseen)
+            and after - zero_codes > _STEP_RISE * zero_codes
+        ):
+            return False
+        warn(
+            f"At step {self.n_steps_ + 1}, the network's update made the new vectors' "
+            f"codes cost {after:.4g}, from {unseen:.4g} before it, more than all-zero "
+            f"codes ({zero_codes:.4g}): the update blew up and was undone. Lower the "
+            f"'learning_rate' parameter (now {self.learning_rate}).",
+            ConvergenceWarning,
+        )
+        return True
+
     def _restart_atoms(self, atoms, dictionary):
         """The network's parameters of the redrawn ``atoms`` restart from their
         algorithm's values, and their optimizer moments from zero.
@@ -177,6 +220,11 @@ class StreamTrainerMixin:
         window = to_tensor(self._window, device=device, dtype=dtype).div_(scale)
         batch_size = min(self.batch_size, window.shape[0])
         set_learning_rate(self._optimizer, self.learning_rate)  # as set now
+        # The network and the optimizer before the update, to go back to (cheap).
+        before = (
+            {key: value.detach().clone() for key, value in network.state_dict().items()},
+            _copy_of_state(self._optimizer.state_dict()),
+        )
         for _ in range(self.updates_per_step):
             rows = torch.from_numpy(
                 self._rng.choice(window.shape[0], size=batch_size, replace=False)
@@ -191,6 +239,12 @@ class StreamTrainerMixin:
 
         with torch.no_grad():
             code = network(new_tensor)
+            after = float(objective(new_tensor, code, dictionary, None).mean()) * scale * scale
+        if self._update_blew_up(unseen, after, zero_codes):
+            network.load_state_dict(before[0])
+            self._optimizer.load_state_dict(before[1])
+            with torch.no_grad():
+                code = network(new_tensor)
         # Unused atoms are redrawn once the window is full: until then the
         # network is still learning which atoms to use.
         window_full = self._window.shape[0] >= self.window_size

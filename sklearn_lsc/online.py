@@ -308,7 +308,10 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
         The first call initializes the dictionary and the network. Vectors
         wait until ``step_size`` of them have arrived; each full step is then
         recorded in ``objective_curve_`` and adapted to (see the class
-        description). A rejected chunk leaves the model unchanged.
+        description). A network update that leaves the step's new vectors
+        coded worse than by all-zero codes, and worse than before it, is
+        undone with a ``ConvergenceWarning`` (see the User Guide's "When
+        training goes wrong"). A rejected chunk leaves the model unchanged.
 
         Parameters
         ----------

@@ -348,6 +348,46 @@ def test_an_online_step_that_makes_the_atoms_non_finite_changes_nothing(monkeypa
     assert model.n_samples_seen_ == 100 and model.n_steps_ == 5
 
 
+def test_an_online_update_that_blows_up_is_undone_and_warns(monkeypatch):
+    # A learning rate far too large: every network update makes the new
+    # vectors' codes worse than none, and each is undone (the dictionary
+    # steps follow from the network as it was), as if it had not moved.
+    X, _ = sparse_problem(n_samples=200)
+    params = dict(n_components=12, alpha=0.1, step_size=20, random_state=0)
+    still = OnlineSparseModeler(**params, learning_rate=1e-12).partial_fit(X)
+    model = OnlineSparseModeler(**params, learning_rate=10.0)
+    with pytest.warns(ConvergenceWarning, match="update blew up and was undone.*learning_rate"):
+        model.partial_fit(X)
+    assert model.n_steps_ == 10
+    np.testing.assert_allclose(model.components_, still.components_, atol=1e-8)
+    np.testing.assert_allclose(model.transform(X), still.transform(X), atol=1e-8)
+    assert not model._optimizer.state_dict()["state"]  # Adam's moments as before any step
+    # Unguarded, the same stream hands back codes far worse than none.
+    monkeypatch.setattr(OnlineSparseModeler, "_update_blew_up", lambda *arguments: False)
+    unguarded = OnlineSparseModeler(**params, learning_rate=10.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        unguarded.partial_fit(X)
+    zero_codes = 0.5 * (X**2).sum(axis=1).mean()
+    cost = lasso_objective(X, unguarded.transform(X), unguarded.components_, 0.1)
+    assert (
+        cost > 2 * zero_codes > 2 * lasso_objective(X, model.transform(X), model.components_, 0.1)
+    )
+
+
+def test_online_updates_at_the_default_rate_are_never_undone():
+    X, _ = sparse_problem(n_samples=400)
+    for architecture in ("lista", "lcod", "rescaled_lista"):
+        model = OnlineSparseModeler(
+            n_components=24, alpha=0.1, step_size=20, architecture=architecture, random_state=0
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            for start in range(0, 400, 40):
+                model.partial_fit(X[start : start + 40])
+        assert model.n_steps_ == 20
+
+
 def test_an_online_partial_fit_that_diverges_changes_nothing():
     X, _ = sparse_problem(n_samples=200, dtype=np.float32)
     model = OnlineSparseModeler(
