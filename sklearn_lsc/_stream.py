@@ -37,10 +37,10 @@ from ._training import make_optimizer, set_learning_rate
 from ._validation import check_dictionary
 from ._warnings import warn
 
-# A network update that leaves the new vectors' objective more than this
-# fraction above both its value before the update and all-zero codes' blew
-# up, and is undone (as partial_fit's pass of the offline encoders).
-_STEP_RISE = 0.25
+# A network update that leaves the new vectors' objective higher than before
+# it and more than this fraction above all-zero codes' (codes far worse than
+# none) blew up, and is undone (as partial_fit's pass of the offline encoders).
+_ZERO_CODES_MARGIN = 0.25
 
 
 def _copy_of_state(state):
@@ -84,10 +84,29 @@ class StreamTrainerMixin:
         if n_full:
             n_atoms, n_features = self.components_.shape
             product = min(self.batch_size, self.window_size) * n_atoms * n_features
+            undone = []
             with threads_for_products(product, resolve_device(self.device)):
                 for start in range(0, n_full, self.step_size):
-                    self._adapt(pending[start : start + self.step_size])
+                    undone.append(self._adapt(pending[start : start + self.step_size]))
+            self._warn_of_undone_updates(
+                [step for step in undone if step is not None], len(undone)
+            )
         return self
+
+    def _warn_of_undone_updates(self, undone, n_steps):
+        """One ``ConvergenceWarning`` for the call's undone network updates, if any
+        (``undone``: their ``(step, cost after, cost before, all-zero codes' cost)``)."""
+        if not undone:
+            return
+        step, after, unseen, zero_codes = undone[0]
+        warn(
+            f"{len(undone)} of this call's {n_steps} network updates blew up and were "
+            f"undone (first at step {step}: the new vectors' codes would have cost "
+            f"{after:.4g}, from {unseen:.4g} before it, against {zero_codes:.4g} for "
+            f"all-zero codes). Lower the 'learning_rate' parameter (now "
+            f"{self.learning_rate}).",
+            ConvergenceWarning,
+        )
 
     def _initialize_stream(self, X):
         """Dictionary, network, optimizer and buffers from the first chunk ``X``."""
@@ -147,25 +166,13 @@ class StreamTrainerMixin:
         )
 
     def _update_blew_up(self, unseen, after, zero_codes):
-        """Whether the network's update is to be undone, with a ``ConvergenceWarning``:
-        it left the new vectors' objective (``unseen`` before it, ``after``
-        it) not finite, or above both its value before and that of all-zero
-        codes by more than ``_STEP_RISE`` of each (codes worse than none).
-        The step's dictionary update then follows from the network as it was.
-        """
-        if math.isfinite(after) and not (
-            after - unseen > _STEP_RISE * abs(unseen)
-            and after - zero_codes > _STEP_RISE * zero_codes
-        ):
-            return False
-        warn(
-            f"At step {self.n_steps_ + 1}, the network's update made the new vectors' "
-            f"codes cost {after:.4g}, from {unseen:.4g} before it, more than all-zero "
-            f"codes ({zero_codes:.4g}): the update blew up and was undone. Lower the "
-            f"'learning_rate' parameter (now {self.learning_rate}).",
-            ConvergenceWarning,
-        )
-        return True
+        """Whether the network's update is to be undone: it left the new
+        vectors' objective (``unseen`` before it, ``after`` it) higher than
+        before and more than ``_ZERO_CODES_MARGIN`` above that of all-zero
+        codes. A non-finite one raises (the call is then rolled back)."""
+        if not math.isfinite(after):
+            self._diverged(f"the network's update made the new vectors' objective {after}")
+        return after > unseen and after - zero_codes > _ZERO_CODES_MARGIN * zero_codes
 
     def _restart_atoms(self, atoms, dictionary):
         """The network's parameters of the redrawn ``atoms`` restart from their
@@ -186,7 +193,11 @@ class StreamTrainerMixin:
         self.n_redrawn_atoms_ = getattr(self, "n_redrawn_atoms_", 0) + len(atoms)
 
     def _adapt(self, new):
-        """One step: record the objective of ``new``, adapt the network, then the atoms."""
+        """One step: record the objective of ``new``, adapt the network, then the atoms.
+
+        Returns None, or what :meth:`_warn_of_undone_updates` reports of an
+        undone network update.
+        """
         start = time.perf_counter()
         device = resolve_device(self.device)
         self._move_to(device)
@@ -200,7 +211,8 @@ class StreamTrainerMixin:
         new_tensor = to_tensor(new, device=device, dtype=dtype).div_(scale)  # a fresh copy
 
         with torch.no_grad():
-            unseen = float(objective(new_tensor, network(new_tensor), dictionary, None).mean())
+            code = network(new_tensor)
+            unseen = float(objective(new_tensor, code, dictionary, None).mean())
         unseen *= scale * scale
         if not math.isfinite(unseen):
             self._diverged(f"the objective of the new vectors became {unseen}")
@@ -238,13 +250,16 @@ class StreamTrainerMixin:
                 self._optimizer.step()
 
         with torch.no_grad():
-            code = network(new_tensor)
-            after = float(objective(new_tensor, code, dictionary, None).mean()) * scale * scale
+            updated = network(new_tensor)
+            after = float(objective(new_tensor, updated, dictionary, None).mean()) * scale * scale
+        undone = None
         if self._update_blew_up(unseen, after, zero_codes):
+            # Back to the network before the update, and its codes of the new vectors.
             network.load_state_dict(before[0])
             self._optimizer.load_state_dict(before[1])
-            with torch.no_grad():
-                code = network(new_tensor)
+            undone = (self.n_steps_ + 1, after, unseen, zero_codes)
+        else:
+            code = updated
         # Unused atoms are redrawn once the window is full: until then the
         # network is still learning which atoms to use.
         window_full = self._window.shape[0] >= self.window_size
@@ -263,3 +278,4 @@ class StreamTrainerMixin:
                 f"[{type(self).__name__}] step {self.n_steps_}: objective of the new "
                 f"vectors {unseen:.6g}, {time.perf_counter() - start:.3f} s"
             )
+        return undone

@@ -25,7 +25,9 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
     1. their mean objective under the current model is recorded in
        ``objective_curve_`` (how well the model codes data it has not seen);
     2. with the dictionary fixed, the unrolled network adapts to the window by
-       ``updates_per_step`` minibatch gradient steps on the objective;
+       ``updates_per_step`` minibatch gradient steps on the objective (an
+       update that leaves the new vectors coded worse than before and far
+       worse than by all-zero codes is undone, with a warning);
     3. with the network's codes of the new vectors fixed, the dictionary takes
        one online dictionary-learning step (Mairal et al. 2009): sufficient
        statistics with forgetting, block-coordinate atom updates, atoms
@@ -309,9 +311,11 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
         wait until ``step_size`` of them have arrived; each full step is then
         recorded in ``objective_curve_`` and adapted to (see the class
         description). A network update that leaves the step's new vectors
-        coded worse than by all-zero codes, and worse than before it, is
-        undone with a ``ConvergenceWarning`` (see the User Guide's "When
-        training goes wrong"). A rejected chunk leaves the model unchanged.
+        coded worse than before it and more than 25% worse than by all-zero
+        codes is undone, with one ``ConvergenceWarning`` per call (see the
+        User Guide's "When training goes wrong"). A rejected chunk, or a
+        step whose objective becomes infinite or NaN (a ``ValueError``),
+        leaves the model unchanged.
 
         Parameters
         ----------

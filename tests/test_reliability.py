@@ -1,5 +1,6 @@
 """Training guards and transactions: no broken model is handed back, failures change nothing."""
 
+import copy
 import warnings
 
 import numpy as np
@@ -356,8 +357,11 @@ def test_an_online_update_that_blows_up_is_undone_and_warns(monkeypatch):
     params = dict(n_components=12, alpha=0.1, step_size=20, random_state=0)
     still = OnlineSparseModeler(**params, learning_rate=1e-12).partial_fit(X)
     model = OnlineSparseModeler(**params, learning_rate=10.0)
-    with pytest.warns(ConvergenceWarning, match="update blew up and was undone.*learning_rate"):
+    with pytest.warns(ConvergenceWarning) as record:
         model.partial_fit(X)
+    (undone,) = [w for w in record if "were undone" in str(w.message)]  # one per call
+    assert "10 of this call's 10 network updates" in str(undone.message)
+    assert "'learning_rate'" in str(undone.message)
     assert model.n_steps_ == 10
     np.testing.assert_allclose(model.components_, still.components_, atol=1e-8)
     np.testing.assert_allclose(model.transform(X), still.transform(X), atol=1e-8)
@@ -370,16 +374,67 @@ def test_an_online_update_that_blows_up_is_undone_and_warns(monkeypatch):
         unguarded.partial_fit(X)
     zero_codes = 0.5 * (X**2).sum(axis=1).mean()
     cost = lasso_objective(X, unguarded.transform(X), unguarded.components_, 0.1)
-    assert (
-        cost > 2 * zero_codes > 2 * lasso_objective(X, model.transform(X), model.components_, 0.1)
-    )
+    guarded = lasso_objective(X, model.transform(X), model.components_, 0.1)
+    assert cost > 2 * zero_codes > 2 * guarded
+
+
+def optimizer_state(model):
+    state = model._optimizer.state_dict()["state"]
+    return {key: {name: torch.as_tensor(value).clone() for name, value in values.items()}
+            for key, values in state.items()}  # fmt: skip
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_an_undone_online_update_restores_the_optimizers_moments(solver):
+    X, _ = sparse_problem(n_samples=200)
+    model = OnlineSparseModeler(
+        n_components=12, alpha=0.1, step_size=20, solver=solver, random_state=0
+    ).partial_fit(X[:100])  # five steps at the default rate
+    moments, weights = optimizer_state(model), copy.deepcopy(model.network_.state_dict())
+    assert moments  # Adam's averages and step, or SGD's momentum buffers
+    model.set_params(learning_rate=10.0)
+    with pytest.warns(ConvergenceWarning, match="1 of this call's 1 network updates"):
+        model.partial_fit(X[100:120])
+    for key, values in optimizer_state(model).items():
+        for name, value in values.items():
+            torch.testing.assert_close(value, moments[key][name], rtol=0, atol=0)
+    for name, value in model.network_.state_dict().items():
+        if name != "dictionary":  # the step's dictionary update went on
+            torch.testing.assert_close(value, weights[name], rtol=0, atol=0)
+
+
+def test_an_online_update_whose_objective_is_not_finite_raises_and_changes_nothing(
+    monkeypatch,
+):
+    X, _ = sparse_problem(n_samples=200)
+    model = OnlineSparseModeler(n_components=12, alpha=0.1, step_size=20, random_state=0)
+    model.partial_fit(X[:60])
+    before = snapshot(model)
+    original = torch.optim.Adam.step
+
+    def poisoned(self, *arguments, **keywords):
+        result = original(self, *arguments, **keywords)
+        with torch.no_grad():  # the update's last step: finite loss, non-finite network
+            self.param_groups[0]["params"][0].fill_(float("nan"))
+        return result
+
+    monkeypatch.setattr(torch.optim.Adam, "step", poisoned)
+    monkeypatch.setattr(model, "updates_per_step", 1)
+    with pytest.raises(ValueError, match="update made the new vectors' objective nan"):
+        model.partial_fit(X[60:100])
+    monkeypatch.undo()
+    assert_same(snapshot(model), before)
 
 
 def test_online_updates_at_the_default_rate_are_never_undone():
     X, _ = sparse_problem(n_samples=400)
-    for architecture in ("lista", "lcod", "rescaled_lista"):
+    settings = [
+        {"architecture": "lista"}, {"architecture": "lcod"}, {"architecture": "rescaled_lista"},
+        {"architecture": "lista", "solver": "sgd"}, {"groups": 4, "group_alpha": 0.1},
+    ]  # fmt: skip
+    for setting in settings:
         model = OnlineSparseModeler(
-            n_components=24, alpha=0.1, step_size=20, architecture=architecture, random_state=0
+            n_components=24, alpha=0.1, step_size=20, random_state=0, **setting
         )
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)
