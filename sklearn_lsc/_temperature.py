@@ -9,9 +9,9 @@ by minimising the log loss of the training rows (temperature scaling, Guo et
 al. 2017) toward targets after Platt (1999): of ``n`` training rows, each
 aims at ``1 - 1 / (n + 2)`` for its class, the rest spread evenly over the
 others, so that training rows every class's model separates perfectly give
-a finite temperature, not probabilities of exactly one. (Platt's count per
-class, with ten classes, doubled the fitted temperature and raised the
-held-out log loss; one pseudo-count for all rows did not.)
+a finite temperature, not probabilities of exactly one. (One count for all
+rows rather than Platt's one per class: with many classes, counts per class
+spread a large weight over the wrong classes and pull the temperature up.)
 """
 
 import numpy as np

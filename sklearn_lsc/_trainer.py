@@ -457,8 +457,6 @@ class TrainerMixin:
                 sets = compact_labels(torch.as_tensor(labels, device=device))
             code = self._exact_codes(X_tensor, dictionary, init=None, sets=sets)
             with torch.no_grad():
-                if sets is None:
-                    return float(objective(X_tensor, code, dictionary, None).mean())
                 return float(objective(X_tensor, code, dictionary, None, sets).mean())
 
         return optimal_loss
