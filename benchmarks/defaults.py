@@ -211,7 +211,8 @@ def measure(problem, n_train, seed):
         "problem": problem,
         "n_train": int(X_train.shape[0]),
         "seed": seed,
-        "architecture": estimator.architecture,
+        # architecture="auto" resolved (the HiLasso encoder's is as given).
+        "architecture": getattr(estimator, "architecture_", estimator.architecture),
         "gap": reached / optimum - 1,
         "fista_iterations": matching_fista_iterations(X64, dictionary, params, reached),
         "fit_seconds": fit_seconds,
@@ -248,9 +249,19 @@ def summarize(rows):
                 "transform_ratio": statistics.mean(
                     run["transform_seconds"] / run["lista_transform_seconds"] for run in runs
                 ),
+                "architectures": kept_networks(runs),
             }
         )
     return summary
+
+
+def kept_networks(runs):
+    """The networks the runs fitted, each with how many runs kept it: ``"step_lista 2/3"``."""
+    names = [run.get("architecture", "?") for run in runs]
+    counts = {name: names.count(name) for name in sorted(set(names))}
+    if len(counts) == 1:
+        return names[0]
+    return ", ".join(f"{name} {count}/{len(names)}" for name, count in counts.items())
 
 
 def checks_of(summary):
@@ -276,9 +287,9 @@ def report(summary, checks, info):
         f"{info['cores']} cores, torch {info['torch']}; held-out rows: "
         f"{N_TEST} (digits: 300). Only `alpha` and `dictionary` (or `n_components`) set.",
         "",
-        "| problem | training rows | seeds | held-out gap (mean) | worst seed | FISTA "
+        "| problem | training rows | seeds | network | held-out gap (mean) | worst seed | FISTA "
         "iterations as close | fit (s) | transform / LISTA's |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary:
         iterations = row["fista_iterations"] or f">{MAX_FISTA}"
@@ -286,6 +297,7 @@ def report(summary, checks, info):
             row["problem"],
             f"{row['n_train']:,}",
             str(row["seeds"]),
+            row.get("architectures", "-"),
             f"{100 * row['gap']:.2f}%",
             f"{100 * row['worst_gap']:.2f}%",
             str(iterations),

@@ -147,7 +147,7 @@ def nmf_rows(model, alpha_H):
         "atoms": int(atoms.shape[0]),
         "atom_norms": [float(norm(atoms).min()), float(norm(atoms).max())],
         "nmf_transform_difference": float(np.abs(nmf_code - exact).max()),
-        "architecture": encoder.architecture,
+        "architecture": getattr(encoder, "architecture_", encoder.architecture),
         "n_layers": encoder.n_layers,
         "gap": gap_of(code),
         "fit_seconds": fit_seconds,

@@ -74,12 +74,18 @@ def defaults_figure(results):
     )
 
 
+NETWORK_NAMES = {"rescaled_lista": "rescaled LISTA", "step_lista": "step LISTA"}
+
+
 def transform_figure(results):
     result = load(results, "transform")
     fused = [run["ratio"] for run in result["runs"]]
     torch_pass = [run["ratio_torch"] for run in result["runs"]]
+    kept = sorted({run["architecture"] for run in result["runs"]})
+    networks = " or ".join(NETWORK_NAMES.get(name, name) for name in kept)
     return (
-        "The default ``transform`` (a 5-layer rescaled LISTA) takes "
+        f'The default ``transform`` (a 5-layer {networks}, as ``architecture="auto"`` '
+        "kept) takes "
         f"{min(fused):.2f} to {max(fused):.2f} times a 5-layer LISTA's time, both with "
         'numba\'s fused kernels (``pip install ".[fast]"``), '
         f"{min(torch_pass):.2f} to {max(torch_pass):.2f} times both without them "

@@ -71,7 +71,7 @@ def measure(problem, seed, rounds):
     return {
         "problem": problem,
         "seed": seed,
-        "architecture": encoder.architecture,
+        "architecture": encoder.architecture_,
         "n_features": X_timed.shape[1],
         "n_components": encoder.components_.shape[0],
         **{f"{name}_seconds": value for name, value in seconds.items()},

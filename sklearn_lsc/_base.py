@@ -446,9 +446,13 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         labels = self._check_sets(sets, X.shape[0])
         y = self._check_training_y(y, X.shape[0], self._n_components_for(X))
         check_constant_within_sets(y, labels)
+        self._fit_network(X, y, labels)
+        return self
+
+    def _fit_network(self, X, y, labels):
+        """A fresh network (and dictionary) trained on validated ``X``."""
         self._initialize(X, labels)
         self._train(X, y, n_epochs=None, anneal=True, labels=labels)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     @transactional(copy_state=True)
@@ -503,14 +507,15 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
             return np.shape(self.dictionary)[0]
         return X.shape[1]
 
-    def _initialize(self, X, labels=None):
+    def _initialize(self, X, labels=None, *, seed=None):
         """Fresh dictionary, network, optimizer and history for the data ``X``.
 
-        ``labels``: the rows' sets (collaborative HiLasso), or None.
+        ``labels``: the rows' sets (collaborative HiLasso), or None. ``seed``:
+        an int drawn from instead of ``random_state`` (None: ``random_state``).
         """
         device = resolve_device(self.device)
         dtype = torch_dtype(X.dtype)
-        self._rng = check_random_state(self.random_state)
+        self._rng = check_random_state(self.random_state if seed is None else seed)
         if self.dictionary is None:
             dictionary = init_dictionary_from_samples(
                 X, self._n_components_for(X), self._rng, positive=self.positive_dict

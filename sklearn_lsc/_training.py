@@ -65,7 +65,7 @@ def minibatch_epoch(
     for rows in batches:
         loss = loss_of_rows(rows)
         if not bool(torch.isfinite(loss)):
-            return float(loss)
+            return float(loss.detach())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         with optimizer_state_on_cpu():

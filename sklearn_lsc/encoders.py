@@ -10,6 +10,7 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
+from . import _architecture_choice
 from ._base import BaseLearnedEncoder
 from ._docstrings import fill_doc
 from ._groups import check_group_tree
@@ -65,13 +66,22 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     %(sign_parameters)s
 
-    architecture : {"rescaled_lista", "lista", "lcod", "step_lista", "alista", \
-            "hyper_lista"}, default="rescaled_lista"
-        The unrolled network. ``"rescaled_lista"`` (the default): learned
-        ISTA with momentum whose layers move each signal's code to the better
-        of two points of a plane (a per-signal step, in closed form; see
-        :ref:`the User Guide <rescaled_lista>`): the most accurate per layer,
-        with more elementwise work than LISTA. ``"lista"``: learned ISTA.
+    architecture : {"auto", "rescaled_lista", "lista", "lcod", "step_lista", "alista", \
+            "hyper_lista"}, default="auto"
+        The unrolled network. ``"auto"`` (the default): where ``fit`` has
+        rows set aside by early stopping, a given dictionary kept fixed and
+        ``objective="lasso"``, it trains both ``"step_lista"`` and
+        ``"rescaled_lista"`` from the same random draws and keeps the one
+        whose set-aside rows' objective is lower (step LISTA on a tie):
+        step LISTA where the dictionary is incoherent enough for it, a
+        faster transform; the trial costs the cheaper network's fit on top
+        (``architecture_`` says which was kept; see :ref:`the User Guide
+        <defaults>`). Elsewhere, and in ``partial_fit``, ``"auto"`` is
+        ``"rescaled_lista"``. ``"rescaled_lista"``: learned ISTA with
+        momentum whose layers move each signal's code to the better of two
+        points of a plane (a per-signal step, in closed form; see :ref:`the
+        User Guide <rescaled_lista>`): the most accurate per layer, with
+        more elementwise work than LISTA. ``"lista"``: learned ISTA.
         ``"lcod"``: learned coordinate descent (the cheapest layer).
         ``"step_lista"``, ``"alista"``, ``"hyper_lista"``: analytic matrices
         with a few learned steps and thresholds (Ablin et al. 2019; Liu et
@@ -142,7 +152,15 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
     %(signal_scale_)s
 
     network_ : torch.nn.Module
-        The trained network (LISTA or LCoD).
+        The trained network, of ``architecture_``.
+
+    architecture_ : str
+        The network's architecture: ``architecture``, ``"auto"`` resolved.
+
+    architecture_validation_losses_ : dict or None
+        From ``architecture="auto"``'s trial: each candidate's noise-free
+        loss on the set-aside rows, by name (the kept one's the lowest);
+        None where no trial ran.
 
     %(epoch_attributes)s
 
@@ -179,7 +197,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     _parameter_constraints: dict = {
         **BaseLearnedEncoder._parameter_constraints,
-        "architecture": [StrOptions(set(NETWORKS))],
+        "architecture": [StrOptions({"auto", *NETWORKS})],
         "objective": [StrOptions({"lasso", "regression", "similarity"})],
         "similarity_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "margin": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -195,7 +213,7 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         fit_dictionary="auto",
         positive=False,
         positive_dict=False,
-        architecture="rescaled_lista",
+        architecture="auto",
         n_layers=5,
         objective="lasso",
         similarity_weight=1.0,
@@ -243,6 +261,35 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     def _penalty(self, device, dtype):
         return L1Penalty(self._scaled_alpha(), positive=self.positive)
+
+    def _architecture_name(self):
+        # The network being fitted or fitted (architecture="auto" resolved).
+        return getattr(self, "architecture_", None) or _architecture_choice.resolved_architecture(
+            self
+        )
+
+    def _initialize(self, X, labels=None, *, seed=None, architecture=None):
+        self.architecture_ = architecture or _architecture_choice.resolved_architecture(self)
+        self.architecture_validation_losses_ = None  # set by fit's trial, when it runs
+        super()._initialize(X, labels, seed=seed)
+
+    def __setstate__(self, state):
+        # Fitted before architecture="auto" existed: its network is its architecture's.
+        if "components_" in state and "architecture_" not in state:
+            state = {**state, "architecture_": state["architecture"]}
+            state["architecture_validation_losses_"] = None
+        super().__setstate__(state)
+
+    def _fit_network(self, X, y, labels):
+        if not _architecture_choice.trial_applies(self, X.shape[0]):
+            super()._fit_network(X, y, labels)
+            return
+
+        def train(architecture, seed):
+            self._initialize(X, labels, seed=seed, architecture=architecture)
+            self._train(X, y, n_epochs=None, anneal=True, labels=labels)
+
+        _architecture_choice.fit_candidates(self, train)
 
     def _check_training_y(self, y, n_samples, n_components, *, first_call=True):
         if self.objective != "similarity":

@@ -1,0 +1,97 @@
+"""``architecture="auto"``: the network a fit keeps, chosen by its set-aside rows.
+
+Step LISTA (analytic matrices, a few learned steps and thresholds) codes
+signals on an incoherent dictionary as closely as rescaled LISTA, or more
+closely from few training rows, in less than half its transform time and a
+third of its fit time; on a coherent dictionary (image patches, digits) it
+stays several times further from the optimum. Which one a dictionary is
+shows in the held-out objective, so ``fit`` trains both, from the same
+random draws (the same rows set aside), and keeps the one whose set-aside
+rows' noise-free objective is lower (step LISTA on a tie: the cheaper).
+
+The trial needs a held-out objective of one problem: the Lasso objective on
+a given dictionary kept fixed, with early stopping's set-aside rows.
+Elsewhere (a learned dictionary, another objective, too few rows to set
+any aside, ``partial_fit``) ``"auto"`` is rescaled LISTA.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+# Tried in this order (a tie keeps the first).
+CANDIDATES = ("step_lista", "rescaled_lista")
+FALLBACK = "rescaled_lista"
+
+
+def resolved_architecture(estimator):
+    """``architecture`` as a fit without a trial builds it: ``"auto"`` is :data:`FALLBACK`."""
+    return FALLBACK if estimator.architecture == "auto" else estimator.architecture
+
+
+def trial_applies(estimator, n_samples):
+    """Whether ``fit`` on ``n_samples`` rows compares :data:`CANDIDATES`."""
+    fixed_dictionary = estimator.dictionary is not None and estimator.fit_dictionary in (
+        "auto",
+        False,
+    )
+    return (
+        estimator.architecture == "auto"
+        and estimator.objective == "lasso"
+        and fixed_dictionary
+        and estimator._uses_early_stopping(n_samples)
+    )
+
+
+def fit_candidates(estimator, train):
+    """Fit each candidate by ``train(architecture, seed)``; keep the best on its set-aside rows.
+
+    ``train`` initializes and trains the estimator's network of the given
+    architecture, drawing from ``seed``: one int for every candidate, so that
+    they set the same rows aside (``random_state`` itself when it is an int,
+    so that the kept network is the one that architecture given explicitly
+    fits). Each candidate's warnings are held back and only the kept one's
+    are given. A candidate whose training fails (diverges) is passed over;
+    when every one fails, the last one's error is raised. Sets
+    ``architecture_validation_losses_``.
+    """
+    if isinstance(estimator.random_state, numbers.Integral):
+        seed = estimator.random_state
+    else:
+        seed = int(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
+    before = dict(vars(estimator))
+    tried = []
+    error = None
+    for architecture in CANDIDATES:
+        # Each from the estimator as the fit found it (no cache of another's network).
+        _set_state(estimator, before)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                train(architecture, seed)
+            except ValueError as failure:
+                error = failure
+                continue
+        tried.append(
+            (estimator.best_validation_loss_, architecture, dict(vars(estimator)), caught)
+        )
+    if not tried:
+        raise error
+    _, architecture, state, caught = min(tried, key=lambda candidate: candidate[0])
+    _set_state(estimator, state)
+    estimator.architecture_validation_losses_ = {name: value for value, name, _, _ in tried}
+    if estimator.verbose:
+        losses = ", ".join(f"{name} {value:.6g}" for value, name, _, _ in tried)
+        print(
+            f"[{type(estimator).__name__}] architecture='auto': validation loss {losses}; "
+            f"kept {architecture}."
+        )
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+def _set_state(estimator, state):
+    vars(estimator).clear()
+    vars(estimator).update(state)
