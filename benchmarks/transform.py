@@ -104,9 +104,10 @@ def report(rows, checks, info, fused):
         f"{N_TIMED:,} rows coded; default encoders fitted on {N_TRAIN:,} rows (digits: 1,497); "
         "medians of interleaved rounds.",
         "",
-        "| problem | features x atoms | LISTA, fused kernels (ms) | default, fused kernels (ms) "
-        "| ratio | LISTA, torch pass (ms) | default, torch pass (ms) | ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| problem | features x atoms | default network | LISTA, fused kernels (ms) "
+        "| default, fused kernels (ms) | ratio | LISTA, torch pass (ms) "
+        "| default, torch pass (ms) | ratio |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         fused_cells = (
@@ -117,6 +118,7 @@ def report(rows, checks, info, fused):
         cells = [
             f"{row['problem']} (seed {row['seed']})",
             f"{row['n_features']} x {row['n_components']}",
+            row["architecture"],
             f"{1e3 * row['lista_seconds']:.1f}",
             *fused_cells,
             f"{1e3 * row['lista_torch_seconds']:.1f}",
