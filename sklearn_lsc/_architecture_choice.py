@@ -12,10 +12,13 @@ rows' noise-free objective is lower (step LISTA on a tie: the cheaper).
 The trial needs a held-out objective of one problem: the Lasso objective on
 a given dictionary kept fixed, with early stopping's set-aside rows.
 Elsewhere (a learned dictionary, another objective, too few rows to set
-any aside, ``partial_fit``) ``"auto"`` is rescaled LISTA.
+any aside, a first ``partial_fit``) ``"auto"`` is rescaled LISTA; a
+``partial_fit`` after ``fit`` goes on with the network ``fit`` kept.
 """
 
 import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -88,8 +91,34 @@ def fit_candidates(estimator, train):
             f"[{type(estimator).__name__}] architecture='auto': validation loss {losses}; "
             f"kept {architecture}."
         )
-    for warning in caught:
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    # The kept candidate's warnings; and any other's RuntimeWarnings (an
+    # overflow is worth knowing of, whichever network met it).
+    given = list(caught)
+    for _, name, _, other in tried:
+        if name != architecture:
+            given += [w for w in other if issubclass(w.category, RuntimeWarning)]
+    for warning in given:
+        warnings.warn_explicit(
+            warning.message,
+            warning.category,
+            warning.filename,
+            warning.lineno,
+            module=_module_name(warning.filename),
+            registry=_REGISTRY,
+        )
+
+
+# Where the re-given warnings' "default" and "once" filters remember what was
+# shown (as a module's __warningregistry__ does).
+_REGISTRY = {}
+
+
+def _module_name(filename):
+    """The name of the loaded module of ``filename`` (the filters match it), else its stem."""
+    for name, module in list(sys.modules.items()):
+        if getattr(module, "__file__", None) == filename:
+            return name
+    return os.path.splitext(os.path.basename(filename))[0]
 
 
 def _set_state(estimator, state):

@@ -549,5 +549,7 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
             )
         self.loss_curve_ = []
         self.n_iter_ = 0
-        self.__dict__.pop("_auto_precision", None)  # measured for the previous network
+        # Made or measured for the previous network.
+        self.__dict__.pop("_auto_precision", None)
+        self.__dict__.pop("_transform_module", None)
         record_structure(self)

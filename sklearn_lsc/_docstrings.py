@@ -141,7 +141,8 @@ _add(
     """,
     random_state="""
     random_state : int, RandomState instance or None, default=None
-        Seeds the dictionary initialization and the minibatch order.
+        Seeds the dictionary initialization, the rows early stopping sets
+        aside, the input noise and the minibatch order.
     """,
     verbose="""
     verbose : int, default=0

@@ -75,13 +75,16 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         whose set-aside rows' objective is lower (step LISTA on a tie):
         step LISTA where the dictionary is incoherent enough for it, a
         faster transform; the trial costs the cheaper network's fit on top
-        (``architecture_`` says which was kept; see :ref:`the User Guide
-        <defaults>`). Elsewhere, and in ``partial_fit``, ``"auto"`` is
-        ``"rescaled_lista"``. ``"rescaled_lista"``: learned ISTA with
-        momentum whose layers move each signal's code to the better of two
-        points of a plane (a per-signal step, in closed form; see :ref:`the
-        User Guide <rescaled_lista>`): the most accurate per layer, with
-        more elementwise work than LISTA. ``"lista"``: learned ISTA.
+        (``architecture_`` says which was kept; with an int
+        ``random_state``, it is the network that architecture given
+        explicitly fits; see :ref:`the User Guide <defaults>`). Elsewhere,
+        and in a first ``partial_fit``, ``"auto"`` is ``"rescaled_lista"``
+        (a ``partial_fit`` after ``fit`` goes on with the network kept).
+        ``"rescaled_lista"``: learned ISTA with momentum whose layers move
+        each signal's code to the better of two points of a plane (a
+        per-signal step, in closed form; see :ref:`the User Guide
+        <rescaled_lista>`): the most accurate per layer, with more
+        elementwise work than LISTA. ``"lista"``: learned ISTA.
         ``"lcod"``: learned coordinate descent (the cheapest layer).
         ``"step_lista"``, ``"alista"``, ``"hyper_lista"``: analytic matrices
         with a few learned steps and thresholds (Ablin et al. 2019; Liu et
@@ -263,10 +266,11 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         return L1Penalty(self._scaled_alpha(), positive=self.positive)
 
     def _architecture_name(self):
-        # The network being fitted or fitted (architecture="auto" resolved).
-        return getattr(self, "architecture_", None) or _architecture_choice.resolved_architecture(
-            self
-        )
+        # An explicit architecture is the network; "auto" is the one being
+        # fitted or fitted (the candidate of a trial), else its fallback.
+        if self.architecture != "auto":
+            return self.architecture
+        return getattr(self, "architecture_", None) or _architecture_choice.FALLBACK
 
     def _initialize(self, X, labels=None, *, seed=None, architecture=None):
         self.architecture_ = architecture or _architecture_choice.resolved_architecture(self)

@@ -104,6 +104,38 @@ def test_an_explicit_architecture_is_never_tried_against_another(architecture):
     assert type(encoder.network_) is REGISTRY[architecture]
 
 
+@pytest.mark.parametrize("random_state", [None, np.random.RandomState(0), 4])
+def test_both_candidates_set_the_same_rows_aside(monkeypatch, random_state):
+    set_aside = []
+    split = LearnedLassoEncoder._validation_split
+
+    def recording(self, X, y, labels, early_stopping):
+        parts = split(self, X, y, labels, early_stopping)
+        set_aside.append((self.architecture_, parts[3].copy()))
+        return parts
+
+    monkeypatch.setattr(LearnedLassoEncoder, "_validation_split", recording)
+    X, atoms = coherent_problem(600, seed=0)
+    LearnedLassoEncoder(dictionary=atoms, alpha=0.05, max_iter=1, random_state=random_state).fit(X)
+    assert [name for name, _ in set_aside] == list(CANDIDATES)
+    np.testing.assert_array_equal(set_aside[0][1], set_aside[1][1])
+    assert set_aside[0][1].shape == (60, X.shape[1])
+
+
+def test_partial_fit_after_fit_goes_on_with_the_network_kept():
+    X, atoms = incoherent_problem(700, seed=1)
+    encoder = LearnedLassoEncoder(
+        dictionary=atoms, alpha=0.1, max_iter=40, learning_rate=1e-2, random_state=1
+    ).fit(X[:500])
+    assert encoder.architecture_ == "step_lista"
+    network = encoder.network_
+    before = encoder.network_.state_dict()
+    before = {name: value.clone() for name, value in before.items()}
+    encoder.partial_fit(X[500:])
+    assert encoder.network_ is network and encoder.architecture_ == "step_lista"
+    assert any(not np.array_equal(before[n], v) for n, v in network.state_dict().items())
+
+
 def test_partial_fit_resolves_auto_to_rescaled_lista_and_keeps_it():
     X, atoms = coherent_problem(600, seed=0)
     encoder = LearnedLassoEncoder(dictionary=atoms, alpha=0.05, random_state=0)
@@ -157,9 +189,10 @@ class Candidate:
 
     verbose = 0
 
-    def __init__(self, random_state, losses, failures=()):
+    def __init__(self, random_state, losses, failures=(), overflows=()):
         self.random_state = random_state
         self.losses, self.failures, self.seeds = losses, failures, []
+        self.overflows = overflows
 
     def train(self, architecture, seed):
         self.seeds.append(seed)
@@ -167,7 +200,9 @@ class Candidate:
         self.trained_ = f"network of {architecture}"
         if architecture in self.failures:
             raise ValueError(f"{architecture} diverged")
-        warnings.warn(f"warned by {architecture}", ConvergenceWarning, stacklevel=2)
+        warnings.warn(f"warned by {architecture}", ConvergenceWarning, stacklevel=1)
+        if architecture in self.overflows:
+            warnings.warn(f"overflow in {architecture}", RuntimeWarning, stacklevel=1)
         self.best_validation_loss_ = self.losses[architecture]
 
 
@@ -198,6 +233,36 @@ def test_every_candidate_draws_from_one_seed(random_state):
     assert len(candidate.seeds) == 2 and candidate.seeds[0] == candidate.seeds[1]
     if random_state == 7:
         assert candidate.seeds[0] == 7
+
+
+def test_a_discarded_candidates_runtime_warnings_are_given_too():
+    losses = {"step_lista": 2.0, "rescaled_lista": 1.0}
+    candidate = Candidate(0, losses, overflows=("step_lista",))
+    with pytest.warns(Warning) as record:
+        fit_candidates(candidate, candidate.train)
+    assert sorted(str(warning.message) for warning in record) == [
+        "overflow in step_lista",
+        "warned by rescaled_lista",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # as the test suite's configuration
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        other = Candidate(0, losses, overflows=("step_lista",))
+        with pytest.raises(RuntimeWarning, match="overflow in step_lista"):
+            fit_candidates(other, other.train)
+
+
+def test_the_given_warnings_keep_their_module_for_the_filters():
+    candidate = Candidate(0, {"step_lista": 1.0, "rescaled_lista": 2.0})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", module=r".*test_architecture_choice")
+        fit_candidates(candidate, candidate.train)
+    assert record == []
+    candidate = Candidate(0, {"step_lista": 1.0, "rescaled_lista": 2.0})
+    with pytest.warns(ConvergenceWarning) as record:
+        fit_candidates(candidate, candidate.train)
+    assert record[0].filename == __file__
 
 
 def test_a_candidate_that_fails_is_passed_over():
