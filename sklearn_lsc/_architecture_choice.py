@@ -2,9 +2,10 @@
 
 Step LISTA (analytic matrices, a few learned steps and thresholds) codes
 signals on an incoherent dictionary as closely as rescaled LISTA, or more
-closely from few training rows, in less than half its transform time and a
-third of its fit time; on a coherent dictionary (image patches, digits) it
-stays several times further from the optimum. Which one a dictionary is
+closely from few training rows, and transforms and fits faster; on a
+coherent dictionary (image patches, digits) it stays far further from the
+optimum (``python -m benchmarks.architectures`` and ``benchmarks.transform``
+measure both). Which one a dictionary is
 shows in the held-out objective, so ``fit`` trains both, from the same
 random draws (the same rows set aside), and keeps the one whose set-aside
 rows' noise-free objective is lower (step LISTA on a tie: the cheaper).
@@ -36,10 +37,7 @@ def resolved_architecture(estimator):
 
 def trial_applies(estimator, n_samples):
     """Whether ``fit`` on ``n_samples`` rows compares :data:`CANDIDATES`."""
-    fixed_dictionary = estimator.dictionary is not None and estimator.fit_dictionary in (
-        "auto",
-        False,
-    )
+    fixed_dictionary = estimator.dictionary is not None and not estimator._learns_dictionary()
     return (
         estimator.architecture == "auto"
         and estimator.objective == "lasso"

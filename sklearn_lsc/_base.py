@@ -449,9 +449,12 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         self._fit_network(X, y, labels)
         return self
 
-    def _fit_network(self, X, y, labels):
-        """A fresh network (and dictionary) trained on validated ``X``."""
-        self._initialize(X, labels)
+    def _fit_network(self, X, y, labels, **initialize):
+        """A fresh network (and dictionary) trained on validated ``X``.
+
+        ``initialize``: keyword arguments of :meth:`_initialize`.
+        """
+        self._initialize(X, labels, **initialize)
         self._train(X, y, n_epochs=None, anneal=True, labels=labels)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -507,6 +510,12 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
             return np.shape(self.dictionary)[0]
         return X.shape[1]
 
+    def _learns_dictionary(self):
+        """``fit_dictionary`` resolved: ``"auto"`` learns when no dictionary is given."""
+        if self.fit_dictionary == "auto":
+            return self.dictionary is None
+        return bool(self.fit_dictionary)
+
     def _initialize(self, X, labels=None, *, seed=None):
         """Fresh dictionary, network, optimizer and history for the data ``X``.
 
@@ -527,10 +536,7 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
                 n_components=self.n_components,
                 dtype=X.dtype,
             )
-        if self.fit_dictionary == "auto":
-            self._fit_dictionary = self.dictionary is None
-        else:
-            self._fit_dictionary = bool(self.fit_dictionary)
+        self._fit_dictionary = self._learns_dictionary()
         if self._fit_dictionary and self.positive_dict:
             check_nonnegative_atoms(dictionary, "dictionary")
         self._check_structure(dictionary.shape[0])

@@ -290,8 +290,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
             return
 
         def train(architecture, seed):
-            self._initialize(X, labels, seed=seed, architecture=architecture)
-            self._train(X, y, n_epochs=None, anneal=True, labels=labels)
+            super(LearnedLassoEncoder, self)._fit_network(
+                X, y, labels, seed=seed, architecture=architecture
+            )
 
         _architecture_choice.fit_candidates(self, train)
 
