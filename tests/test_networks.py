@@ -249,6 +249,12 @@ def test_untrained_rescaled_lista_momentum_is_fistas():
     assert network.correction_basis.shape == (5, n_components, rank)
 
 
+def test_a_correction_basis_of_rank_zero_is_empty():
+    # Not every eigenvector: a slice from -0 would take them all.
+    D = torch.tensor(np.random.RandomState(15).randn(5, 6))
+    assert correction_basis(D, 0).shape == (5, 0)
+
+
 @pytest.mark.parametrize("n_components", [3, 16])
 def test_correction_basis_is_the_top_eigenvectors_of_the_gram_matrix(n_components):
     rng = np.random.RandomState(15)

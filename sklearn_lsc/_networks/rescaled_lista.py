@@ -22,7 +22,7 @@ def correction_basis(dictionary, rank):
     n_components = dictionary.shape[0]
     atoms = dictionary.detach().to("cpu", torch.float64)
     _, vectors = torch.linalg.eigh(atoms @ atoms.T)
-    top = vectors[:, -min(rank, n_components) :].flip(1)
+    top = vectors[:, n_components - min(rank, n_components) :].flip(1)
     signs = top.gather(0, top.abs().argmax(dim=0, keepdim=True)).sign()
     top = top * torch.where(signs == 0, 1.0, signs)
     return top.to(dictionary.device, dictionary.dtype)
@@ -92,10 +92,13 @@ class RescaledLISTA(LISTA):
     sqrt(n_components)`` in the product: stored at that scale, its entries
     were small against Adam's steps and shallow networks trained badly. It
     costs ``4 r n_components`` operations per signal and layer, a quarter
-    of a layer's two products with 64 features. Rank 16 rather than 8:
-    with more training data or input noise the larger rank lowers the
-    held-out gap further; from the Gram matrix's top eigenvectors rather
-    than random bases: a better start at small ranks.
+    of a layer's two products with 64 features, and in the fused kernels
+    also a product of the first layer's codes, which are dense, with every
+    later ``U_t``; kept at 64 features all the same, as without it the
+    held-out gaps rise (``python -m benchmarks.correction_rank``). Rank 16
+    rather than 8: with more training data or input noise the larger rank
+    lowers the held-out gap further; from the Gram matrix's top
+    eigenvectors rather than random bases: a better start at small ranks.
 
     Built as every network is (see :mod:`sklearn_lsc._networks`); its
     layers threshold with the penalty's l1 part, and choose the plane's
