@@ -18,7 +18,7 @@ costs in gap against that issue's targets (1% with 2,000 rows, 3% with 500).
 problem (input noise 0.25, 500 epochs) at each rank: does the rank matter
 more when trained longer?
 
-Run ``python -m benchmarks.correction_rank`` (about 15 minutes on two
+Run ``python -m benchmarks.correction_rank`` (about 20 minutes on two
 cores). Writes ``benchmarks/experiments/correction_rank.md`` and ``.json``
 (``--name``, ``--output-dir``).
 """
