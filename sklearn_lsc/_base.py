@@ -40,6 +40,7 @@ from ._sklearn_compat import (
     StrOptions,
     _fit_context,
 )
+from ._step_scaling import choose_norm_floor, rows_tried
 from ._structure_check import check_structure_unchanged, record_structure
 from ._torch_utils import (
     all_finite,
@@ -173,9 +174,31 @@ class LearnedEncoderBase(
         return labels
 
     def _build_network(self, dictionary):
-        """A fresh network initialized from ``dictionary`` (a tensor), given the whole penalty."""
+        """A fresh network initialized from ``dictionary`` (a tensor), given the whole penalty.
+
+        With the ISTA steps per atom of ``norm_floor_`` where the fit chose them.
+        """
         penalty = self._penalty(dictionary.device, dictionary.dtype)
-        return REGISTRY[self._architecture_name()](dictionary, penalty, self.n_layers)
+        network_class = REGISTRY[self._architecture_name()]
+        options = {}
+        if getattr(self, "norm_floor_", None) is not None:
+            options["norm_floor"] = self.norm_floor_
+        return network_class(dictionary, penalty, self.n_layers, **options)
+
+    def _choose_norm_floor(self, X, dictionary):
+        """``norm_floor_`` for a fresh network on ``dictionary`` (see :mod:`._step_scaling`).
+
+        None where the network starts from one step for every atom: atoms of
+        equal norms, a network without per-atom steps, a penalty with groups.
+        """
+        network_class = REGISTRY[self._architecture_name()]
+        if not getattr(network_class, "per_atom_steps", False):
+            return None
+        penalty = self._penalty(dictionary.device, dictionary.dtype)
+        if penalty.grouped:
+            return None
+        rows = to_tensor(rows_tried(X), device=dictionary.device, dtype=dictionary.dtype)
+        return choose_norm_floor(rows / self.signal_scale_, dictionary, penalty, self.n_layers)
 
     # ------------------------------------------------------------ units
     # Inside, everything works on the equivalent problem of ``X / signal_scale_``
@@ -543,7 +566,9 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         self._warn_if_codes_vanish(X, dictionary, labels)
         self.signal_scale_ = signal_scale(X)
         self.components_ = dictionary
-        self.network_ = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
+        atoms = to_tensor(dictionary, device=device, dtype=dtype)
+        self.norm_floor_ = self._choose_norm_floor(X, atoms)
+        self.network_ = self._build_network(atoms)
         if self.solver == "armijo":
             self._optimizer = ArmijoDescent(self.network_.parameters(), self.learning_rate)
         else:

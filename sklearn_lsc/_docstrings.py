@@ -160,6 +160,19 @@ _add(
         signal_scale_`` (the same problem, its codes divided by the scale), so
         that training behaves alike at any scale of the data.
     """,
+    norm_floor_="""
+    norm_floor_ : float or None
+        How the untrained network's ISTA steps treat atoms of different
+        norms. None: one step ``1 / L`` for every atom (atoms of equal
+        norms, a group penalty, or a network that does not start from ISTA,
+        such as LCoD or the structured ones). A float: one step per atom,
+        each atom stepping as an atom of norm ``max(||d_k||, norm_floor_)``
+        would (see the User Guide's "Atoms of different norms"). ``fit``
+        chooses between ``1 / L`` and floors halving from the largest atom
+        norm to below the smallest, keeping the one whose FISTA iterations
+        (as many as the network's layers) reach the lowest objective on up
+        to 1,000 training rows.
+    """,
     n_iter_="""
     n_iter_ : int
         Number of epochs run.

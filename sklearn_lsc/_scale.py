@@ -174,3 +174,12 @@ def atom_scale(dictionary):
     """A power of two near the largest norm of an atom (a row of ``dictionary``)."""
     norms = stable_row_norms(dictionary)
     return _power_of_two_near(float(np.max(norms)) if norms.size else 0.0)
+
+
+def typical_atom_scale(dictionary):
+    """A power of two near the root mean square norm of the atoms (1.0 for none, or all zero)."""
+    norms = stable_row_norms(dictionary)
+    peak = float(np.max(norms)) if norms.size else 0.0
+    if not (peak > 0 and np.isfinite(peak)):
+        return 1.0
+    return _power_of_two_near(peak * float(np.sqrt(np.mean(np.square(norms / peak)))))

@@ -136,7 +136,9 @@ class StreamTrainerMixin:
         self._check_structure(dictionary.shape[0])
         self._warn_if_codes_vanish(X[: self.window_size], dictionary)
         self.signal_scale_ = signal_scale(X[: self.window_size])
-        network = self._build_network(to_tensor(dictionary, device=device, dtype=dtype))
+        atoms = to_tensor(dictionary, device=device, dtype=dtype)
+        self.norm_floor_ = self._choose_norm_floor(X[: self.window_size], atoms)
+        network = self._build_network(atoms)
         # Nothing failed: the model's state changes from here on.
         self._rng = rng
         self.components_ = dictionary

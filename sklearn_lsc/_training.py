@@ -8,6 +8,7 @@ import math
 
 import torch
 
+from ._scale import typical_atom_scale
 from ._torch_utils import exact_device, optimizer_state_on_cpu
 
 # Armijo sufficient-decrease constant and step-size factors.
@@ -17,21 +18,55 @@ _ARMIJO_GROW = 2.0
 _ARMIJO_MAX_BACKTRACKS = 30
 
 
-def make_optimizer(solver, network, learning_rate):
+def make_optimizer(solver, network, learning_rate, *, by_atom_scale=True):
     """The torch optimizer of a minibatch ``solver`` for ``network``; None for ``"armijo"``.
 
     A network whose parameters are a few multiples of order one (analytic
     weights: steps, threshold ratios) declares a ``learning_rate_scale``: Adam
     moves each parameter by about the learning rate per step, and those must
     move by order one within a training budget sized for full matrices.
+    For the same reason the rates follow the atoms' norms (``by_atom_scale``,
+    see :func:`parameter_groups`).
     """
     scale = float(getattr(network, "learning_rate_scale", 1.0))
-    groups = [{"params": list(network.parameters()), "lr_scale": scale}]
+    if by_atom_scale:
+        groups = parameter_groups(network, scale)
+    else:
+        groups = [{"params": list(network.parameters()), "lr_scale": scale}]
+    for group in groups:
+        group["lr"] = learning_rate * group["lr_scale"]
     if solver == "adam":
         return torch.optim.Adam(groups, lr=learning_rate * scale)
     if solver == "sgd":
         return torch.optim.SGD(groups, lr=learning_rate * scale, momentum=0.9, nesterov=True)
     return None
+
+
+def parameter_groups(network, scale):
+    """The optimizer's parameter groups: rates that follow the size of the atoms.
+
+    The same problem with atoms ``c`` times larger (and ``alpha`` with
+    them, as ``alpha_max`` grows) has codes ``c`` times smaller, and so are
+    the parameters in the codes' units, a network's weights on the residual
+    and its thresholds (the network lists their powers of ``1 / c`` in
+    ``dictionary_powers``). Adam moves a parameter by about its rate
+    whatever the parameter's size, so those parameters get ``1 / c`` times
+    the rate, and training goes as with unit-norm atoms (exactly so for
+    Adam, up to its ``eps``). ``c`` is a power of two near the atoms' root
+    mean square norm (as the signals' scale is the rows'): one group, the
+    given rate, for unit-norm atoms.
+    """
+    powers = getattr(network, "dictionary_powers", {})
+    atoms = typical_atom_scale(network.dictionary.detach().cpu().numpy()) if powers else 1.0
+    if atoms == 1.0:
+        return [{"params": list(network.parameters()), "lr_scale": scale}]
+    by_power = {}
+    for name, parameter in network.named_parameters():
+        by_power.setdefault(powers.get(name, 0), []).append(parameter)
+    return [
+        {"params": parameters, "lr_scale": scale / atoms**power}
+        for power, parameters in sorted(by_power.items())
+    ]
 
 
 def cosine_learning_rate(base_rate, epoch, n_epochs):

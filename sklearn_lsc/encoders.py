@@ -154,6 +154,8 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     %(signal_scale_)s
 
+    %(norm_floor_)s
+
     network_ : torch.nn.Module
         The trained network, of ``architecture_``.
 
@@ -431,6 +433,8 @@ class LearnedHiLassoEncoder(GroupObjectiveMixin, BaseLearnedEncoder):
     %(components_)s
 
     %(signal_scale_)s
+
+    %(norm_floor_)s
 
     groups_ : list of ndarray
         The atom indices of each group, sorted.

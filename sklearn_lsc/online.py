@@ -152,6 +152,8 @@ class OnlineSparseModeler(GroupObjectiveMixin, StreamTrainerMixin, LearnedEncode
 
     %(signal_scale_)s
 
+    %(norm_floor_)s
+
     network_ : torch.nn.Module
         The current encoder network.
 

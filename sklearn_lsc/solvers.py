@@ -33,16 +33,32 @@ _TINY = 1e-30
 _BATCH_ELEMENTS = {"cpu": 2**20, "cuda": 2**24}
 
 
-def ista_operators(dictionary):
-    """``W = D^T / L``, ``S = I - G / L`` and the step ``1 / L`` of ISTA (torch).
+def ista_operators(dictionary, norm_floor=None):
+    """``W = D^T P``, ``S = I - G P`` and the steps ``P`` of ISTA (torch).
 
-    ``L`` is the largest eigenvalue of the Gram matrix ``G = D D^T``: the
-    Lipschitz constant of the gradient of the quadratic term.
+    ``G = D D^T``. With ``norm_floor`` None, ``P = 1 / L`` (a scalar
+    tensor), ``L`` the largest eigenvalue of ``G``: the Lipschitz constant
+    of the gradient of the quadratic term. Otherwise ``P`` is diagonal, one
+    step per atom (a tensor of shape (n_components,)): atom ``k`` steps as
+    an atom of norm ``r_k = max(||d_k||, norm_floor)`` would,
+    ``P_k = 1 / (r_k^2 L_r)`` with ``L_r`` the largest eigenvalue of
+    ``R^-1 G R^-1`` (``R = diag(r)``), so that ``P^1/2 G P^1/2`` has
+    largest eigenvalue one and ISTA still descends. A floor at or above the
+    largest norm gives ``1 / L`` for every atom; at or below the smallest,
+    the Jacobi steps ``1 / (||d_k||^2 L_r)``, which on atoms of very
+    different norms converge far faster than ``1 / L`` (the small atoms'
+    coefficients move at their own scale) and on others slower (see
+    :func:`sklearn_lsc._step_scaling.choose_norm_floor`).
     """
     gram = dictionary @ dictionary.T
-    lipschitz = torch.linalg.eigvalsh(gram)[-1]
     eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
-    return dictionary.T / lipschitz, eye - gram / lipschitz, 1.0 / lipschitz
+    if norm_floor is None:
+        lipschitz = torch.linalg.eigvalsh(gram)[-1]
+        return dictionary.T / lipschitz, eye - gram / lipschitz, 1.0 / lipschitz
+    norms = torch.diagonal(gram).sqrt().clamp_min(float(norm_floor))
+    scaled = gram / norms[:, None] / norms[None, :]
+    step = 1.0 / (norms.square() * torch.linalg.eigvalsh(scaled)[-1])
+    return dictionary.T * step, eye - gram * step, step
 
 
 def cod_operators(dictionary):
@@ -66,16 +82,19 @@ def _relative_size(change, code):
     return float((size / scale).max()) if code.shape[0] else 0.0
 
 
-def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True):
+def ista(X, dictionary, penalty, *, max_iter, tol, init=None, accelerated=True, norm_floor=None):
     """Batched ISTA / FISTA on torch tensors; returns ``(code, n_iter)``.
 
     FISTA uses Beck & Teboulle's momentum with O'Donoghue & Candes' adaptive
     restart, per sample: a sample whose momentum points uphill restarts it.
     Every iteration works in the same four buffers: on the CPU, fresh
     full-size temporaries cost page faults, and more time than the product.
+    ``norm_floor``: per-atom steps (see :func:`ista_operators`; the Lasso's
+    penalty only, whose prox takes a step per coefficient).
     """
-    W, S, step = ista_operators(dictionary)
-    step = float(step)  # once: on a GPU, reading it back every iteration would sync
+    W, S, step = ista_operators(dictionary, norm_floor)
+    if norm_floor is None:
+        step = float(step)  # once: on a GPU, reading it back every iteration would sync
     B = X @ W
     code = torch.zeros_like(B) if init is None else init.clone()
     extrapolated = code.clone()

@@ -15,20 +15,31 @@ def shrink(v, t, positive=False):
     return np.maximum(v - t, 0.0) if positive else soft(v, t)
 
 
-def ista_reference(X, D, alpha, n_iter, positive=False):
-    """``n_iter`` ISTA steps from zero, step 1/L, for each row separately."""
-    L = np.linalg.eigvalsh(D @ D.T).max()
+def per_atom_steps(D, norm_floor):
+    """ISTA's steps, one per atom, for atoms taken at norms ``r = max(||d||, norm_floor)``:
+    ``1 / (r^2 L_r)``, ``L_r`` the largest eigenvalue of ``G`` with rows and columns
+    divided by ``r``. ``norm_floor`` None: ``1 / L`` for every atom."""
+    G = D @ D.T
+    if norm_floor is None:
+        return np.full(D.shape[0], 1.0 / np.linalg.eigvalsh(G).max())
+    r = np.maximum(np.sqrt(np.diag(G)), norm_floor)
+    return 1.0 / (r**2 * np.linalg.eigvalsh(G / np.outer(r, r)).max())
+
+
+def ista_reference(X, D, alpha, n_iter, positive=False, norm_floor=None):
+    """``n_iter`` ISTA steps from zero, step 1/L (or per atom), for each row separately."""
+    steps = per_atom_steps(D, norm_floor)
     codes = []
     for x in X:
         z = np.zeros(D.shape[0])
         for _ in range(n_iter):
             gradient = (z @ D - x) @ D.T
-            z = shrink(z - gradient / L, alpha / L, positive)
+            z = shrink(z - gradient * steps, alpha * steps, positive)
         codes.append(z)
     return np.array(codes)
 
 
-def fista_reference(X, D, alpha, n_iter, restart=True, positive=False):
+def fista_reference(X, D, alpha, n_iter, restart=True, positive=False, norm_floor=None):
     """``n_iter`` FISTA steps from zero for each row separately, with adaptive restart.
 
     Beck & Teboulle's momentum, reset to 1 (O'Donoghue & Candes) whenever
@@ -36,13 +47,13 @@ def fista_reference(X, D, alpha, n_iter, restart=True, positive=False):
     with ``restart=False``). Returns the codes and the number of restarts
     (over all rows).
     """
-    L = np.linalg.eigvalsh(D @ D.T).max()
+    steps = per_atom_steps(D, norm_floor)
     codes, restarts = [], 0
     for x in X:
         z = np.zeros(D.shape[0])
         y, t = z.copy(), 1.0
         for _ in range(n_iter):
-            z_new = shrink(y - ((y @ D - x) @ D.T) / L, alpha / L, positive)
+            z_new = shrink(y - ((y @ D - x) @ D.T) * steps, alpha * steps, positive)
             if restart and (y - z_new) @ (z_new - z) > 0:
                 t, restarts = 1.0, restarts + 1
             t_next = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))

@@ -56,7 +56,10 @@ def reset_atoms(network, atoms, dictionary):
     axes_of = getattr(network, "atom_axes", {})
     if not axes_of:
         return []
-    fresh = type(network)(dictionary, network.penalty, network.n_layers)
+    options = {}
+    if getattr(network, "norm_floor", None) is not None:
+        options["norm_floor"] = network.norm_floor
+    fresh = type(network)(dictionary, network.penalty, network.n_layers, **options)
     zeroed = getattr(network, "atom_zeroed", ())
     touched = []
     with torch.no_grad():

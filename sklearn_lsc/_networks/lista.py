@@ -25,7 +25,10 @@ class LISTA(nn.Module):
     the features.
 
     Untrained (``W_t = D^T / L``, ``theta_t = alpha / L``) it equals
-    ``n_layers`` iterations of ISTA started from zero.
+    ``n_layers`` iterations of ISTA started from zero. With ``norm_floor``,
+    ISTA's steps are one per atom (``W_t = D^T P``, ``theta_t = alpha P``,
+    see :func:`sklearn_lsc.solvers.ista_operators`): on atoms of very
+    different norms a far better start.
 
     Built as every network is (see :mod:`sklearn_lsc._networks`); its
     layers threshold with the penalty's l1 part. Inference on the CPU runs
@@ -34,16 +37,15 @@ class LISTA(nn.Module):
     zero codes); the torch pass is the fallback and the reference.
     """
 
-    def __init__(self, dictionary, penalty, n_layers):
+    def __init__(self, dictionary, penalty, n_layers, norm_floor=None):
         super().__init__()
-        W, _, step = ista_operators(dictionary)
+        W, _, step = ista_operators(dictionary, norm_floor)
+        self.norm_floor = norm_floor
         self.penalty = penalty_like(penalty, W)
         self.register_buffer("dictionary", dictionary.detach().clone())
         self.W = nn.Parameter(W.expand(n_layers, -1, -1).clone())
         threshold, _ = self.penalty.thresholds(step)
-        self.theta = nn.Parameter(
-            torch.full((n_layers, W.shape[1]), float(threshold), dtype=W.dtype, device=W.device)
-        )
+        self.theta = nn.Parameter(threshold.to(W.dtype).expand(n_layers, W.shape[1]).clone())
 
     @property
     def n_layers(self):
@@ -51,6 +53,12 @@ class LISTA(nn.Module):
 
     # The axes of each parameter that run over the atoms (see reset_atoms).
     atom_axes = {"W": (2,), "theta": (1,)}
+    # Its untrained network may take ISTA's steps per atom (``norm_floor``).
+    per_atom_steps = True
+    # How each parameter scales with the atoms' norms: the same problem with
+    # atoms c times larger (alpha too) has codes c times smaller, and so are W
+    # and the thresholds, in the codes' units (see make_optimizer).
+    dictionary_powers = {"W": 1, "theta": 1}
 
     def set_dictionary(self, dictionary):
         """Follow a dictionary update: the layers' residuals use the new atoms."""

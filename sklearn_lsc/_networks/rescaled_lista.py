@@ -71,7 +71,8 @@ class RescaledLISTA(LISTA):
     ``P`` is ``alpha ||z||_1``, plus ``sum_g s_g ||z_g||_2`` when groups are
     given (the HiLasso objective; the unsupervised penalties, also under a
     discriminative objective). Untrained (``W_t = D^T / L``,
-    ``theta_t = alpha / L``) its first layer is ISTA's first iterate
+    ``theta_t = alpha / L``, or ISTA's steps per atom with ``norm_floor``,
+    as :class:`LISTA`'s) its first layer is ISTA's first iterate
     rescaled, and every later layer starts from a FISTA step: ``beta_t =
     (tau_{t+1} - 1) / tau_{t+2}`` with ``tau_1 = 1``, ``tau_{k+1} = (1 +
     sqrt(1 + 4 tau_k^2)) / 2`` (0.28, 0.43, 0.53, ...; FISTA's own first
@@ -111,8 +112,8 @@ class RescaledLISTA(LISTA):
     # Rank of the learned correction of each layer's matrix on the code.
     _CORRECTION_RANK = 16
 
-    def __init__(self, dictionary, penalty, n_layers):
-        super().__init__(dictionary, penalty, n_layers)
+    def __init__(self, dictionary, penalty, n_layers, norm_floor=None):
+        super().__init__(dictionary, penalty, n_layers, norm_floor)
         dtype = self.W.dtype
         self.momentum = nn.Parameter(
             torch.tensor(fista_momentum(n_layers + 1)[1:], dtype=dtype, device=self.W.device)

@@ -34,7 +34,8 @@ class StepLISTA(nn.Module):
 
     Untrained (``gamma_t = rho_t = 1``, FISTA's momenta ``beta_t = (tau_t -
     1) / tau_{t+1}``) it equals ``n_layers`` FISTA iterations from zero,
-    without restart.
+    without restart. With ``norm_floor``, ``1 / L`` is one step per atom
+    (see :func:`sklearn_lsc.solvers.ista_operators`).
 
     Built as every network is (see :mod:`sklearn_lsc._networks`); its
     layers threshold with the penalty's l1 part. Inference on the CPU runs
@@ -47,9 +48,10 @@ class StepLISTA(nn.Module):
     # Few parameters, each a multiple of order one (see make_optimizer).
     learning_rate_scale = 10.0
 
-    def __init__(self, dictionary, penalty, n_layers):
+    def __init__(self, dictionary, penalty, n_layers, norm_floor=None):
         super().__init__()
-        W, _, step = ista_operators(dictionary)
+        W, _, step = ista_operators(dictionary, norm_floor)
+        self.norm_floor = norm_floor
         dtype, device = W.dtype, W.device
         self.penalty = penalty_like(penalty, W)
         self.register_buffer("dictionary", dictionary.detach().clone())
@@ -63,6 +65,8 @@ class StepLISTA(nn.Module):
             torch.ones(n_layers, W.shape[1], dtype=dtype, device=device)
         )
 
+    # Its untrained network may take ISTA's steps per atom (``norm_floor``).
+    per_atom_steps = True
     # The axes of each parameter that run over the atoms (see reset_atoms).
     atom_axes = {"threshold_ratio": (1,)}
 
@@ -72,7 +76,7 @@ class StepLISTA(nn.Module):
 
     def set_dictionary(self, dictionary):
         """Follow a dictionary update: new atoms, matrix ``D^T / L`` and step scale."""
-        W, _, step = ista_operators(dictionary)
+        W, _, step = ista_operators(dictionary, self.norm_floor)
         self.dictionary.copy_(dictionary)
         self.W.copy_(W)
         self.inverse_lipschitz.copy_(step)
