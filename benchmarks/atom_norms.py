@@ -27,7 +27,7 @@ atoms, ``alpha`` a tenth of ``alpha_max``; 256 Gaussian atoms in 100
 dimensions of norms spread log-uniformly over [0.2, 5], and the same atoms
 of unit norm (the control: nothing may change there).
 
-Run ``python -m benchmarks.atom_norms`` (about 15 minutes on two cores).
+Run ``python -m benchmarks.atom_norms`` (about 12 minutes on two cores).
 Writes ``benchmarks/experiments/atom_norms.md`` and ``.json`` (``--name``,
 ``--output-dir``).
 """
@@ -74,7 +74,7 @@ def nmf_problem(alpha_H):
 
 
 def rows_as_atoms(X, seed=0):
-    """128 of the rows as atoms, then 2,000 training rows and 1,000 held out, ``alpha``
+    """128 of the rows as atoms, 1,000 held out, at most 2,000 training rows; ``alpha``
     a tenth of the training rows' ``alpha_max``."""
     X = X[np.random.default_rng(seed).permutation(X.shape[0])]
     atoms, X_test, X_train = X[:128], X[128 : 128 + N_TEST], X[128 + N_TEST :][:2000]
