@@ -20,8 +20,8 @@ The switches replace the package's own functions for the run
 It reports the held-out gap to the exact optimum of each, over seeds.
 
 Problems: an NMF's 24 components of scikit-learn's digits (``alpha_H=0``:
-atom norms a factor twelve apart; ``alpha_H="same"``: two), as the
-``family`` suite fits them; 128 digits (rows centred, not normalized) and
+atom norms a factor twelve apart; ``alpha_H="same"``: two) and a
+MiniBatchNMF's, as the ``family`` suite fits them; 128 digits (rows centred, not normalized) and
 128 8x8 image patches (centred, not normalized: contrast varies) taken as
 atoms, ``alpha`` a tenth of ``alpha_max``; 256 Gaussian atoms in 100
 dimensions of norms spread log-uniformly over [0.2, 5], and the same atoms
@@ -42,7 +42,7 @@ import warnings
 
 import numpy as np
 from sklearn.datasets import load_digits, load_sample_images
-from sklearn.decomposition import NMF
+from sklearn.decomposition import NMF, MiniBatchNMF
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.image import extract_patches_2d
 
@@ -57,7 +57,7 @@ MODES = ("defaults", "one step", "one rate", "neither")
 N_TEST = 1000
 
 
-def nmf_problem(alpha_H):
+def nmf_problem(alpha_H, model=NMF):
     def problem():
         X = load_digits().data / 16.0
         np.random.default_rng(0).shuffle(X)
@@ -65,7 +65,7 @@ def nmf_problem(alpha_H):
         options = dict(alpha_W=0.001, alpha_H=alpha_H, l1_ratio=1.0, init="nndsvda", tol=1e-6)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # NMF's convergence warning
-            nmf = NMF(n_components=24, max_iter=2000, random_state=0, **options).fit(X_train)
+            nmf = model(n_components=24, max_iter=2000, random_state=0, **options).fit(X_train)
         atoms = nmf.components_[np.linalg.norm(nmf.components_, axis=1) > 0]
         # The family suite's mapping: scikit-learn's alpha_W per feature.
         return X_train, X_test, dict(dictionary=atoms, alpha=0.001 * X.shape[1], positive=True)
@@ -120,15 +120,12 @@ def gaussian(spread):
 PROBLEMS = {
     "NMF, alpha_H=0": nmf_problem(0.0),
     'NMF, alpha_H="same"': nmf_problem("same"),
+    'MiniBatchNMF, alpha_H="same"': nmf_problem("same", MiniBatchNMF),
     "digits as atoms": digits_raw,
     "image patches as atoms": patches_raw,
     "Gaussian atoms, norms 0.2-5": gaussian(5.0),
     "Gaussian atoms, unit norms": gaussian(1.0),
 }
-
-
-def _one_group(network, scale):
-    return [{"params": list(network.parameters()), "lr_scale": scale}]
 
 
 @contextlib.contextmanager
@@ -138,7 +135,9 @@ def mode(name):
     if name in ("one step", "neither"):
         base_module.choose_norm_floor = lambda *args: None
     if name in ("one rate", "neither"):
-        training_module.parameter_groups = _one_group
+        training_module.parameter_groups = lambda network, scale, atom_scale: groups(
+            network, scale, 1.0
+        )
     try:
         yield
     finally:

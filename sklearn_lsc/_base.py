@@ -33,7 +33,7 @@ from ._inference import InferenceMixin
 from ._networks import REGISTRY
 from ._objectives import sparse_coding_loss
 from ._persistence import plain_torch_state, restore_torch_state
-from ._scale import signal_scale, warn_if_codes_vanish
+from ._scale import signal_scale, typical_atom_scale, warn_if_codes_vanish
 from ._sets import check_constant_within_sets, check_sets
 from ._sklearn_compat import (
     Interval,
@@ -388,6 +388,8 @@ class LearnedEncoderBase(
         # Saved before the parameters existed: their defaults, what they did then.
         for name, default in _PARAMETERS_SINCE.items():
             state.setdefault(name, default)
+        if "network_" in state:  # fitted before the steps per atom: ISTA's 1 / L
+            state.setdefault("norm_floor_", None)
         super().__setstate__(state)
 
 
@@ -572,7 +574,12 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
         if self.solver == "armijo":
             self._optimizer = ArmijoDescent(self.network_.parameters(), self.learning_rate)
         else:
-            self._optimizer = make_optimizer(self.solver, self.network_, self.learning_rate)
+            # The rates follow a fixed dictionary's scale; a learned one's atoms
+            # are projected onto the unit ball from the first step on.
+            scale = 1.0 if self._fit_dictionary else typical_atom_scale(dictionary)
+            self._optimizer = make_optimizer(
+                self.solver, self.network_, self.learning_rate, atom_scale=scale
+            )
         self._dictionary_update = None
         if self._fit_dictionary:
             self._dictionary_update = OnlineDictionaryUpdate(

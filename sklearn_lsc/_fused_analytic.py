@@ -2,7 +2,7 @@
 
 :class:`~sklearn_lsc._networks.StepLISTA` and
 :class:`~sklearn_lsc._networks.ALISTA` multiply every layer's residual by one
-matrix ``W`` (``D^T / L``, or ALISTA's analytic weight), so ``(X - Y D) W =
+matrix ``W`` (``D^T P``, or ALISTA's analytic weight), so ``(X - Y D) W =
 X W - Y K`` with ``K = D W``: ``X W`` is one product for all layers, and
 ``Y K`` reads only the rows of ``K`` that the point ahead's nonzero entries
 select. After the first, a layer costs about ``nnz(Y) n_components``

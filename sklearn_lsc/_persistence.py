@@ -114,7 +114,7 @@ def optimizer_from_state(state, network):
     optimizer = make_optimizer(state["kind"], network, 1.0)
     if len(saved["param_groups"]) != len(optimizer.param_groups):
         # Saved before the rates followed the atoms' norms: one group, as saved.
-        optimizer = make_optimizer(state["kind"], network, 1.0, by_atom_scale=False)
+        optimizer = make_optimizer(state["kind"], network, 1.0, by_power=False)
     optimizer.load_state_dict(saved)
     # Saved before networks declared a learning-rate scale: the network's now.
     for group in optimizer.param_groups:

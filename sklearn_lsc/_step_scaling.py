@@ -4,11 +4,10 @@ ISTA's one step ``1 / L`` suits the atoms of the largest norm: an atom of a
 tenth of their norm has its coefficient move a hundred times too slowly.
 Steps scaled per atom (:func:`sklearn_lsc.solvers.ista_operators` with a
 ``norm_floor``) fix that, and on dictionaries such as an NMF's components
-(norms a factor twelve apart) FISTA reaches in ten iterations what it
-otherwise needs hundreds for. But scaled steps are not always better: among
-image patches taken as atoms, the faint ones are never used, and scaling
-their steps up forces every step down (the faint patches are coherent with
-each other), so FISTA slows down several times. Which is better depends on
+FISTA then converges far faster. But scaled steps are not always better:
+among image patches taken as atoms, the faint ones are never used, and
+scaling their steps up forces every step down (the faint patches are
+coherent with each other), so FISTA slows down. Which is better depends on
 which atoms the data use, so it is measured: the untrained network starts
 from the candidate floor whose FISTA iterates code the training rows best.
 """
@@ -22,6 +21,9 @@ from .solvers import ista
 _EQUAL_NORMS = 1e-3
 # The candidates are tried on at most this many of the training rows.
 _ROWS = 1000
+# At most this many floors are tried (the lowest a 2^-12 of the largest norm):
+# atoms fainter than that step as atoms of the lowest floor would.
+_MAX_FLOORS = 12
 
 
 def rows_tried(X):
@@ -32,8 +34,9 @@ def rows_tried(X):
 def norm_floor_candidates(norms):
     """``None`` (the step 1 / L), then floors halving from the largest norm to the smallest.
 
-    The last floor is at or below the smallest norm (Jacobi's steps). Only
-    ``None`` for atoms of equal norms (or all zero).
+    The last floor is at or below the smallest nonzero norm (Jacobi's
+    steps), or the :data:`_MAX_FLOORS`-th. Only ``None`` for atoms of equal
+    norms (or all zero).
     """
     largest = float(norms.max()) if norms.numel() else 0.0
     smallest = float(norms[norms > 0].min()) if bool((norms > 0).any()) else 0.0
@@ -41,7 +44,7 @@ def norm_floor_candidates(norms):
     if largest <= 0 or largest <= smallest * (1.0 + _EQUAL_NORMS):
         return candidates
     floor = largest
-    while floor > smallest:
+    while floor > smallest and len(candidates) <= _MAX_FLOORS:
         floor /= 2.0
         candidates.append(floor)
     return candidates

@@ -8,7 +8,6 @@ import math
 
 import torch
 
-from ._scale import typical_atom_scale
 from ._torch_utils import exact_device, optimizer_state_on_cpu
 
 # Armijo sufficient-decrease constant and step-size factors.
@@ -18,19 +17,20 @@ _ARMIJO_GROW = 2.0
 _ARMIJO_MAX_BACKTRACKS = 30
 
 
-def make_optimizer(solver, network, learning_rate, *, by_atom_scale=True):
+def make_optimizer(solver, network, learning_rate, *, atom_scale=1.0, by_power=True):
     """The torch optimizer of a minibatch ``solver`` for ``network``; None for ``"armijo"``.
 
     A network whose parameters are a few multiples of order one (analytic
     weights: steps, threshold ratios) declares a ``learning_rate_scale``: Adam
     moves each parameter by about the learning rate per step, and those must
     move by order one within a training budget sized for full matrices.
-    For the same reason the rates follow the atoms' norms (``by_atom_scale``,
-    see :func:`parameter_groups`).
+    For the same reason the rates follow the atoms' scale ``atom_scale``
+    (see :func:`parameter_groups`). ``by_power=False``: one group, as
+    optimizers were saved before the groups existed.
     """
     scale = float(getattr(network, "learning_rate_scale", 1.0))
-    if by_atom_scale:
-        groups = parameter_groups(network, scale)
+    if by_power:
+        groups = parameter_groups(network, scale, atom_scale)
     else:
         groups = [{"params": list(network.parameters()), "lr_scale": scale}]
     for group in groups:
@@ -42,7 +42,7 @@ def make_optimizer(solver, network, learning_rate, *, by_atom_scale=True):
     return None
 
 
-def parameter_groups(network, scale):
+def parameter_groups(network, scale, atom_scale):
     """The optimizer's parameter groups: rates that follow the size of the atoms.
 
     The same problem with atoms ``c`` times larger (and ``alpha`` with
@@ -52,19 +52,16 @@ def parameter_groups(network, scale):
     ``dictionary_powers``). Adam moves a parameter by about its rate
     whatever the parameter's size, so those parameters get ``1 / c`` times
     the rate, and training goes as with unit-norm atoms (exactly so for
-    Adam, up to its ``eps``). ``c`` is a power of two near the atoms' root
-    mean square norm (as the signals' scale is the rows'): one group, the
-    given rate, for unit-norm atoms.
+    Adam, up to its ``eps``). One group per power, whatever ``c`` (a saved
+    optimizer's groups must not depend on the atoms); each at the given
+    rate when ``c`` is 1.
     """
     powers = getattr(network, "dictionary_powers", {})
-    atoms = typical_atom_scale(network.dictionary.detach().cpu().numpy()) if powers else 1.0
-    if atoms == 1.0:
-        return [{"params": list(network.parameters()), "lr_scale": scale}]
     by_power = {}
     for name, parameter in network.named_parameters():
         by_power.setdefault(powers.get(name, 0), []).append(parameter)
     return [
-        {"params": parameters, "lr_scale": scale / atoms**power}
+        {"params": parameters, "lr_scale": scale / float(atom_scale) ** power}
         for power, parameters in sorted(by_power.items())
     ]
 

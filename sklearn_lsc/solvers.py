@@ -55,6 +55,8 @@ def ista_operators(dictionary, norm_floor=None):
     if norm_floor is None:
         lipschitz = torch.linalg.eigvalsh(gram)[-1]
         return dictionary.T / lipschitz, eye - gram / lipschitz, 1.0 / lipschitz
+    if not norm_floor > 0:
+        raise ValueError(f"norm_floor must be positive (a zero atom's step); got {norm_floor}.")
     norms = torch.diagonal(gram).sqrt().clamp_min(float(norm_floor))
     scaled = gram / norms[:, None] / norms[None, :]
     step = 1.0 / (norms.square() * torch.linalg.eigvalsh(scaled)[-1])

@@ -1,5 +1,6 @@
 """ISTA's steps per atom for atoms that differ in norm, and rates that follow them."""
 
+import copy
 import pickle
 import warnings
 
@@ -216,41 +217,111 @@ def test_the_relative_gap_is_the_same_at_any_scale_of_the_atoms(factor):
     assert gaps[0] < 0.1
 
 
-def test_unit_norm_atoms_train_in_one_group_at_the_given_rate():
+def test_unit_norm_atoms_train_every_parameter_at_the_given_rate():
     D = torch.tensor(scaled_atoms(low=1.0, high=1.0))
     network = RescaledLISTA(D, L1Penalty(0.1), 3)
     optimizer = make_optimizer("adam", network, 1e-3)
-    assert len(optimizer.param_groups) == 1
-    assert optimizer.param_groups[0]["lr"] == 1e-3
+    assert {group["lr"] for group in optimizer.param_groups} == {1e-3}
+    assert sum(len(group["params"]) for group in optimizer.param_groups) == len(
+        list(network.parameters())
+    )
 
 
-def test_the_rates_of_weights_and_thresholds_follow_the_atoms_norms():
+def _rates(optimizer):
+    return {id(p): group["lr"] for group in optimizer.param_groups for p in group["params"]}
+
+
+def test_the_rates_of_weights_and_thresholds_follow_the_atoms_scale():
     D = torch.tensor(8.0 * scaled_atoms(low=1.0, high=1.0))
     network = RescaledLISTA(D, L1Penalty(0.1), 3)
-    optimizer = make_optimizer("adam", network, 1e-3)
-    rates = {}
-    for group in optimizer.param_groups:
-        for parameter in group["params"]:
-            rates[id(parameter)] = group["lr"]
+    rates = _rates(make_optimizer("adam", network, 1e-3, atom_scale=8.0))
     assert rates[id(network.W)] == pytest.approx(1e-3 / 8)
     assert rates[id(network.theta)] == pytest.approx(1e-3 / 8)
     assert rates[id(network.momentum)] == pytest.approx(1e-3)
     assert rates[id(network.correction)] == pytest.approx(1e-3)
 
 
+@pytest.mark.parametrize("fit_dictionary", [False, True])
+def test_a_fixed_dictionarys_scale_sets_the_rates_a_learned_ones_does_not(fit_dictionary):
+    D = 8.0 * scaled_atoms(low=1.0, high=1.0)
+    X = signals(D, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder = LearnedLassoEncoder(
+            dictionary=D, alpha=0.05, fit_dictionary=fit_dictionary,
+            architecture="rescaled_lista", random_state=0,
+        ).partial_fit(X)  # fmt: skip
+    rates = _rates(encoder._optimizer)
+    expected = 1e-3 if fit_dictionary else 1e-3 / 8
+    assert rates[id(encoder.network_.W)] == pytest.approx(expected)
+    assert rates[id(encoder.network_.momentum)] == pytest.approx(1e-3)
+
+
 def test_an_optimizer_saved_in_one_group_loads_as_saved():
-    # Saved before the rates followed the atoms' norms: one group.
+    # Saved before the rates followed the atoms' norms: one group, where a
+    # rescaled LISTA's optimizer now has two (its weights and thresholds apart).
     D = torch.tensor(8.0 * scaled_atoms(low=1.0, high=1.0))
-    network = LISTA(D, L1Penalty(0.1), 2)
-    old = make_optimizer("adam", network, 1e-3, by_atom_scale=False)
+    network = RescaledLISTA(D, L1Penalty(0.1), 2)
+    assert len(make_optimizer("adam", network, 1e-3).param_groups) == 2
+    old = make_optimizer("adam", network, 1e-3, by_power=False)
     network(torch.ones(3, D.shape[1], dtype=D.dtype)).sum().backward()
     old.step()
     loaded = optimizer_from_state(optimizer_state(old), network)
     assert len(loaded.param_groups) == 1
     assert loaded.param_groups[0]["lr"] == 1e-3
-    torch.testing.assert_close(
-        loaded.state_dict()["state"][0]["exp_avg"], old.state_dict()["state"][0]["exp_avg"]
-    )
+    for index in old.state_dict()["state"]:
+        torch.testing.assert_close(
+            loaded.state_dict()["state"][index]["exp_avg"],
+            old.state_dict()["state"][index]["exp_avg"],
+        )
+
+
+def test_models_whose_atoms_change_scale_in_training_still_pickle():
+    # The optimizer's groups do not depend on the atoms' scale, which a
+    # learned dictionary changes (its atoms projected onto the unit ball).
+    D = 8.0 * scaled_atoms(low=1.0, high=1.0)
+    X = signals(D, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder = LearnedLassoEncoder(
+            dictionary=D, alpha=0.05, fit_dictionary=True, architecture="rescaled_lista",
+            random_state=0,
+        ).partial_fit(X).partial_fit(X)  # fmt: skip
+        model = OnlineSparseModeler(
+            dictionary_init=D, n_components=D.shape[0], alpha=0.05,
+            architecture="rescaled_lista", window_size=100, step_size=50, random_state=0,
+        ).partial_fit(X)  # fmt: skip
+    for estimator in (encoder, model):
+        assert np.linalg.norm(estimator.components_, axis=1).max() < 2.0  # rescaled
+        loaded = pickle.loads(pickle.dumps(estimator))
+        np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
+        copy.deepcopy(estimator)
+
+
+def test_a_model_pickled_before_the_steps_per_atom_has_no_floor():
+    D = scaled_atoms()
+    X = signals(D, 200)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        encoder = LearnedLassoEncoder(dictionary=D, alpha=0.02, max_iter=2, random_state=0)
+        encoder.fit(X)
+    state = encoder.__getstate__()
+    del state["norm_floor_"]
+    loaded = LearnedLassoEncoder.__new__(LearnedLassoEncoder)
+    loaded.__setstate__(state)
+    assert loaded.norm_floor_ is None
+
+
+@pytest.mark.parametrize("norm_floor", [0.0, -1.0])
+def test_a_floor_must_be_positive(norm_floor):
+    with pytest.raises(ValueError, match="norm_floor must be positive"):
+        ista_operators(torch.tensor(scaled_atoms()), norm_floor)
+
+
+def test_few_floors_are_tried_on_atoms_of_very_different_norms():
+    candidates = norm_floor_candidates(torch.tensor([1e3, 1.0, 1e-10]))
+    assert len(candidates) == 13
+    assert candidates[-1] == pytest.approx(1e3 / 2**12)
 
 
 def test_a_redrawn_atom_starts_from_the_networks_own_steps():

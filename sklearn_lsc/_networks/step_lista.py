@@ -17,8 +17,8 @@ class StepLISTA(nn.Module):
 
     Layer ``t`` computes, from ``Y = Z + beta_t (Z - Z_prev)``::
 
-        Z <- h_{theta_t}(Y + gamma_t (X - Y D) D^T / L),
-        theta_t = gamma_t * rho_t * alpha / L
+        Z <- h_{theta_t}(Y + gamma_t (X - Y D) D^T P),
+        theta_t = gamma_t * rho_t * alpha P
 
     The matrices are the dictionary's own (analytic, as in the step-size
     LISTA of Ablin, Moreau, Massias & Gramfort, NeurIPS 2019, and the
@@ -27,15 +27,15 @@ class StepLISTA(nn.Module):
     layer after the first) and the threshold ratios ``rho_t`` (one per layer
     and atom) are learned, ``(n_components + 2) * n_layers`` numbers in all.
     Few parameters need few training signals and do not overfit them, and the
-    network follows a changed dictionary (``set_dictionary`` recomputes ``D^T /
-    L``) without retraining. On incoherent dictionaries the analytic matrices
+    network follows a changed dictionary (``set_dictionary`` recomputes ``D^T
+    P``) without retraining. On incoherent dictionaries the analytic matrices
     are close to the best; on coherent ones (image patches, digits) a learned
     matrix (:class:`LISTA`) goes further when there is data to learn it.
 
     Untrained (``gamma_t = rho_t = 1``, FISTA's momenta ``beta_t = (tau_t -
     1) / tau_{t+1}``) it equals ``n_layers`` FISTA iterations from zero,
-    without restart. With ``norm_floor``, ``1 / L`` is one step per atom
-    (see :func:`sklearn_lsc.solvers.ista_operators`).
+    without restart. ``P`` is ISTA's step ``1 / L``, or with ``norm_floor``
+    one step per atom (see :func:`sklearn_lsc.solvers.ista_operators`).
 
     Built as every network is (see :mod:`sklearn_lsc._networks`); its
     layers threshold with the penalty's l1 part. Inference on the CPU runs
@@ -75,7 +75,7 @@ class StepLISTA(nn.Module):
         return self.step.shape[0]
 
     def set_dictionary(self, dictionary):
-        """Follow a dictionary update: new atoms, matrix ``D^T / L`` and step scale."""
+        """Follow a dictionary update: new atoms, matrix ``D^T P`` and steps ``P``."""
         W, _, step = ista_operators(dictionary, self.norm_floor)
         self.dictionary.copy_(dictionary)
         self.W.copy_(W)
