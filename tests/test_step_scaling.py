@@ -165,8 +165,7 @@ def _gap(X, code, D, alpha):
 def test_the_chosen_floor_lowers_the_held_out_gap(monkeypatch):
     # Rows made of unit-norm atoms, coded on the same atoms with norms spread
     # over [0.1, 10]: the large atoms code them, the small ones move slowly
-    # under 1 / L. (Over seeds 0-2 the chosen steps' gap was 0.1 to 0.35
-    # times one step's.)
+    # under 1 / L.
     rng = np.random.default_rng(0)
     D = rng.standard_normal((32, 16))
     D /= np.linalg.norm(D, axis=1, keepdims=True)
@@ -211,8 +210,8 @@ def test_the_relative_gap_is_the_same_at_any_scale_of_the_atoms(factor):
             ).fit(X_train)
         assert encoder.norm_floor_ is None  # atoms of equal norms
         gaps.append(_gap(X_test, encoder.transform(X_test), D * scale, 0.1 * scale))
-    # Within a tenth (Adam's eps is not scaled: smaller gradients move a
-    # little less); with unscaled rates the gap was three times as large.
+    # Within a tenth: Adam's eps is not scaled, so smaller gradients move a
+    # little less.
     assert gaps[1] == pytest.approx(gaps[0], rel=0.1)
     assert gaps[0] < 0.1
 
@@ -298,13 +297,18 @@ def test_models_whose_atoms_change_scale_in_training_still_pickle():
         copy.deepcopy(estimator)
 
 
-def test_a_model_pickled_before_the_steps_per_atom_has_no_floor():
+def _fitted_on_scaled_atoms(n_samples, max_iter):
+    """A default encoder briefly fitted on atoms of spread norms, and its rows."""
     D = scaled_atoms()
-    X = signals(D, 200)
+    X = signals(D, n_samples)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        encoder = LearnedLassoEncoder(dictionary=D, alpha=0.02, max_iter=2, random_state=0)
-        encoder.fit(X)
+        encoder = LearnedLassoEncoder(dictionary=D, alpha=0.02, max_iter=max_iter, random_state=0)
+        return encoder.fit(X), X
+
+
+def test_a_model_pickled_before_the_steps_per_atom_has_no_floor():
+    encoder, _ = _fitted_on_scaled_atoms(200, max_iter=2)
     state = encoder.__getstate__()
     del state["norm_floor_"]
     loaded = LearnedLassoEncoder.__new__(LearnedLassoEncoder)
@@ -338,12 +342,9 @@ def test_a_redrawn_atom_starts_from_the_networks_own_steps():
 
 
 def test_the_steps_survive_pickling():
-    D = scaled_atoms()
-    X = signals(D, 300)
+    encoder, X = _fitted_on_scaled_atoms(300, max_iter=3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        encoder = LearnedLassoEncoder(dictionary=D, alpha=0.02, max_iter=3, random_state=0)
-        encoder.fit(X)
         loaded = pickle.loads(pickle.dumps(encoder))
         loaded.partial_fit(X)  # its optimizer's groups too
     assert loaded.norm_floor_ == encoder.norm_floor_ is not None
