@@ -307,6 +307,13 @@ def analytic_weight_reference(D):
     return W, 1.0 / np.linalg.eigvals(D @ W).real.max()
 
 
+def _threshold_scales(D):
+    """``1 / ||d_j||^2`` per atom, 0 for a zero atom: the analytic networks'
+    thresholds are ``alpha`` times the step over the atom's squared norm."""
+    squared = np.sum(D * D, axis=1)
+    return np.divide(1.0, squared, out=np.zeros_like(squared), where=squared > 0)
+
+
 def hyper_lista_reference(X, D, alpha, n_layers, c_step, c_threshold, c_residual, c_momentum):
     """HyperLISTA (Lasso form) per row: momentum from the support, threshold from the residual.
 
@@ -323,7 +330,8 @@ def hyper_lista_reference(X, D, alpha, n_layers, c_step, c_threshold, c_residual
             beta = c_momentum * np.count_nonzero(z) / n_components
             y = z + beta * (z - previous)
             g = (x - y @ D) @ W
-            theta = step * (c_threshold * alpha + c_residual * np.abs(g).mean())
+            floor = c_threshold * alpha * _threshold_scales(D)
+            theta = step * (floor + c_residual * np.abs(g).mean())
             previous, z = z, soft(y + step * g, theta)
         codes.append(z)
     return np.array(codes)
@@ -336,7 +344,8 @@ def alista_reference(X, D, alpha, step_multiple, threshold_ratio):
     for x in X:
         z = np.zeros(D.shape[0])
         for s, rho in zip(step_multiple, threshold_ratio, strict=True):
-            z = soft(z + s * step * (x - z @ D) @ W, s * step * rho * alpha)
+            theta = s * step * rho * alpha * _threshold_scales(D)
+            z = soft(z + s * step * (x - z @ D) @ W, theta)
         codes.append(z)
     return np.array(codes)
 

@@ -88,6 +88,19 @@ def test_fused_pass_equals_the_torch_pass(kind, dtype, n_layers, positive):
 
 
 @pytest.mark.parametrize("kind", NETWORKS)
+def test_fused_pass_equals_the_torch_pass_on_atoms_of_unequal_norms(kind):
+    # ALISTA's thresholds differ per atom (its alpha over each squared norm).
+    network, X = network_and_signals(kind, torch.float64, 3)
+    norms = torch.tensor(np.geomspace(0.2, 5.0, network.dictionary.shape[0]))
+    network.set_dictionary(network.dictionary * norms[:, None])
+    with torch.no_grad():
+        code = network(X)
+    exact = torch_pass(network, X)
+    assert torch.count_nonzero(code) > 0
+    torch.testing.assert_close(code, exact, rtol=0, atol=1e-12 * float(exact.abs().max()))
+
+
+@pytest.mark.parametrize("kind", NETWORKS)
 @pytest.mark.parametrize(
     "alpha, spread, way",
     [(2.0, 1.0, "every row in the kernel"), (0.2, 2.0, "some rows finished in the kernel"),

@@ -630,6 +630,21 @@ def test_analytic_networks_follow_a_new_dictionary(network_class):
     np.testing.assert_allclose(code, expected, atol=1e-10)
 
 
+@pytest.mark.parametrize("network_class", [ALISTA, HyperLISTA])
+def test_analytic_networks_codes_follow_the_atoms_scale(network_class):
+    # Atoms and alpha c times larger: the same problem, codes c times smaller.
+    X, D = problem(18)
+    codes = []
+    for scale in (1.0, 10.0):
+        network = network_class(torch.tensor(scale * D), penalty=0.3 * scale, n_layers=3)
+        with torch.no_grad():
+            if network_class is HyperLISTA:  # its threshold's residual term too
+                network.c_residual.fill_(0.4)
+            codes.append(scale * network.double()(torch.tensor(X)).numpy())
+    np.testing.assert_allclose(codes[1], codes[0], rtol=1e-9, atol=1e-12)
+    assert np.count_nonzero(codes[0]) > 0
+
+
 def test_hyper_lista_gradient_matches_finite_differences():
     X, D = problem(17, n_samples=4, n_components=6, n_features=5)
     network = HyperLISTA(torch.tensor(D), penalty=0.1, n_layers=4).double()

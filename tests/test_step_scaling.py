@@ -15,6 +15,7 @@ from sklearn_lsc import (
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
     OnlineSparseModeler,
+    hilasso_objective,
     lasso_alpha_max,
     lasso_objective,
     sparse_encode,
@@ -24,6 +25,7 @@ from sklearn_lsc._penalties import L1Penalty
 from sklearn_lsc._persistence import optimizer_from_state, optimizer_state
 from sklearn_lsc._step_scaling import choose_norm_floor, norm_floor_candidates
 from sklearn_lsc._training import make_optimizer
+from sklearn_lsc.datasets import make_group_sparse_signals
 from sklearn_lsc.solvers import ista, ista_operators
 
 
@@ -190,11 +192,13 @@ def test_the_chosen_floor_lowers_the_held_out_gap(monkeypatch):
     assert chosen_gap < 0.5 * plain_gap
 
 
+@pytest.mark.parametrize("architecture", ["auto", "lcod", "alista", "hyper_lista"])
 @pytest.mark.parametrize("factor", [2.0**-8, 2.0**8])
-def test_the_relative_gap_is_the_same_at_any_scale_of_the_atoms(factor):
+def test_the_relative_gap_is_the_same_at_any_scale_of_the_atoms(factor, architecture):
     # The same problem with atoms and alpha c times larger has codes, weights
-    # and thresholds c times smaller: with the rates scaled alike, training
-    # goes as with unit-norm atoms.
+    # and thresholds c times smaller: with the rates scaled alike (and the
+    # analytic networks' thresholds divided by the atoms' squared norms),
+    # training goes as with unit-norm atoms.
     rng = np.random.default_rng(0)
     D = rng.standard_normal((32, 16))
     D /= np.linalg.norm(D, axis=1, keepdims=True)
@@ -206,14 +210,49 @@ def test_the_relative_gap_is_the_same_at_any_scale_of_the_atoms(factor):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             encoder = LearnedLassoEncoder(
-                dictionary=D * scale, alpha=0.1 * scale, max_iter=40, random_state=0
+                dictionary=D * scale,
+                alpha=0.1 * scale,
+                architecture=architecture,
+                max_iter=40,
+                random_state=0,
             ).fit(X_train)
         assert encoder.norm_floor_ is None  # atoms of equal norms
         gaps.append(_gap(X_test, encoder.transform(X_test), D * scale, 0.1 * scale))
     # Within a tenth: Adam's eps is not scaled, so smaller gradients move a
     # little less.
     assert gaps[1] == pytest.approx(gaps[0], rel=0.1)
-    assert gaps[0] < 0.1
+    assert gaps[0] < 0.2
+
+
+@pytest.mark.parametrize("architecture", ["bcofb", "ista"])
+@pytest.mark.parametrize("factor", [2.0**-6, 2.0**6])
+def test_the_structured_networks_relative_gap_is_the_same_at_any_scale_of_the_atoms(
+    factor, architecture
+):
+    # As above, for the HiLasso: thresholds t and s in the codes' units.
+    X, D, _, _ = make_group_sparse_signals(
+        n_samples=500, n_features=16, n_groups=4, group_size=8, random_state=0
+    )
+    X_train, X_test = X[:400], X[400:]
+    objectives = []
+    for scale in (1.0, factor):
+        params = dict(alpha=0.05 * scale, groups=4, group_alpha=0.1 * scale)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            encoder = LearnedHiLassoEncoder(
+                dictionary=D * scale,
+                architecture=architecture,
+                n_layers=3,
+                max_iter=40,
+                random_state=0,
+                **params,
+            ).fit(X_train)
+            optimum = sparse_encode(X_test, D * scale, max_iter=20000, tol=1e-12, **params)
+        best = hilasso_objective(X_test, optimum, D * scale, **params)
+        reached = hilasso_objective(X_test, encoder.transform(X_test), D * scale, **params)
+        objectives.append((reached - best) / best)
+    assert objectives[1] == pytest.approx(objectives[0], rel=0.1)
+    assert objectives[0] < 0.2
 
 
 def test_unit_norm_atoms_train_every_parameter_at_the_given_rate():

@@ -42,6 +42,21 @@ def analytic_weight(dictionary):
     )
 
 
+def threshold_scales(dictionary):
+    """Each atom's ``1 / ||d_j||^2``, the factor of its threshold (zero atoms: 0).
+
+    Column ``j`` of the analytic weight has ``d_j . w_j = 1``, so along it the
+    update moves coefficient ``j`` by about ``r . d_j / ||d_j||^2``: ISTA's
+    step for that atom, up to ``gamma``. Its threshold, ``alpha`` times the
+    step, follows: with atoms ``c`` times larger (``alpha`` too) the codes,
+    the updates and the thresholds are all ``c`` times smaller, and with
+    unit-norm atoms the factor is one (ALISTA's ``gamma alpha``).
+    """
+    squared = dictionary.detach().square().sum(dim=1)
+    live = squared > squared.max() * 1e-24  # zero atoms only (their weight column is zero)
+    return torch.where(live, 1.0 / torch.where(live, squared, 1.0), 0.0)
+
+
 class AnalyticWeightNetwork(nn.Module):
     """What the networks on the analytic weight share: its buffers and following the atoms.
 
@@ -78,7 +93,9 @@ class ALISTA(AnalyticWeightNetwork):
     with the weight ``W`` computed from the dictionary, not learned: each
     column is the vector least coherent with all atoms that has unit inner
     product with its own, and ``gamma = 1 / L_W`` its step
-    (:func:`analytic_weight`). Only the step multiple ``s_t`` and the
+    (:func:`analytic_weight`). Atoms of other than unit norm threshold at
+    ``theta_t / ||d_j||^2`` (:func:`threshold_scales`), so that any scale of
+    the atoms gives the same codes, rescaled. Only the step multiple ``s_t`` and the
     threshold ratio ``rho_t`` of each layer are learned, ``2 * n_layers``
     numbers, so it needs few training signals and a changed dictionary
     (``set_dictionary`` recomputes ``W``) needs no retraining.
@@ -118,8 +135,8 @@ class ALISTA(AnalyticWeightNetwork):
         """Each layer's step and thresholds, and None: no momentum (see
         :func:`sklearn_lsc._fused_analytic.analytic_forward`)."""
         steps = self.step * self.analytic_step
-        thresholds = self.penalty.thresholds(steps * self.threshold_ratio)[0]
-        return steps, thresholds[:, None].expand(-1, self.W.shape[1]), None
+        ratios = (steps * self.threshold_ratio)[:, None] * threshold_scales(self.dictionary)
+        return steps, self.penalty.thresholds(ratios)[0], None
 
     def forward(self, X):
         if not torch.is_grad_enabled() and fused_analytic.applies(self, X):
@@ -132,9 +149,10 @@ class ALISTA(AnalyticWeightNetwork):
         """The torch pass: training's (autograd), inference's fallback and the
         fused pass's reference (named as the other networks' inference passes)."""
         code = None
+        scales = threshold_scales(self.dictionary)
         for layer in range(self.n_layers):
             step = self.step[layer] * self.analytic_step
-            threshold = self.penalty.thresholds(step * self.threshold_ratio[layer])[0]
+            threshold = self.penalty.thresholds(step * self.threshold_ratio[layer] * scales)[0]
             if code is None:  # from zero: the residual is X itself
                 update = step * (X @ self.W)
             else:

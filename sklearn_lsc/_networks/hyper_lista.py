@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from ._common import records_constructor_arguments
-from .alista import AnalyticWeightNetwork
+from .alista import AnalyticWeightNetwork, threshold_scales
 
 
 @records_constructor_arguments
@@ -22,7 +22,8 @@ class HyperLISTA(AnalyticWeightNetwork):
         Z_next = h_theta(Y + c_step * gamma * G)
 
     with ``W`` and ``gamma = 1 / L_W`` ALISTA's analytic weight and step
-    (:func:`analytic_weight`). Momentum grows with the support found so far
+    (:func:`analytic_weight`), ``alpha`` divided by each atom's squared norm
+    as in :class:`ALISTA` (:func:`threshold_scales`). Momentum grows with the support found so far
     and the threshold shrinks with the residual, as in the paper, with
     deliberate differences: the gradient is taken at the extrapolated point
     ``Y`` (Nesterov's form; the paper's momentum is added after the step),
@@ -58,6 +59,7 @@ class HyperLISTA(AnalyticWeightNetwork):
         n_components = self.W.shape[1]
         step = self.c_step * self.analytic_step
         code = previous = None
+        scales = threshold_scales(self.dictionary)
         for _ in range(self.n_layers):
             if code is None:  # from zero: the residual is X itself
                 ahead, gradient = 0.0, X @ self.W
@@ -66,7 +68,7 @@ class HyperLISTA(AnalyticWeightNetwork):
                 ahead = torch.lerp(previous, code, 1.0 + self.c_momentum * density.to(code.dtype))
                 gradient = torch.addmm(X, ahead, self.dictionary, alpha=-1.0) @ self.W
             residual_size = gradient.abs().mean(dim=1, keepdim=True)
-            floor, _ = self.penalty.thresholds(self.c_threshold)
+            floor, _ = self.penalty.thresholds(self.c_threshold * scales)
             threshold = step * (floor + self.c_residual * residual_size)
             previous, code = code, self.penalty.shrink(ahead + step * gradient, threshold)
             if previous is None:

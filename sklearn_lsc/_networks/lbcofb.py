@@ -78,6 +78,9 @@ class LBCoFB(GroupedNetwork, nn.Module):
 
     # The axes of each parameter that run over the atoms (see reset_atoms).
     atom_axes = {"W": (2,), "t": (1,)}
+    # How each parameter scales with the atoms' norms (see LISTA): W is
+    # D^T / mu, the thresholds alpha / mu and group_alpha / mu.
+    dictionary_powers = {"W": 1, "t": 1, "s": 1}
 
     @property
     def n_layers(self):

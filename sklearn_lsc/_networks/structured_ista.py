@@ -40,6 +40,9 @@ class StructuredISTA(GroupedNetwork, nn.Module):
 
     # The axes of each parameter that run over the atoms (see reset_atoms).
     atom_axes = {"W": (2,), "t": (1,)}
+    # How each parameter scales with the atoms' norms (see LISTA): W is
+    # D^T / L, the thresholds alpha / L and group_alpha / L.
+    dictionary_powers = {"W": 1, "t": 1, "s": 1}
 
     @property
     def n_layers(self):
