@@ -17,13 +17,7 @@ any aside, a first ``partial_fit``) ``"auto"`` is rescaled LISTA; a
 ``partial_fit`` after ``fit`` goes on with the network ``fit`` kept.
 """
 
-import numbers
-import os
-import sys
-import warnings
-
-import numpy as np
-from sklearn.utils import check_random_state
+from ._trials import keep, run_trial, set_state, shared_seed
 
 # Tried in this order (a tie keeps the first).
 CANDIDATES = ("step_lista", "rescaled_lista")
@@ -58,30 +52,26 @@ def fit_candidates(estimator, train):
     when every one fails, the last one's error is raised. Sets
     ``architecture_validation_losses_``.
     """
-    if isinstance(estimator.random_state, numbers.Integral):
-        seed = estimator.random_state
-    else:
-        seed = int(check_random_state(estimator.random_state).randint(np.iinfo(np.int32).max))
+    seed = shared_seed(estimator.random_state)
     before = dict(vars(estimator))
     tried = []
     error = None
     for architecture in CANDIDATES:
         # Each from the estimator as the fit found it (no cache of another's network).
-        _set_state(estimator, before)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                train(architecture, seed)
-            except ValueError as failure:
-                error = failure
-                continue
-        tried.append(
-            (estimator.best_validation_loss_, architecture, dict(vars(estimator)), caught)
-        )
+        try:
+            _, state, caught = run_trial(
+                estimator, before, lambda architecture=architecture: train(architecture, seed)
+            )
+        except ValueError as failure:
+            error = failure
+            continue
+        tried.append((state["best_validation_loss_"], architecture, state, caught))
     if not tried:
+        set_state(estimator, before)
         raise error
     _, architecture, state, caught = min(tried, key=lambda candidate: candidate[0])
-    _set_state(estimator, state)
+    others = [other for _, name, _, other in tried if name != architecture]
+    keep(estimator, state, caught, others)
     estimator.architecture_validation_losses_ = {name: value for value, name, _, _ in tried}
     if estimator.verbose:
         losses = ", ".join(f"{name} {value:.6g}" for value, name, _, _ in tried)
@@ -89,36 +79,3 @@ def fit_candidates(estimator, train):
             f"[{type(estimator).__name__}] architecture='auto': validation loss {losses}; "
             f"kept {architecture}."
         )
-    # The kept candidate's warnings; and any other's RuntimeWarnings (an
-    # overflow is worth knowing of, whichever network met it).
-    given = list(caught)
-    for _, name, _, other in tried:
-        if name != architecture:
-            given += [w for w in other if issubclass(w.category, RuntimeWarning)]
-    for warning in given:
-        warnings.warn_explicit(
-            warning.message,
-            warning.category,
-            warning.filename,
-            warning.lineno,
-            module=_module_name(warning.filename),
-            registry=_REGISTRY,
-        )
-
-
-# Where the re-given warnings' "default" and "once" filters remember what was
-# shown (as a module's __warningregistry__ does).
-_REGISTRY = {}
-
-
-def _module_name(filename):
-    """The name of the loaded module of ``filename`` (the filters match it), else its stem."""
-    for name, module in list(sys.modules.items()):
-        if getattr(module, "__file__", None) == filename:
-            return name
-    return os.path.splitext(os.path.basename(filename))[0]
-
-
-def _set_state(estimator, state):
-    vars(estimator).clear()
-    vars(estimator).update(state)

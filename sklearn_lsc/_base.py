@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import solvers
+from . import _noise_choice, solvers
 from ._dictionary import (
     OnlineDictionaryUpdate,
     check_nonnegative_atoms,
@@ -477,10 +477,18 @@ class BaseLearnedEncoder(TrainerMixin, LearnedEncoderBase):
     def _fit_network(self, X, y, labels, **initialize):
         """A fresh network (and dictionary) trained on validated ``X``.
 
-        ``initialize``: keyword arguments of :meth:`_initialize`.
+        ``initialize``: keyword arguments of :meth:`_initialize`. With
+        ``input_noise="auto"``, a fit the noise stalled trains again without
+        it (:mod:`sklearn_lsc._noise_choice`).
         """
-        self._initialize(X, labels, **initialize)
-        self._train(X, y, n_epochs=None, anneal=True, labels=labels)
+
+        def train(seed, input_noise):
+            self._initialize(X, labels, **{**initialize, "seed": seed})
+            return self._train(
+                X, y, n_epochs=None, anneal=True, labels=labels, input_noise=input_noise
+            )
+
+        _noise_choice.fit(self, X.shape[0], train, initialize.get("seed"))
 
     @_fit_context(prefer_skip_nested_validation=True)
     @transactional(copy_state=True)

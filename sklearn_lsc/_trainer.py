@@ -91,8 +91,11 @@ class Checkpoint(NamedTuple):
 class TrainerMixin:
     """``_train`` and what it needs: one job, the training loop of ``fit`` and ``partial_fit``."""
 
-    def _train(self, X, y, *, n_epochs, anneal, labels=None):
+    def _train(self, X, y, *, n_epochs, anneal, labels=None, input_noise=None):
         """Run up to ``n_epochs`` epochs; ``anneal`` adds the schedule and early stop.
+
+        Returns whether ``fit`` kept the untrained network (below). ``input_noise``:
+        the noise level to train with, in place of ``input_noise`` resolved.
 
         ``labels``: the rows' set labels (collaborative HiLasso) or None;
         minibatches and the set-aside rows then hold whole sets.
@@ -114,7 +117,8 @@ class TrainerMixin:
         self._move_to(device)
         dtype = self._network_dtype()
         early_stopping = anneal and self._uses_early_stopping(X.shape[0])
-        input_noise = self._resolved_input_noise(X.shape[0])
+        if input_noise is None:
+            input_noise = self._resolved_input_noise(X.shape[0])
         X, y, labels, X_validation, y_validation, labels_validation = self._validation_split(
             X, y, labels, early_stopping
         )
@@ -235,11 +239,15 @@ class TrainerMixin:
                     )
                 break
         self.best_validation_loss_ = best.loss if early_stopping else None
+        kept_untrained = False
         if anneal:
-            self._keep_best(best, watched, untrained, guard, dictionary, early_stopping, units)
+            kept_untrained = self._keep_best(
+                best, watched, untrained, guard, dictionary, early_stopping, units
+            )
         if before is not None:
             self._undo_blown_up_pass(before, guard(), guard, optimum, dictionary, units, initial)
         self.components_ = to_numpy(dictionary, self.components_.dtype)
+        return kept_untrained
 
     def _undo_blown_up_pass(self, before, after, guard, optimum, dictionary, units, initial):
         """End of ``partial_fit``: undo the pass, with a ``ConvergenceWarning``,
@@ -302,7 +310,7 @@ class TrainerMixin:
         the last epoch's watched loss; ``guard()`` the current network's
         noise-free loss. Warns (``ConvergenceWarning``) when training blew up
         or ended worse than the untrained network. ``units``: the losses' scale
-        (the signal scale squared).
+        (the signal scale squared). Returns whether the untrained network was kept.
         """
         rise = last - best.loss if best.snapshot is not None else 0.0
         blew_up = rise > max(_BLOW_UP * abs(best.loss), 1e-12 * units)
@@ -318,7 +326,7 @@ class TrainerMixin:
                 ConvergenceWarning,
             )
         if untrained.snapshot is None:
-            return
+            return False
         # Early stopping's best epoch is already the network's noise-free loss.
         final = best.loss if early_stopping else guard()
         if final > untrained.loss + _UNTRAINED_MARGIN * abs(untrained.loss):
@@ -333,6 +341,8 @@ class TrainerMixin:
                 f"'max_iter' (now {self.max_iter!r}: {self.max_iter_} epochs).",
                 ConvergenceWarning,
             )
+            return True
+        return False
 
     def _uses_early_stopping(self, n_samples):
         """``early_stopping`` resolved: ``"auto"`` is on when enough rows would be set aside."""

@@ -36,7 +36,10 @@ def check_dictionary(
     if np.any(zero):
         raise ValueError(
             f"The '{name}' parameter has atoms of zero norm (rows "
-            f"{np.flatnonzero(zero)[:10].tolist()}); every atom must be nonzero."
+            f"{np.flatnonzero(zero)[:10].tolist()}); every atom must be nonzero. A "
+            "zero atom's coefficient is zero in every optimal code (a regularized "
+            "NMF leaves such components): drop those rows, e.g. "
+            f"{name}[np.any({name} != 0, axis=1)], and read their codes as zeros."
         )
     # Entries below 2**-100 of their atom's largest are zeroed: they change no
     # product by more than rounding does, but multiplicative updates (NMF)

@@ -123,8 +123,11 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         the square root of ``n_features``): a regularizer against
         overfitting small training sets (:ref:`the User Guide
         <input_noise>`). ``"auto"``: 0.5 up to 2,000 training rows, then
-        ``0.5 * sqrt(2000 / n_samples)`` (``input_noise_`` holds the value
-        used). 0 trains on the signals as given.
+        ``0.5 * sqrt(2000 / n_samples)``; a fit whose set-aside rows stopped
+        improving within its first ``n_iter_no_change_`` epochs with that
+        noise trains again without it and keeps the better
+        (``input_noise_`` holds the value used). 0 trains on the signals as
+        given.
 
     %(max_iter)s
 

@@ -347,9 +347,11 @@ def test_early_stopping_stops_on_the_validation_loss_and_keeps_its_best_epoch(mo
         return loss
 
     monkeypatch.setattr(LearnedLassoEncoder, "_train_epoch", recording)
+    # (The noise given: a fit that "auto" noise stalled this early would train
+    # again without it, see test_noise_choice.py.)
     encoder = LearnedLassoEncoder(
         n_components=6, alpha=0.1, early_stopping=True, max_iter=50, tol=0.0,
-        n_iter_no_change=3, learning_rate=1e-2, random_state=0,
+        n_iter_no_change=3, learning_rate=1e-2, input_noise=0.5, random_state=0,
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a plain stop: no blow-up warning
