@@ -95,8 +95,8 @@ class ALISTA(AnalyticWeightNetwork):
     product with its own, and ``gamma = 1 / L_W`` its step
     (:func:`analytic_weight`). Atoms of other than unit norm threshold at
     ``theta_t / ||d_j||^2`` (:func:`threshold_scales`), so that any scale of
-    the atoms gives the same codes, rescaled. Only the step multiple ``s_t`` and the
-    threshold ratio ``rho_t`` of each layer are learned, ``2 * n_layers``
+    the atoms gives the same codes, rescaled. Only the step multiple ``s_t``
+    and the threshold ratio ``rho_t`` of each layer are learned, ``2 * n_layers``
     numbers, so it needs few training signals and a changed dictionary
     (``set_dictionary`` recomputes ``W``) needs no retraining.
     ALISTA's support selection is left out: it stops shrinking the largest

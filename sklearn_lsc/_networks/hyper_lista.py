@@ -23,12 +23,12 @@ class HyperLISTA(AnalyticWeightNetwork):
 
     with ``W`` and ``gamma = 1 / L_W`` ALISTA's analytic weight and step
     (:func:`analytic_weight`), ``alpha`` divided by each atom's squared norm
-    as in :class:`ALISTA` (:func:`threshold_scales`). Momentum grows with the support found so far
-    and the threshold shrinks with the residual, as in the paper, with
-    deliberate differences: the gradient is taken at the extrapolated point
-    ``Y`` (Nesterov's form; the paper's momentum is added after the step),
-    the residual is measured through ``W`` (the paper: ``A^+``) and the
-    support size as a fraction of the atoms; the threshold keeps the floor
+    as in :class:`ALISTA` (:func:`threshold_scales`). Momentum grows with the
+    support found so far and the threshold shrinks with the residual, as in
+    the paper, with deliberate differences: the gradient is taken at the
+    extrapolated point ``Y`` (Nesterov's form; the paper's momentum is added
+    after the step), the residual is measured through ``W`` (the paper:
+    ``A^+``) and the support size as a fraction of the atoms; the threshold keeps the floor
     ``alpha`` the Lasso needs (the paper's recovery target has none), and
     support selection is left out (it biases Lasso codes). Four numbers in
     all, whatever ``n_layers``: few training signals suffice, and a changed

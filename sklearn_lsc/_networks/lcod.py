@@ -37,8 +37,8 @@ class LCoD(nn.Module):
 
     # The axes of each parameter that run over the atoms (see reset_atoms).
     atom_axes = {"W": (1,), "S": (1, 2), "theta": (1,)}
-    # How each parameter scales with the atoms' norms (see LISTA): W divides
-    # D^T by the squared norms, the thresholds alpha; S is scale-free.
+    # How each parameter scales with the atoms' norms (see LISTA): W is D^T
+    # over the squared norms, the thresholds alpha over them; S is scale-free.
     dictionary_powers = {"W": 1, "theta": 1}
 
     @property
