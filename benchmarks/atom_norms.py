@@ -32,10 +32,7 @@ Writes ``benchmarks/experiments/atom_norms.md`` and ``.json`` (``--name``,
 ``--output-dir``).
 """
 
-import argparse
 import contextlib
-import pathlib
-import statistics
 import sys
 import time
 import warnings
@@ -48,11 +45,9 @@ from sklearn.feature_extraction.image import extract_patches_2d
 
 import sklearn_lsc._base as base_module
 import sklearn_lsc._training as training_module
-from benchmarks._machine import machine_info
-from benchmarks._report import RESULTS, finish
+from benchmarks._experiment import run_experiment, seed_summary
 from sklearn_lsc import LearnedLassoEncoder, lasso_alpha_max, lasso_objective, sparse_encode
 
-EXPERIMENTS = RESULTS.parent / "experiments"
 MODES = ("defaults", "one step", "one rate", "neither")
 N_TEST = 1000
 
@@ -187,25 +182,16 @@ def measure(name, seeds, modes):
 
 
 def summarize(rows):
-    groups = {}
-    for row in rows:
-        groups.setdefault((row["problem"], row["mode"]), []).append(row)
-    return [
-        {
-            "problem": problem,
-            "mode": mode_name,
-            "seeds": len(runs),
+    return seed_summary(
+        rows,
+        lambda runs: {
             "n_train": runs[0]["n_train"],
             "atoms": runs[0]["atoms"],
             "norms": runs[0]["norms"],
-            "gap": statistics.mean(run["gap"] for run in runs),
-            "worst_gap": max(run["gap"] for run in runs),
             "norm_floor": runs[0]["norm_floor"],
             "architectures": sorted({run["architecture"] for run in runs}),
-            "fit_seconds": statistics.mean(run["fit_seconds"] for run in runs),
-        }  # fmt: skip
-        for (problem, mode_name), runs in groups.items()
-    ]
+        },
+    )
 
 
 def report(summary, info, seeds):
@@ -236,19 +222,16 @@ def report(summary, info, seeds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    parser.add_argument("--name", default="atom_norms")
-    parser.add_argument("--output-dir", default=EXPERIMENTS, type=pathlib.Path)
-    args = parser.parse_args(argv)
-    rows = [row for name in args.problems for row in measure(name, args.seeds, args.modes)]
-    summary = summarize(rows)
-    machine = machine_info()
-    payload = {"machine": machine, "seeds": args.seeds, "summary": summary, "runs": rows}
-    finish(args.output_dir, args.name, report(summary, machine, args.seeds), payload, [])
-    return 0
+    return run_experiment(
+        argv,
+        description=__doc__.splitlines()[0],
+        name="atom_norms",
+        problems=PROBLEMS,
+        modes=MODES,
+        measure=measure,
+        summarize=summarize,
+        report=report,
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,9 @@ import warnings
 
 from sklearn.exceptions import ConvergenceWarning
 
+from benchmarks._experiment import EXPERIMENTS
 from benchmarks._machine import machine_info
-from benchmarks._report import RESULTS, finish
+from benchmarks._report import finish
 from sklearn_lsc import (
     LearnedHiLassoEncoder,
     LearnedLassoEncoder,
@@ -34,7 +35,6 @@ from sklearn_lsc import (
 from sklearn_lsc._networks import NETWORKS, STRUCTURED_NETWORKS
 from sklearn_lsc.datasets import make_group_sparse_signals
 
-EXPERIMENTS = RESULTS.parent / "experiments"
 SCALES = (2.0**-6, 1.0, 2.0**6)
 ARCHITECTURES = ["auto", *sorted(NETWORKS)] + [
     f"hilasso {name}" for name in sorted(STRUCTURED_NETWORKS)

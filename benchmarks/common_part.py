@@ -25,8 +25,6 @@ Run ``python -m benchmarks.common_part`` (about 8 minutes on two cores).
 Writes ``benchmarks/experiments/common_part.md`` and ``.json``.
 """
 
-import argparse
-import pathlib
 import statistics
 import sys
 import time
@@ -38,11 +36,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.image import extract_patches_2d
 
 from benchmarks import defaults
-from benchmarks._machine import machine_info
-from benchmarks._report import RESULTS, finish
+from benchmarks._experiment import run_experiment, seed_summary
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective, sparse_encode
 
-EXPERIMENTS = RESULTS.parent / "experiments"
 MODES = {"defaults": {}, "noise 0.5": {"input_noise": 0.5}, "noise 0": {"input_noise": 0.0}}
 N_TEST = 500
 
@@ -131,23 +127,14 @@ def measure(name, seeds, modes):
 
 
 def summarize(rows):
-    groups = {}
-    for row in rows:
-        groups.setdefault((row["problem"], row["mode"]), []).append(row)
-    return [
-        {
-            "problem": problem,
-            "mode": mode_name,
-            "seeds": len(runs),
-            "gap": statistics.mean(run["gap"] for run in runs),
-            "worst_gap": max(run["gap"] for run in runs),
+    return seed_summary(
+        rows,
+        lambda runs: {
             "optimum": statistics.mean(run["optimum"] for run in runs),
             "input_noise": sorted({run["input_noise"] for run in runs}),
             "epochs": statistics.mean(run["epochs"] for run in runs),
-            "fit_seconds": statistics.mean(run["fit_seconds"] for run in runs),
-        }
-        for (problem, mode_name), runs in groups.items()
-    ]
+        },
+    )
 
 
 def report(summary, info, seeds):
@@ -177,19 +164,16 @@ def report(summary, info, seeds):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=PROBLEMS)
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
-    parser.add_argument("--name", default="common_part")
-    parser.add_argument("--output-dir", default=EXPERIMENTS, type=pathlib.Path)
-    args = parser.parse_args(argv)
-    rows = [row for name in args.problems for row in measure(name, args.seeds, args.modes)]
-    summary = summarize(rows)
-    machine = machine_info()
-    payload = {"machine": machine, "seeds": args.seeds, "summary": summary, "runs": rows}
-    finish(args.output_dir, args.name, report(summary, machine, args.seeds), payload, [])
-    return 0
+    return run_experiment(
+        argv,
+        description=__doc__.splitlines()[0],
+        name="common_part",
+        problems=PROBLEMS,
+        modes=MODES,
+        measure=measure,
+        summarize=summarize,
+        report=report,
+    )
 
 
 if __name__ == "__main__":

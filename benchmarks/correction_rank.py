@@ -31,14 +31,14 @@ import time
 
 import numpy as np
 
+from benchmarks._experiment import EXPERIMENTS
 from benchmarks._machine import machine_info
-from benchmarks._report import RESULTS, finish
+from benchmarks._report import finish
 from benchmarks._timing import interleaved_medians
 from benchmarks.defaults import N_TIMED, PROBLEMS, exact, objective
 from sklearn_lsc import LearnedLassoEncoder
 from sklearn_lsc._networks import RescaledLISTA
 
-EXPERIMENTS = RESULTS.parent / "experiments"
 PROBLEMS_64 = ("digits", "patches", "patches-learned", "gaussian-64x128")
 
 
