@@ -170,6 +170,21 @@ def signal_scale(X):
     return _power_of_two_near(peak * np.sqrt(_mean_square_row_norm(X, peak)))
 
 
+def typical_row_norm(X):
+    """The median Euclidean norm of the nonzero rows of ``X`` (1.0 when every row is zero).
+
+    The classifiers' default penalties are this times a factor: Lasso codes
+    scale with the signals, so a penalty in the signals' units codes data of
+    any scale alike. The median, so that a few outlying rows do not set it;
+    of the nonzero rows, so that padding or silent frames do not.
+    """
+    norms = stable_row_norms(X)
+    norms = norms[norms > 0]
+    if not norms.size:
+        return 1.0
+    return float(np.median(norms))
+
+
 def atom_scale(dictionary):
     """A power of two near the largest norm of an atom (a row of ``dictionary``)."""
     norms = stable_row_norms(dictionary)

@@ -18,7 +18,9 @@ from sklearn_lsc import (
     lasso_objective,
 )
 from sklearn_lsc._networks import NETWORKS, STRUCTURED_NETWORKS
+from sklearn_lsc._scale import typical_row_norm
 from sklearn_lsc._temperature import WINDOW_ROWS, append_to_window, fit_temperature
+from sklearn_lsc.classification import relative_penalty
 
 
 def normalized_rows(X):
@@ -388,6 +390,8 @@ def test_discriminative_objective_trains_with_the_labels():
     "params, match",
     [
         ({"n_active": 4}, "n_active"),
+        ({"alpha": "scale"}, "alpha"),
+        ({"group_alpha": -0.1}, "group_alpha"),
         ({"n_active": 2, "n_mixtures": 0}, "n_mixtures"),
         ({"objective": "lasso"}, "objective"),
         ({"n_layers": 0}, "n_layers"),
@@ -440,6 +444,95 @@ def test_n_mixtures_sets_how_many_mixtures_the_encoder_trains_on():
         assert np.all(indicator[90:].sum(axis=1) == 2)
     single = StructuredSparseClassifier(n_active=1, n_mixtures=400)
     assert single._with_mixtures(X, y, 3)[0].shape == X.shape  # ignored for one source
+
+
+# ------------------------------------------ default penalties follow the data
+def reference_penalty(X):
+    """0.1 times the median norm of the nonzero rows, by numpy."""
+    norms = np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1)
+    return 0.1 * np.median(norms[norms > 0])
+
+
+def test_typical_row_norm_is_the_median_norm_of_the_nonzero_rows():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((51, 7)) * rng.uniform(0.1, 10.0, (51, 1))
+    padded = np.concatenate([X, np.zeros((60, 7))])  # more zero rows than others
+    # At scales whose squares underflow or overflow, against the reference at scale 1.
+    for rows, scale in [
+        (X, 1.0),
+        (padded, 1.0),
+        (X[:, ::-1] * 1e-200, 1e-200),
+        (X * 1e150, 1e150),
+    ]:
+        np.testing.assert_allclose(relative_penalty(rows), scale * reference_penalty(rows / scale))
+    assert typical_row_norm(np.zeros((3, 4))) == 1.0
+
+
+@pytest.mark.parametrize("scale", [2.0**-12, 2.0**12])
+def test_structured_default_penalties_code_data_of_any_scale_alike(digits, scale):
+    X_train, X_test, y_train, _ = digits
+    params = dict(n_components_per_class=8, max_iter=5, random_state=0)
+    unit = StructuredSparseClassifier(**params).fit(X_train, y_train)
+    scaled = StructuredSparseClassifier(**params).fit(X_train * scale, y_train)
+    assert unit.alpha_ == unit.group_alpha_ == pytest.approx(reference_penalty(X_train))
+    # A power of two scales every step exactly: the same model, in the data's units.
+    assert scaled.alpha_ == scale * unit.alpha_ and scaled.group_alpha_ == scale * unit.alpha_
+    assert scaled.encoder_.alpha == scaled.alpha_
+    assert all(encoder.alpha == scaled.alpha_ for encoder in scaled.class_encoders_)
+    np.testing.assert_array_equal(scaled.predict(X_test * scale), unit.predict(X_test))
+    np.testing.assert_allclose(
+        scaled.decision_function(X_test * scale) / scale,
+        unit.decision_function(X_test),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_structured_default_penalties_on_raw_digits():
+    # Digits as loaded (entries 0-16, rows of norm about 60): penalties of 0.1
+    # in the data's units, the former defaults, code them nearly densely.
+    # (The ten classes: the former defaults reach 0.85 here.)
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, random_state=0, stratify=y
+    )
+    params = dict(n_components_per_class=8, max_iter=20, random_state=0)
+    default = StructuredSparseClassifier(**params).fit(X_train * 1000.0, y_train)
+    assert default.alpha_ == pytest.approx(reference_penalty(X_train * 1000.0))
+    assert default.score(X_test * 1000.0, y_test) > 0.9
+
+
+def test_explicit_penalties_win_over_auto():
+    X, y, _ = subspace_sources(n_per_class=30, seed=3)
+    classifier = StructuredSparseClassifier(
+        n_components_per_class=4, alpha=0.02, max_iter=2, random_state=0
+    ).fit(X, y)
+    assert classifier.alpha_ == 0.02 and classifier.encoder_.alpha == 0.02
+    assert classifier.group_alpha_ == pytest.approx(reference_penalty(X))
+    assert classifier.encoder_.group_alpha == classifier.group_alpha_
+    assert classifier.get_params()["alpha"] == 0.02
+    assert classifier.get_params()["group_alpha"] == "auto"
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
+def test_the_default_encoder_codes_data_of_any_scale_alike(digits, scale):
+    # Rows of unit norm: the former default encoder (alpha=1.0) zeroed every
+    # code, and at 1e3 barely penalised them; both classified near chance.
+    X_train, X_test, y_train, y_test = digits
+    classifier = SparseCodingClassifier().fit(X_train * scale, y_train)
+    expected = reference_penalty(X_train * scale)
+    assert all(encoder.alpha == pytest.approx(expected) for encoder in classifier.encoders_)
+    assert classifier.get_params()["encoder"] is None
+    assert classifier.score(X_test * scale, y_test) > 0.9
+
+
+def test_partial_fit_takes_the_default_penalty_from_its_first_rows(digits):
+    X_train, _, y_train, _ = digits
+    classifier = SparseCodingClassifier()
+    classifier.partial_fit(X_train[:300], y_train[:300], classes=np.unique(y_train))
+    expected = reference_penalty(X_train[:300])
+    classifier.partial_fit(X_train[300:] * 8.0, y_train[300:])
+    assert all(encoder.alpha == pytest.approx(expected) for encoder in classifier.encoders_)
 
 
 # --------------------------------------------------------- Mahalanobis metric
