@@ -32,11 +32,14 @@ interleaved rounds; the ratio here comes from one timing of each.
 
 Run ``python -m benchmarks.defaults`` (the whole grid takes hours on two
 cores: ``--sizes``, ``--seeds``, ``--problems`` pick a part; ``--quick``: 500
-rows, one seed, two problems). Writes ``benchmarks/results/defaults.md`` and
-``.json`` (``--name`` for another name).
+rows, one seed, two problems; ``--update``: replace the part run in the
+stored results and summarize them all). Writes
+``benchmarks/results/defaults.md`` and ``.json`` (``--name`` for another
+name).
 """
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -219,6 +222,8 @@ def measure(problem, n_train, seed):
         "epochs": estimator.n_iter_,
         "transform_seconds": transform_seconds,
         "lista_transform_seconds": lista_seconds,
+        # Each candidate's set-aside loss where architecture="auto" tried them.
+        "validation_losses": getattr(estimator, "architecture_validation_losses_", None),
     }
 
 
@@ -308,6 +313,19 @@ def report(summary, checks, info):
     return "\n".join([*lines, "", "Targets:", *check_lines(checks)])
 
 
+def updated_runs(path, rows):
+    """The runs stored at ``path`` with those of ``rows`` (same problem, size and
+    seed) replaced by them, in the stored order, new ones last; and every seed."""
+    stored = json.loads(path.read_text(encoding="utf-8"))
+
+    def key(row):
+        return row["problem"], row["requested"], row["seed"]
+
+    fresh = {key(row): row for row in rows}
+    runs = [fresh.pop(key(row), row) for row in stored["runs"]] + list(fresh.values())
+    return runs, sorted({*stored["seeds"], *(row["seed"] for row in rows)})
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="+", choices=sorted(PROBLEMS), default=list(PROBLEMS))
@@ -317,6 +335,11 @@ def main(argv=None):
         "--quick", action="store_true", help="500 rows, seed 0, digits and gaussian-64x128"
     )
     parser.add_argument("--name", default="defaults", help="the results' file name")
+    parser.add_argument(
+        "--update", action="store_true",
+        help="replace this run's rows (problem, size, seed) in the existing results and "
+        "summarize them all",
+    )  # fmt: skip
     add_output_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
@@ -334,12 +357,15 @@ def main(argv=None):
                     f"{row['fit_seconds']:.1f} s, {row['epochs']} epochs",
                     flush=True,
                 )
+    seeds = args.seeds
+    if args.update:
+        rows, seeds = updated_runs(args.output_dir / f"{args.name}.json", rows)
     summary = summarize(rows)
     checks = checks_of(summary)
     info = machine_info()
     payload = {
         "machine": info,
-        "seeds": args.seeds,
+        "seeds": seeds,
         "summary": summary,
         "runs": rows,
         "checks": [{"name": name, "value": value, "met": ok} for name, value, ok in checks],

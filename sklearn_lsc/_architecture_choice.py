@@ -7,8 +7,12 @@ coherent dictionary (image patches, digits) it stays far further from the
 optimum (``python -m benchmarks.architectures`` and ``benchmarks.transform``
 measure both). Which one a dictionary is
 shows in the held-out objective, so ``fit`` trains both, from the same
-random draws (the same rows set aside), and keeps the one whose set-aside
-rows' noise-free objective is lower (step LISTA on a tie: the cheaper).
+random draws (the same rows set aside), and keeps step LISTA, the cheaper,
+unless rescaled LISTA's set-aside rows' noise-free objective is lower by
+more than :data:`TOLERANCE` of it. On incoherent dictionaries the two then
+differ by hundredths of a percent of the optimum while step LISTA
+transforms in a third to a half of the time; where rescaled LISTA wins,
+it wins by far more (``benchmarks.defaults`` stores each fit's losses).
 
 The trial needs a held-out objective of one problem: the Lasso objective on
 a given dictionary kept fixed, with early stopping's set-aside rows.
@@ -19,9 +23,13 @@ any aside, a first ``partial_fit``) ``"auto"`` is rescaled LISTA; a
 
 from ._trials import keep, run_trial, set_state, shared_seed
 
-# Tried in this order (a tie keeps the first).
+# Tried in this order, cheapest transform first.
 CANDIDATES = ("step_lista", "rescaled_lista")
 FALLBACK = "rescaled_lista"
+# A candidate is kept when its set-aside objective is at most this fraction
+# above the lowest (the first such in CANDIDATES): about 0.1 percentage point
+# of held-out gap, a tenth of the defaults' 1% target.
+TOLERANCE = 1e-3
 
 
 def resolved_architecture(estimator):
@@ -40,8 +48,16 @@ def trial_applies(estimator, n_samples):
     )
 
 
+def cheapest_within_tolerance(tried):
+    """The first of ``tried`` (``(loss, ...)`` tuples in :data:`CANDIDATES`'s order) whose
+    loss is within :data:`TOLERANCE` of the lowest."""
+    lowest = min(candidate[0] for candidate in tried)
+    return next(candidate for candidate in tried if candidate[0] <= lowest * (1.0 + TOLERANCE))
+
+
 def fit_candidates(estimator, train):
-    """Fit each candidate by ``train(architecture, seed)``; keep the best on its set-aside rows.
+    """Fit each candidate by ``train(architecture, seed)``; keep the cheapest within
+    :data:`TOLERANCE` of the best on the set-aside rows.
 
     ``train`` initializes and trains the estimator's network of the given
     architecture, drawing from ``seed``: one int for every candidate, so that
@@ -69,7 +85,7 @@ def fit_candidates(estimator, train):
     if not tried:
         set_state(estimator, before)
         raise error
-    _, architecture, state, caught = min(tried, key=lambda candidate: candidate[0])
+    _, architecture, state, caught = cheapest_within_tolerance(tried)
     others = [other for _, name, _, other in tried if name != architecture]
     keep(estimator, state, caught, others)
     estimator.architecture_validation_losses_ = {name: value for value, name, _, _ in tried}

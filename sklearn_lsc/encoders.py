@@ -71,10 +71,12 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
         The unrolled network. ``"auto"`` (the default): where ``fit`` has
         rows set aside by early stopping, a given dictionary kept fixed and
         ``objective="lasso"``, it trains both ``"step_lista"`` and
-        ``"rescaled_lista"`` from the same random draws and keeps the one
-        whose set-aside rows' objective is lower (step LISTA on a tie):
-        step LISTA where the dictionary is incoherent enough for it, a
-        faster transform; the trial costs the cheaper network's fit on top
+        ``"rescaled_lista"`` from the same random draws and keeps step
+        LISTA, a faster transform, unless rescaled LISTA's set-aside rows'
+        objective is lower by more than 0.1%: step LISTA where the
+        dictionary is incoherent enough for it (the set-aside rows' gaps to
+        the optimum then differ by less than 0.1 percentage point); the
+        trial costs the cheaper network's fit on top
         (``architecture_`` says which was kept; with an int
         ``random_state``, it is the network that architecture given
         explicitly fits; see :ref:`the User Guide <defaults>`). Elsewhere,

@@ -8,7 +8,12 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from sklearn_lsc import LearnedLassoEncoder, lasso_objective
-from sklearn_lsc._architecture_choice import CANDIDATES, fit_candidates
+from sklearn_lsc._architecture_choice import (
+    CANDIDATES,
+    TOLERANCE,
+    cheapest_within_tolerance,
+    fit_candidates,
+)
 from sklearn_lsc._networks import REGISTRY
 
 
@@ -71,6 +76,35 @@ def test_auto_keeps_rescaled_lista_on_a_coherent_dictionary():
         .fit(X[:500])
         .transform(X[500:]),
     )
+
+
+def test_the_cheapest_candidate_within_the_tolerance_is_kept():
+    step, rescaled = "step_lista", "rescaled_lista"
+    assert CANDIDATES == (step, rescaled)  # cheapest transform first
+    within = 1.0 + 0.9 * TOLERANCE
+    beyond = 1.0 + 1.1 * TOLERANCE
+    assert cheapest_within_tolerance([(2.0 * within, step), (2.0, rescaled)])[1] == step
+    assert cheapest_within_tolerance([(2.0 * beyond, step), (2.0, rescaled)])[1] == rescaled
+    assert cheapest_within_tolerance([(2.0, step), (2.0 * within, rescaled)])[1] == step
+    assert cheapest_within_tolerance([(3.0, rescaled)])[1] == rescaled  # one candidate left
+    assert cheapest_within_tolerance([(0.0, step), (0.0, rescaled)])[1] == step
+
+
+def test_fit_keeps_step_lista_within_the_tolerance(monkeypatch):
+    # On the coherent problem rescaled LISTA's set-aside objective is lower by
+    # far more than the tolerance; a tolerance above that gap keeps step LISTA.
+    X, atoms = coherent_problem(600, seed=0)
+    params = dict(dictionary=atoms, alpha=0.05, max_iter=20, random_state=0)
+    losses = LearnedLassoEncoder(**params).fit(X[:500]).architecture_validation_losses_
+    excess = losses["step_lista"] / losses["rescaled_lista"] - 1.0
+    assert excess > TOLERANCE
+    monkeypatch.setattr("sklearn_lsc._architecture_choice.TOLERANCE", 1.01 * excess)
+    encoder = LearnedLassoEncoder(**params).fit(X[:500])
+    assert encoder.architecture_validation_losses_ == losses
+    assert encoder.architecture_ == "step_lista"
+    assert encoder.best_validation_loss_ == losses["step_lista"]
+    explicit = LearnedLassoEncoder(**params, architecture="step_lista").fit(X[:500])
+    np.testing.assert_array_equal(encoder.transform(X[500:]), explicit.transform(X[500:]))
 
 
 @pytest.mark.parametrize(

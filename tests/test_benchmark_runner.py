@@ -1,5 +1,6 @@
 """The benchmark runner: suite selection, bad input, skipping and failure isolation."""
 
+import json
 import sys
 import types
 
@@ -250,3 +251,18 @@ def test_the_pareto_front_keeps_what_nothing_beats_on_both_time_and_gap():
     assert [row["method"] for row in rows] == ["fast rough", "middle", "default"]
     assert [row["speedup"] for row in rows] == [8.0, 10.0, 5.0]
     assert asked == [0.2, 0.01, 0.05]
+
+
+def test_the_defaults_suite_updates_the_rows_it_reruns(tmp_path):
+    defaults = pytest.importorskip("benchmarks.defaults")
+
+    def row(problem, size, seed, gap):
+        return {"problem": problem, "requested": size, "seed": seed, "gap": gap}
+
+    stored = [row("digits", 500, 0, 0.1), row("digits", 500, 1, 0.2), row("hilasso", 500, 0, 0.3)]
+    path = tmp_path / "defaults.json"
+    path.write_text(json.dumps({"seeds": [0, 1], "runs": stored}), encoding="utf-8")
+    rerun = [row("digits", 500, 1, 0.25), row("digits", 2000, 2, 0.05)]
+    runs, seeds = defaults.updated_runs(path, rerun)
+    assert runs == [stored[0], rerun[0], stored[2], rerun[1]]  # in place, new ones last
+    assert seeds == [0, 1, 2]
