@@ -1,10 +1,11 @@
 """Fits that train more than once and keep one: the shared random draws, state and warnings.
 
-``architecture="auto"`` trains each candidate network and ``input_noise="auto"``
-may train again without noise; both keep the fit whose set-aside rows' loss
-is lowest. Each trial starts from the estimator as the fit found it and draws
-from one seed (the same rows set aside), and only the kept trial's warnings
-are given.
+``architecture="auto"`` trains each candidate network and keeps the cheapest
+whose set-aside rows' loss is within a tolerance of the lowest;
+``input_noise="auto"`` may train again without noise and keeps the fit whose
+set-aside rows' loss is lower. Each trial starts from the estimator as the
+fit found it and draws from one seed (the same rows set aside), and only
+the kept trial's warnings are given.
 """
 
 import numbers

@@ -25,10 +25,11 @@ from .encoders import LearnedHiLassoEncoder, LearnedLassoEncoder
 __all__ = ["SparseCodingClassifier", "StructuredSparseClassifier"]
 
 # The classifiers' default penalties, relative to the training rows' typical
-# norm (the former absolute defaults on rows of unit norm). Of the factors
+# norm (on rows of unit norm, the structured classifier's former absolute
+# defaults; the sparse-coding one's encoder had alpha=1.0). Of the factors
 # measured (0.02 to 0.3; benchmark_history.rst, "Classifiers on data of any
 # scale"), the sparse-coding classifier's best on the digits and group-sparse
-# signals; for the structured one a compromise: the digits gain 2 to 6 points
+# signals; for the structured one a compromise: the digits gain 1 to 6 points
 # at 0.2, while group-sparse signals lose 6 there and their two-source
 # mixtures gain 1.6 at 0.05.
 _RELATIVE_PENALTY = 0.1
@@ -130,7 +131,7 @@ class SparseCodingClassifier(_SparseClassifier):
         ``alpha`` 0.1 times the typical norm of the training rows (the median
         norm of the nonzero rows of ``fit``'s ``X``, or of ``partial_fit``'s
         first), so that data of any scale are coded alike; each of
-        ``encoders_`` holds the value. Its parameters tune as
+        ``encoders_`` holds the value. A given encoder's parameters tune as
         ``encoder__alpha``.
 
     metric : {"euclidean", "mahalanobis"}, default="euclidean"
@@ -331,7 +332,7 @@ class SparseCodingClassifier(_SparseClassifier):
         if first_call and classes is None:
             raise ValueError("The first call to partial_fit needs 'classes'.")
         X, y = _check_labels(self, X, y, reset=first_call)
-        template = self._template(X)
+        template = self._template(X if first_call else None)
         if first_call:
             classes = np.unique(np.asarray(classes))
             if classes.size < 2:
@@ -695,10 +696,9 @@ class StructuredSparseClassifier(_SparseClassifier):
                 "The 'collaborative' parameter needs architecture='bcofb' or 'ista' "
                 f"(networks that code a window's rows jointly); got {self.architecture!r}."
             )
-        alpha, group_alpha = (
-            relative_penalty(X) if value == "auto" else value
-            for value in (self.alpha, self.group_alpha)
-        )
+        penalties = (self.alpha, self.group_alpha)
+        auto = relative_penalty(X) if any(isinstance(v, str) for v in penalties) else None
+        alpha, group_alpha = (auto if isinstance(value, str) else value for value in penalties)
         class_encoders = [
             LearnedLassoEncoder(
                 n_components=self.n_components_per_class,

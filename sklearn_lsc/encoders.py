@@ -169,8 +169,9 @@ class LearnedLassoEncoder(BaseLearnedEncoder):
 
     architecture_validation_losses_ : dict or None
         From ``architecture="auto"``'s trial: each candidate's noise-free
-        loss on the set-aside rows, by name (the kept one's the lowest);
-        None where no trial ran.
+        loss on the set-aside rows, by name (step LISTA is kept unless
+        rescaled LISTA's is lower by more than 0.1%); None where no trial
+        ran.
 
     %(epoch_attributes)s
 
