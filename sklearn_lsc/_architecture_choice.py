@@ -10,10 +10,10 @@ shows in the held-out objective, so ``fit`` trains both, from the same
 random draws (the same rows set aside), and keeps step LISTA, the cheaper,
 unless rescaled LISTA's set-aside rows' noise-free objective is lower by
 more than :data:`TOLERANCE` of it. On incoherent dictionaries the two then
-differ by hundredths of a percent of the optimum while step LISTA
-transforms in a quarter to three fifths of the time; where rescaled LISTA
-wins (digits, image patches), it wins by 3% to 13% (the benchmark
-history's "Defaults on untuned problems").
+differ by far less than that while step LISTA transforms several times
+faster; where rescaled LISTA wins (digits, image patches), it wins by far
+more (the benchmark history's "Defaults on untuned problems" has the
+measurements).
 
 The trial needs a held-out objective of one problem: the Lasso objective on
 a given dictionary kept fixed, with early stopping's set-aside rows.

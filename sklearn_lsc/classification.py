@@ -27,11 +27,10 @@ __all__ = ["SparseCodingClassifier", "StructuredSparseClassifier"]
 # The classifiers' default penalties, relative to the training rows' typical
 # norm (on rows of unit norm, the structured classifier's former absolute
 # defaults; the sparse-coding one's encoder had alpha=1.0). Of the factors
-# measured (0.02 to 0.3; benchmark_history.rst, "Classifiers on data of any
-# scale"), the sparse-coding classifier's best on the digits and group-sparse
-# signals; for the structured one a compromise: the digits gain 1 to 6 points
-# at 0.2, while group-sparse signals lose 6 there and their two-source
-# mixtures gain 1.6 at 0.05.
+# measured (benchmark_history.rst, "Classifiers on data of any scale"), the
+# sparse-coding classifier's best on the digits and group-sparse signals; for
+# the structured one a compromise: the digits prefer a larger factor, the
+# group-sparse signals and their two-source mixtures a smaller one.
 _RELATIVE_PENALTY = 0.1
 
 

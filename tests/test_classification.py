@@ -491,8 +491,8 @@ def test_structured_default_penalties_code_data_of_any_scale_alike(digits, scale
 
 def test_structured_default_penalties_on_digits_a_thousand_times_larger():
     # Digits as loaded times 1,000 (rows of norm about 60,000): penalties of
-    # 0.1 in the data's units, the former defaults, barely penalise them (on
-    # the ten classes they reach 0.85 here; 0.30 with the default training).
+    # 0.1 in the data's units, the former defaults, barely penalise them and
+    # stay below this bound.
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=0.3, random_state=0, stratify=y
@@ -517,8 +517,8 @@ def test_explicit_penalties_win_over_auto():
 
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 1e3])
 def test_the_default_encoder_codes_data_of_any_scale_alike(digits, scale):
-    # Rows of unit norm: the former default encoder (alpha=1.0) zeroed every
-    # code, and at 1e3 barely penalised them; both classified near chance.
+    # On rows of unit norm and smaller, the former default encoder (alpha=1.0)
+    # zeroed every code and classified at chance.
     X_train, X_test, y_train, y_test = digits
     # The default encoder has no random_state: it draws from the global generators.
     np.random.seed(0)  # noqa: NPY002
